@@ -1,0 +1,35 @@
+"""invlib: invert PyTorch models exactly where possible, by optimization where not,
+and explain precisely why a model is not invertible.
+
+Public API
+----------
+- :func:`inverse` -- the exact (or least-squares) inverse of a model built from supported layers.
+- :func:`diagnose` -- a per-layer report: dimensions, Jacobian spectrum, rank, dead ReLUs, lost dimensions.
+- :func:`optimize_inverse` -- a robust batched inverse of any differentiable map, CPU or CUDA.
+- :class:`AdditiveCoupling`, :class:`AffineCoupling`, :class:`InvertibleResidualBlock` --
+  invertible-by-design modules with ``inverse`` and ``log_abs_det_jacobian``.
+- Errors: :class:`NotInvertibleError`, :class:`DomainError`, :class:`InvalidInputError`.
+"""
+
+from invlib.errors import DomainError, InvalidInputError, NotInvertibleError
+from invlib.inverse import inverse
+from invlib.diagnose import Diagnosis, LayerReport, diagnose
+from invlib.flows import AdditiveCoupling, AffineCoupling, InvertibleResidualBlock
+from invlib.optimize import InversionResult, optimize_inverse
+
+__all__ = [
+    "inverse",
+    "diagnose",
+    "Diagnosis",
+    "LayerReport",
+    "optimize_inverse",
+    "InversionResult",
+    "AdditiveCoupling",
+    "AffineCoupling",
+    "InvertibleResidualBlock",
+    "NotInvertibleError",
+    "DomainError",
+    "InvalidInputError",
+]
+
+__version__ = "0.1.0"

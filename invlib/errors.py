@@ -1,0 +1,103 @@
+"""Typed errors: each says what went wrong and what to do instead.
+
+The hierarchy is small on purpose:
+
+* :class:`NotInvertibleError` -- the *model* cannot be inverted exactly (a layer is
+  many-to-one, narrowing, rank deficient, random, ...). Raised by :func:`invlib.inverse`.
+* :class:`DomainError` -- the *value* handed to an inverse lies outside the range of the
+  forward map (``|y| >= 1`` for tanh, ``y <= 0`` for softplus, ...).
+* :class:`InvalidInputError` -- the value is malformed: NaN/inf, wrong shape, dtype or device.
+
+All three subclass :class:`ValueError`, so ``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "NotInvertibleError",
+    "DomainError",
+    "InvalidInputError",
+    "UnsupportedLayerError",
+    "NonFiniteResultError",
+    "SaturationWarning",
+    "StaleInverseWarning",
+    "ConvergenceWarning",
+]
+
+
+class NotInvertibleError(ValueError):
+    """A layer of the model has no exact inverse.
+
+    Attributes
+    ----------
+    path:
+        Where the layer sits in the model, in ``named_modules`` notation (``"2.1"``);
+        ``""`` for the model itself.
+    layer:
+        The layer's class name, e.g. ``"ReLU"``.
+    reason:
+        Why it is not invertible (rank found vs needed, many-to-one activation, ...).
+    suggestion:
+        What to do instead (pseudo-inverse, :func:`invlib.optimize_inverse`, a decoder, ...).
+    """
+
+    def __init__(self, path: str, layer: str, reason: str, suggestion: str) -> None:
+        self.path = path
+        self.layer = layer
+        self.reason = reason
+        self.suggestion = suggestion
+        where = f"{path}: {layer}" if path else layer
+        super().__init__(f"{where} is not invertible: {reason}. Instead: {suggestion}.")
+
+
+class DomainError(ValueError):
+    """A value lies outside the range of the forward map, so no preimage exists."""
+
+
+class InvalidInputError(ValueError):
+    """An input is malformed: NaN or inf entries, or a shape, dtype or device mismatch."""
+
+
+class UnsupportedLayerError(NotInvertibleError):
+    """:func:`invlib.inverse` has no rule for this layer class (``LSTM``, a custom module, ...).
+
+    A subclass of :class:`NotInvertibleError` (so of :class:`ValueError`): the layer may well be
+    invertible, but invlib cannot say how.  The message names the class and lists the supported ones.
+    A custom module can opt in by defining ``inverse(self, y)``.
+    """
+
+    def __init__(self, path: str, layer: str, supported: str, suggestion: str) -> None:
+        self.path = path
+        self.layer = layer
+        self.reason = f"{layer} is not supported by invlib.inverse; supported: {supported}"
+        self.suggestion = suggestion
+        where = f"{path}: {layer}" if path else layer
+        ValueError.__init__(self, f"{where}: {self.reason}. Instead: {suggestion}.")
+
+
+class NonFiniteResultError(DomainError):
+    """Every input entry was finite and inside the range, yet the inverse produced NaN or inf.
+
+    This happens when the preimage is too large for the dtype (a float32 inverse of a badly
+    conditioned layer, ``y`` within rounding of an activation's bound). The message names the
+    first layer whose inverse produced the non-finite values.
+    """
+
+
+class SaturationWarning(UserWarning):
+    """``clamp=True`` moved entries of ``y`` that lay outside an activation's range just inside it.
+
+    Their preimages are then only bounds (e.g. ``atanh(1 - eps)`` for ``y >= 1`` under tanh),
+    not true preimages.
+    """
+
+
+class StaleInverseWarning(UserWarning):
+    """The forward model's weights changed after :func:`invlib.inverse` built the inverse.
+
+    The inverse is a snapshot of the weights at build time; call :func:`invlib.inverse` again.
+    """
+
+
+class ConvergenceWarning(UserWarning):
+    """A fixed-point inverse stopped at ``max_iter`` before its error bound reached ``tol``."""

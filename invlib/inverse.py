@@ -1,0 +1,3 @@
+"""PLACEHOLDER (being written): exact inverses of torch models."""
+def inverse(model, *args, **kwargs):
+    raise NotImplementedError

@@ -1,0 +1,160 @@
+"""The autograding works, for every assignment in ``solutions/`` (new ones are covered automatically).
+
+For each assignment, one throw-away nbgrader course grades, in one ``nbgrader autograde`` run:
+the solution notebook, the untouched release, the release with correct answers filled in, and every
+deliberately wrong submission in ``tests/wrong_submissions/<assignment>.py``. Grades are read back
+from the gradebook, as an instructor would see them.
+"""
+
+from __future__ import annotations
+
+import filecmp
+
+import nbformat
+import pytest
+
+from tests.nbgrader_course import (
+    EXERCISES,
+    HIDDEN_REGION,
+    SOLUTION_REGION,
+    Course,
+    assignment_ids,
+    correct_submission,
+    hidden_test_lines,
+    load_wrong_submissions,
+    solution_notebooks,
+    wrong_submission,
+)
+
+pytestmark = pytest.mark.slow
+
+IDS = assignment_ids()
+WRONG = [(aid, name) for aid in IDS for name in load_wrong_submissions(aid)]
+MIN_PARTS = 3  # every assignment has at least three autograded parts
+MIN_WRONG = 3  # ... and at least three deliberately wrong submissions that must lose points
+
+
+@pytest.fixture(scope="session")
+def graded(tmp_path_factory):
+    """``graded(aid) -> (course, grades by student)``, computed once per assignment per session."""
+    cache: dict[str, tuple[Course, dict]] = {}
+
+    def get(aid: str):
+        if aid not in cache:
+            course = Course(tmp_path_factory.mktemp(aid))
+            course.release(aid)
+            release = course.released_notebooks(aid)
+            correct = correct_submission(release, aid)
+            course.submit(aid, "solution", {p.name: nbformat.read(p, as_version=4) for p in solution_notebooks(aid)})
+            course.submit(aid, "untouched", release)
+            course.submit(aid, "correct", correct)
+            for name, spec in load_wrong_submissions(aid).items():
+                course.submit(aid, f"wrong-{name}", wrong_submission(correct, spec["replace"]))
+            cache[aid] = (course, course.autograde(aid))
+        return cache[aid]
+
+    return get
+
+
+def test_there_are_assignments():
+    assert IDS, "solutions/ holds no assignment"
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_release_is_what_generate_assignment_produces_now(aid, graded):
+    course, _ = graded(aid)
+    fresh = course.root / "exercises" / aid  # generated from solutions/ by this session's run
+    committed = EXERCISES / aid
+    assert committed.is_dir(), f"exercises/{aid} is missing: run `make exercises`"
+    cmp = filecmp.dircmp(fresh, committed)
+    assert not cmp.left_only and not cmp.right_only, f"file sets differ: {cmp.left_only} vs {cmp.right_only}"
+    _, mismatch, errors = filecmp.cmpfiles(fresh, committed, cmp.common_files, shallow=False)
+    assert not mismatch and not errors, f"exercises/{aid} is stale ({mismatch}): run `make exercises`"
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_no_hidden_test_or_solution_text_in_release(aid):
+    hidden = hidden_test_lines(aid)
+    assert hidden, f"{aid} has no hidden tests"
+    solution_lines = set()
+    for path in solution_notebooks(aid):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for block in SOLUTION_REGION.findall(cell.source):
+                solution_lines.update(line.strip() for line in block.splitlines() if len(line.strip()) > 12)
+    for path in (EXERCISES / aid).rglob("*"):
+        if not path.is_file():
+            continue
+        text = path.read_text(errors="replace")
+        if path.suffix == ".ipynb":  # compare cell sources, not JSON-escaped text
+            text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
+        leaked = [line for line in hidden if line in text]
+        assert not leaked, f"hidden test text in {path}: {leaked[:3]}"
+        assert "BEGIN HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text
+        leaked = [line for line in solution_lines if line in text]
+        assert not leaked, f"solution text in {path}: {leaked[:3]}"
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_every_part_has_visible_and_hidden_tests(aid):
+    parts = []
+    for path in solution_notebooks(aid):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade") and cell.cell_type == "code":
+                parts.append(meta["grade_id"])
+                visible = HIDDEN_REGION.sub("", cell.source)
+                assert "assert" in visible or "raise" in visible, f"{aid}/{meta['grade_id']}: no visible test"
+                assert HIDDEN_REGION.search(cell.source), f"{aid}/{meta['grade_id']}: no hidden tests"
+                assert meta.get("points", 0) > 0, f"{aid}/{meta['grade_id']}: no points"
+    assert len(parts) >= MIN_PARTS, f"{aid} has {len(parts)} autograded parts; at least {MIN_PARTS} are required"
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_solution_earns_full_marks(aid, graded):
+    _, grades = graded(aid)
+    for student in ("solution", "correct"):
+        g = grades[student]
+        lost = {k: v for k, v in g.cells.items() if v[0] != v[1]}
+        assert g.max_score > 0
+        assert g.score == g.max_score, f"{aid}: the {student} submission lost points in {lost}"
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_untouched_release_earns_zero(aid, graded):
+    _, grades = graded(aid)
+    g = grades["untouched"]
+    assert g.max_score == grades["solution"].max_score
+    assert g.score == 0, f"{aid}: the untouched release earned {g.score}: {g.cells}"
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_test_cells_write_nothing_to_stderr(aid, graded):
+    course, _ = graded(aid)
+    for path in solution_notebooks(aid):
+        nb = course.autograded_notebook(aid, "solution", path.name)
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code":
+                stderr = [o.get("text", "") for o in cell.outputs if o.get("name") == "stderr"]
+                assert not stderr, f"{aid}/{cell.metadata['nbgrader']['grade_id']} wrote to stderr: {stderr}"
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_assignment_has_wrong_submissions(aid):
+    assert len(load_wrong_submissions(aid)) >= MIN_WRONG, (
+        f"tests/wrong_submissions/{aid}.py must declare at least {MIN_WRONG} wrong submissions"
+    )
+
+
+@pytest.mark.parametrize(("aid", "name"), WRONG)
+def test_wrong_submission_loses_points(aid, name, graded):
+    _, grades = graded(aid)
+    spec = load_wrong_submissions(aid)[name]
+    g = grades[f"wrong-{name}"]
+    assert g.score < g.max_score, f"{aid}: wrong submission {name!r} earned full marks"
+    for gid in spec["loses"]:
+        score, max_score = g.cells[gid]
+        assert score < max_score, f"{aid}: wrong submission {name!r} kept its points in {gid}"
+    kept = spec.get("keeps", [gid for gid in g.cells if gid not in spec["loses"]])
+    for gid in kept:
+        score, max_score = g.cells[gid]
+        assert score == max_score, f"{aid}: wrong submission {name!r} lost points in unrelated part {gid}"
