@@ -10,10 +10,13 @@ STAMP  := $(VENV)/.installed
 # nbgrader shells out to `alembic` by name: the venv's bin/ must be on PATH for every target.
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
-# Quiet, deterministic matplotlib in headless runs.
-export MPLBACKEND := Agg
+# Never export MPLBACKEND=Agg here: inside the book's kernels it turns plt.show() into a no-op and the
+# executed chapters lose their figures (tests/test_browser.py checks they are there).
 
-.PHONY: setup book test exercises bench clean
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup book test exercises bench linkcheck clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,10 +27,15 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)
 
 book: setup
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	INVLIB_STATIC_WIDGETS=1 $(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "The book: $(abspath _build/html/index.html)"
 
-test: book
+# The browser tests drive Debian's chromium (Playwright cannot download browsers here).
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+
+test: book $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 exercises: setup
@@ -35,6 +43,10 @@ exercises: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks
+
+# Optional: check the book's external links (needs internet; not part of `make test`).
+linkcheck: setup
+	$(BIN)/jupyter-book build . --builder linkcheck
 
 clean:
 	rm -rf _build _grading .pytest_cache

@@ -1,0 +1,1 @@
+"""Speed measurements (``make bench``). Never part of the test suite's timing."""

@@ -1,0 +1,248 @@
+"""The built book works for a reader in a real browser, offline.
+
+Playwright drives Debian's chromium (``/usr/bin/chromium``; ``make test`` installs it) against the built
+HTML served on 127.0.0.1. Every request to any other host is blocked and recorded: a page that needs the
+network to render its math or widgets fails here, as it would in a classroom without internet.
+A full-page screenshot of every page is saved under ``_build/screenshots/`` for review.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+
+from tests.test_book import HTML, REPO, source_of, toc_files
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = REPO / "_build" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-default-apps", "--mute-audio",
+]
+SEARCH_TERM = "preimage"  # a word from chapter 1 that the search page must find
+SEARCH_PAGE = "book/part1/01_inverting_a_function"
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # noqa: D401 -- keep pytest output clean
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not (HTML / "index.html").exists():
+        pytest.fail("the book is not built: run `make book` (make test does it first)")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(HTML)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: `make test` installs Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class PageLog:
+    """Everything that went wrong while a page loaded."""
+
+    def __init__(self) -> None:
+        self.console_errors: list[str] = []
+        self.page_errors: list[str] = []
+        self.failed: list[str] = []
+        self.external: list[str] = []
+
+
+@pytest.fixture
+def open_page(browser, server):
+    """``open_page(doc) -> (page, log)``: load a page with external hosts blocked and errors recorded."""
+    contexts = []
+
+    def _open(path: str):
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        contexts.append(context)
+        log = PageLog()
+
+        def route(r):
+            if urlparse(r.request.url).hostname in ("127.0.0.1", None) or r.request.url.startswith("data:"):
+                r.continue_()
+            else:
+                log.external.append(r.request.url)
+                r.abort()
+
+        context.route("**/*", route)
+        page = context.new_page()
+        page.on("console", lambda m: m.type == "error" and log.console_errors.append(m.text))
+        page.on("pageerror", lambda e: log.page_errors.append(str(e)))
+        page.on("requestfailed", lambda r: urlparse(r.url).hostname == "127.0.0.1" and log.failed.append(r.url))
+        page.on("response", lambda r: r.status >= 400 and log.failed.append(f"{r.status} {r.url}"))
+        page.goto(urljoin(server, path), wait_until="networkidle")
+        return page, log
+
+    yield _open
+    for context in contexts:
+        context.close()
+
+
+def has_math(doc: str) -> bool:
+    text = source_of(doc).read_text()
+    return bool(re.search(r"\$[^$\n]+\$|\$\$|```\{math\}|\{math\}`", text))
+
+
+def has_figures(doc: str) -> bool:
+    return "plt.show()" in source_of(doc).read_text() or "explore(" in source_of(doc).read_text()
+
+
+def wait_for_mathjax(page) -> None:
+    """Wait until MathJax 3 has loaded and finished typesetting the page."""
+    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30_000)
+    page.evaluate("() => MathJax.startup.promise.then(() => true)")
+
+
+@pytest.mark.parametrize("doc", toc_files())
+def test_page_loads_offline_with_figures_and_math(doc, open_page):
+    page, log = open_page(f"{doc}.html")
+    if has_math(doc):
+        wait_for_mathjax(page)
+        rendered = page.locator("mjx-container").count()
+        assert rendered > 0, f"{doc}: its math was not rendered by MathJax"
+        assert page.locator("mjx-merror").count() == 0, f"{doc}: MathJax reported a TeX error"
+    images = page.eval_on_selector_all(
+        "article img", "els => els.map(e => ({src: e.src, ok: e.complete && e.naturalWidth > 0}))"
+    )
+    broken = [i["src"] for i in images if not i["ok"]]
+    assert not broken, f"{doc}: images that did not load: {broken}"
+    if has_figures(doc):
+        assert page.locator(".cell_output img").count() > 0, f"{doc}: draws figures but none is on the page"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{doc.replace('/', '__')}.png"), full_page=True)
+    assert not log.external, f"{doc}: requests to other hosts (the page must work offline): {log.external}"
+    assert not log.failed, f"{doc}: missing local resources: {log.failed}"
+    assert not log.page_errors, f"{doc}: JavaScript errors: {log.page_errors}"
+    assert not log.console_errors, f"{doc}: console errors: {log.console_errors}"
+
+
+def _internal_links(html_path: Path) -> list[tuple[str, str]]:
+    """(target file, fragment) for every internal link on a built page."""
+    soup = BeautifulSoup(html_path.read_text(), "html.parser")
+    links = []
+    for a in soup.select("a[href]"):
+        href = a["href"]
+        if urlparse(href).scheme or href.startswith(("mailto:", "javascript:")):
+            continue
+        target, _, fragment = href.partition("#")
+        target_path = (html_path.parent / target).resolve() if target else html_path
+        links.append((str(target_path), fragment))
+    return links
+
+
+def test_every_internal_link_and_anchor_resolves():
+    ids_cache: dict[str, set[str]] = {}
+    broken = []
+    for doc in toc_files():
+        page = HTML / f"{doc}.html"
+        for target, fragment in _internal_links(page):
+            path = Path(target)
+            if path.is_dir():
+                path = path / "index.html"
+            if not path.exists():
+                broken.append(f"{doc}: -> {target}")
+                continue
+            if fragment and path.suffix == ".html":
+                if target not in ids_cache:
+                    soup = BeautifulSoup(path.read_text(), "html.parser")
+                    ids_cache[target] = {t["id"] for t in soup.select("[id]")}
+                if fragment not in ids_cache[target]:
+                    broken.append(f"{doc}: -> {path.name}#{fragment}")
+    assert not broken, f"broken internal links: {broken[:10]}"
+
+
+def test_next_button_walks_the_table_of_contents(open_page):
+    docs = toc_files()
+    page, _ = open_page(f"{docs[0]}.html")
+    for expected in docs[1:]:
+        page.locator("a.right-next").first.click()
+        page.wait_for_load_state("domcontentloaded")
+        assert page.url.split("#")[0].endswith(f"{expected}.html"), f"next led to {page.url}, not {expected}"
+
+
+def test_sidebar_links_open_every_chapter(open_page):
+    page, _ = open_page(f"{toc_files()[0]}.html")
+    hrefs = page.eval_on_selector_all("nav.bd-docs-nav a.reference.internal", "els => els.map(e => e.href)")
+    reached = {urlparse(h).path.lstrip("/").removesuffix(".html") for h in hrefs}
+    missing = set(toc_files()[1:]) - reached
+    assert not missing, f"the sidebar does not link: {sorted(missing)}"
+
+
+def test_search_finds_a_term_from_a_chapter(open_page):
+    page, log = open_page(f"search.html?q={SEARCH_TERM}")
+    results = page.locator("#search-results li a, ul.search li a")
+    results.first.wait_for(timeout=30_000)
+    hrefs = results.evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    assert any(SEARCH_PAGE in h for h in hrefs), f"searching {SEARCH_TERM!r} did not find {SEARCH_PAGE}: {hrefs}"
+    assert not log.external and not log.page_errors
+
+
+def test_assignment_notebooks_download_from_their_chapter(open_page, tmp_path):
+    chapters = [d for d in toc_files() if "_downloads" in (HTML / f"{d}.html").read_text()]
+    assert chapters, "no chapter offers a download"
+    for doc in chapters:
+        page, _ = open_page(f"{doc}.html")
+        links = page.locator("a.download[href$='.ipynb']")
+        assert links.count() > 0, f"{doc}: no notebook download link"
+        with page.expect_download() as info:
+            links.first.click()
+        saved = tmp_path / info.value.suggested_filename
+        info.value.save_as(saved)
+        nb = json.loads(saved.read_text())
+        sources = "\n".join("".join(c["source"]) for c in nb["cells"])
+        assert re.fullmatch(r"ex\d\d_[a-z0-9_]+\.ipynb", saved.name), saved.name
+        assert "raise NotImplementedError()" in sources, f"{saved.name} is not the student release"
+        assert "BEGIN HIDDEN TESTS" not in sources and "BEGIN SOLUTION" not in sources
+
+
+def test_launch_buttons_follow_the_config(open_page):
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    wanted = {k: v for k, v in config.get("launch_buttons", {}).items() if k.endswith("_url") and v}
+    assert wanted, "no launch button is configured"
+    page, _ = open_page(f"{SEARCH_PAGE}.html")
+    hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+    for name, url in wanted.items():
+        assert any(h.startswith(url.rstrip("/")) for h in hrefs), f"no {name} launch button on {SEARCH_PAGE}"
+
+
+def test_execution_report_lists_every_chapter_as_executed(open_page):
+    page, _ = open_page("book/execution_report.html")
+    table = page.locator("table").first
+    text = table.inner_text()
+    notebooks = [d for d in toc_files() if "```{code-cell}" in source_of(d).read_text()]
+    for doc in notebooks:
+        assert doc in text, f"the execution report has no row for {doc}"
+    assert "❌" not in text, "the execution report shows a failed chapter"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_screenshots():
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    yield
