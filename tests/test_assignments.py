@@ -28,8 +28,13 @@ from tests.nbgrader_course import (
 
 pytestmark = pytest.mark.slow
 
-IDS = assignment_ids()
-WRONG = [(aid, name) for aid in IDS for name in load_wrong_submissions(aid)]
+# Each assignment's tests share one autograde run (the session fixture below): with pytest-xdist
+# (--dist loadgroup) they are kept on one worker, and different assignments grade in parallel.
+IDS = [pytest.param(aid, marks=pytest.mark.xdist_group(aid)) for aid in assignment_ids()]
+WRONG = [
+    pytest.param(aid, name, marks=pytest.mark.xdist_group(aid))
+    for aid in assignment_ids() for name in load_wrong_submissions(aid)
+]
 MIN_PARTS = 3  # every assignment has at least three autograded parts
 MIN_WRONG = 3  # ... and at least three deliberately wrong submissions that must lose points
 
@@ -57,7 +62,7 @@ def graded(tmp_path_factory):
 
 
 def test_there_are_assignments():
-    assert IDS, "solutions/ holds no assignment"
+    assert assignment_ids(), "solutions/ holds no assignment"
 
 
 @pytest.mark.parametrize("aid", IDS)
