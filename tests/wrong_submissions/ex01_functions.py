@@ -30,3 +30,26 @@ WRONG = {
         "loses": ["preimage-test"],
     },
 }
+
+WRONG.update({
+    "left_inverse_transpose": {
+        "replace": {"left-solution": "def left_inverse(A):\n    if A.ndim != 2 or A.shape[0] < A.shape[1] or torch.linalg.matrix_rank(A) < A.shape[1]:\n        raise ValueError('no left inverse')\n    return A.T\n"},
+        "loses": ["left-test-basic"],
+    },
+    "left_inverse_no_rank_check": {
+        "replace": {"left-solution": "def left_inverse(A):\n    if A.ndim != 2 or A.shape[0] < A.shape[1]:\n        raise ValueError('no left inverse')\n    return torch.linalg.pinv(A)\n"},
+        "loses": ["left-test-errors"],
+    },
+    "left_inverse_float32": {
+        "replace": {"left-solution": "def left_inverse(A):\n    if A.ndim != 2 or A.shape[0] < A.shape[1] or torch.linalg.matrix_rank(A) < A.shape[1]:\n        raise ValueError('no left inverse')\n    return torch.linalg.pinv(A.float())\n"},
+        "loses": ["left-test-basic"],
+    },
+    "worst_right_singular_vector": {
+        "replace": {"worst-solution": "def worst_perturbation(A):\n    U, S, Vh = torch.linalg.svd(A)\n    return Vh[-1]\n"},
+        "loses": ["worst-test"],
+    },
+    "worst_largest_singular_vector": {
+        "replace": {"worst-solution": "def worst_perturbation(A):\n    U, S, Vh = torch.linalg.svd(A)\n    return U[:, 0]\n"},
+        "loses": ["worst-test"],
+    },
+})
