@@ -1,7 +1,8 @@
 # Two commands set everything up on a fresh machine with Python 3.11:
 #   make book   builds the executed HTML book (_build/html/index.html)
 #   make test   runs the whole test suite (it builds the book first: tests read the built pages)
-# Others: make exercises (regenerate the student release), make bench (speed measurements).
+# Others: make exercises (regenerate the student release), make bench (speed measurements),
+#         make grade ASSIGNMENT=<id> (sandboxed parallel autograding of a class; see README.md).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -16,7 +17,7 @@ export PYTHONHASHSEED := 0
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup book test exercises bench linkcheck clean
+.PHONY: setup book test test-hostile exercises bench grade linkcheck clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,11 +39,22 @@ $(CHROMIUM):
 test: book $(CHROMIUM)
 	$(BIN)/python -m pytest
 
+# The hostile-submission grading tests (fork and memory bombs), kept out of `make test` for now.
+test-hostile: setup
+	$(BIN)/python -m pytest -m hostile -p no:cacheprovider
+
 exercises: setup
 	$(BIN)/python -m tests.nbgrader_course release
 
 bench: setup
 	$(BIN)/python -m benchmarks
+
+# Grade a class: make grade ASSIGNMENT=ex01_functions [SUBMISSIONS=<folder or zip>] [WORKERS=2] [SCHEDULER=tcp://host:8786]
+SUBMISSIONS ?= _grading/submitted
+WORKERS ?= 2
+grade: setup
+	@test -n "$(ASSIGNMENT)" || { echo "usage: make grade ASSIGNMENT=<id> [SUBMISSIONS=<folder or zip>] [WORKERS=2] [SCHEDULER=<dask address>]"; exit 2; }
+	$(BIN)/python -m gradekit grade $(ASSIGNMENT) $(SUBMISSIONS) --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 # Optional: check the book's external links (needs internet; not part of `make test`).
 linkcheck: setup

@@ -28,3 +28,47 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # A cell that runs longer than this is stopped and scores zero.
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
+
+# ---------------------------------------------------------------------------------------------------
+# Hardening (gradekit, issue 7). Student code runs in a sandboxed kernel: no network, only its own
+# notebook folder visible and writable, memory / CPU-time / process limits, an unprivileged uid. Where
+# the OS allows no sandbox (not root, no Linux namespaces), grading goes on and the log says
+# "GRADEKIT SANDBOX UNAVAILABLE". Test cells are guarded against monkeypatching, deleted or edited
+# test cells score 0 without shrinking the maximum, and feedback hides the hidden tests' code.
+import importlib.util  # noqa: E402
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, Execute, GetGrades, IgnorePattern,
+    LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
+)
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+
+from gradekit.feedback import HideHiddenTests  # noqa: E402
+from gradekit.guard import ReconcileCells, TamperGuard, TamperVerdict  # noqa: E402
+
+c.Execute.kernel_manager_class = "gradekit.sandbox.SandboxKernelManager"
+c.Execute.raise_on_iopub_timeout = False  # a flooding kernel must not abort the whole run
+c.SandboxKernelManager.memory_limit = 4 * 2**30  # RLIMIT_AS; importing torch alone maps ~0.8 GB
+c.SandboxKernelManager.cpu_limit = 900  # RLIMIT_CPU per kernel process, seconds
+c.SandboxKernelManager.process_limit = 256  # RLIMIT_NPROC: processes and threads of the sandbox uid
+c.SandboxKernelManager.file_size_limit = 256 * 2**20  # RLIMIT_FSIZE
+c.SandboxKernelManager.tmp_size = 256 * 2**20  # the kernel's private /tmp
+# The course library (wherever it is installed -- nbgrader also runs copies of this file in temporary
+# course folders), and nothing else of the repository: solutions/ and _grading/ stay invisible.
+c.SandboxKernelManager.readonly_paths = [
+    p for spec in [importlib.util.find_spec("invlib")] if spec for p in (spec.submodule_search_locations or [])
+]
+
+# Output limits: at most this many lines per output and traceback lines per error are kept.
+c.LimitOutput.max_lines = 1000
+c.LimitOutput.max_traceback = 100
+
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, ReconcileCells, CheckCellMetadata,
+]
+c.Autograde.autograde_preprocessors = [
+    TamperGuard, Execute, TamperVerdict, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata,
+]
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -1,0 +1,109 @@
+"""Grading wall time: stock sequential ``nbgrader autograde`` vs ``gradekit`` on 2 processes vs a
+2-worker Dask ``LocalCluster``.
+
+``python -m benchmarks.bench_grading [--n 100] [--assignment ex01_functions]``
+
+The submissions are synthetic and mixed: 40 % correct, 40 % partial (the first answer missing, or a
+declared wrong submission from ``tests/wrong_submissions/``), 20 % broken (the untouched release, a
+malformed notebook). Stock runs this course's configuration without the hardening (no sandbox, no
+guards); the gradekit runs use the full hardened configuration, so their times include the sandbox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from gradekit.runner import grade_all
+from gradekit.submissions import Submission
+from tests.hostile.cases import controls
+from tests.hostile.measure import stock_config
+from tests.nbgrader_course import (Course, load_wrong_submissions, nbgrader_env, run_nbgrader,
+                                   wrong_submission, correct_submission)
+import nbformat
+
+
+def synthetic(release: dict, aid: str, n: int) -> list[Submission]:
+    """``n`` mixed submissions (see module doc), student ids ``s000``..."""
+    base = controls(release, aid)
+    correct = correct_submission(release, aid)
+    wrong = [{k: nbformat.writes(v).encode() for k, v in wrong_submission(correct, spec["replace"]).items()}
+             for spec in load_wrong_submissions(aid).values()]
+    partial = [base["first-removed"], *wrong]
+    broken = [base["release"], {name: b"{ not a notebook" for name in release}]
+    out = []
+    for i in range(n):
+        kind = i % 10
+        files = base["correct"] if kind < 4 else partial[i % len(partial)] if kind < 8 else broken[i % 2]
+        out.append(Submission(f"s{i:03d}", files))
+    return out
+
+
+def _course(root: Path, aid: str, stock: bool) -> Course:
+    course = Course(root)
+    if stock:
+        (course.root / "nbgrader_config.py").write_text(stock_config())
+    course.release(aid)
+    return course
+
+
+def bench(n: int, aid: str, workers: int = 2) -> dict[str, float]:
+    """Wall seconds of each way of grading the same ``n`` submissions."""
+    os.environ["PATH"] = nbgrader_env()["PATH"]
+    times = {}
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+        tmp = Path(tmp)
+        course = _course(tmp / "stock", aid, stock=True)
+        subs = synthetic(course.released_notebooks(aid), aid, n)
+        for s in subs:
+            folder = course.root / "_grading" / "submitted" / s.student / aid
+            folder.mkdir(parents=True)
+            for name, data in s.files.items():
+                (folder / name).write_bytes(data)
+        start = time.monotonic()
+        try:
+            run_nbgrader(course.root, "autograde", aid, "--create", "--force")
+        except RuntimeError:
+            pass  # nbgrader exits 1 because the malformed notebooks fail; the rest is graded
+        times["stock nbgrader autograde, sequential"] = time.monotonic() - start
+        shutil.rmtree(course.root)
+
+        course = _course(tmp / "pool", aid, stock=False)
+        start = time.monotonic()
+        grade_all(course.root, aid, subs, workers=workers, progress=False)
+        times[f"gradekit, process pool ({workers} workers)"] = time.monotonic() - start
+        shutil.rmtree(course.root)
+
+        from distributed import LocalCluster
+
+        course = _course(tmp / "dask", aid, stock=False)
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            start = time.monotonic()
+            grade_all(course.root, aid, subs, scheduler=cluster.scheduler_address, progress=False)
+            times[f"gradekit, Dask LocalCluster ({workers} workers)"] = time.monotonic() - start
+    return times
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100, help="number of submissions (default 100)")
+    parser.add_argument("--assignment", default="ex01_functions")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    if args.n < 1:
+        parser.error("--n must be at least 1")
+    times = bench(args.n, args.assignment, args.workers)
+    stock = next(iter(times.values()))
+    print(f"Grading {args.n} synthetic submissions of {args.assignment} on {os.cpu_count()} CPU cores\n")
+    print("| method | wall time (s) | s / submission | speed-up vs stock |")
+    print("|---|---:|---:|---:|")
+    for name, t in times.items():
+        print(f"| {name} | {t:.1f} | {t / args.n:.2f} | {stock / t:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

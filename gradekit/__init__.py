@@ -1,0 +1,18 @@
+"""gradekit: hardened, sandboxed, parallel autograding for this course's nbgrader assignments.
+
+Modules (each has one job):
+
+* :mod:`gradekit.sandbox` -- a Jupyter kernel manager and launcher that run student code in a Linux
+  sandbox (no network, private filesystem view, memory / CPU-time / process limits, unprivileged uid);
+* :mod:`gradekit.guard` -- nbgrader preprocessors that defeat monkeypatching of what the tests rely on
+  and keep a deleted or edited test cell from shrinking the maximum score;
+* :mod:`gradekit.feedback` -- a feedback preprocessor that hides the hidden tests' source;
+* :mod:`gradekit.submissions` -- finding submissions in a folder or a zip (nbgrader's zip_collect layout);
+* :mod:`gradekit.journal` -- the resume journal: which submission (student + content hash) is graded;
+* :mod:`gradekit.runner` -- grading one submission in an isolated temporary course, and the parallel
+  (process pool or Dask) driver that merges results into the gradebook one writer at a time;
+* :mod:`gradekit.cli` -- ``python -m gradekit`` / ``make grade``.
+"""
+
+__all__ = ["__version__"]
+__version__ = "0.1.0"

@@ -1,0 +1,83 @@
+"""``python -m gradekit`` -- the grading command (``make grade`` calls it).
+
+Examples::
+
+    python -m gradekit grade ex01_functions submissions.zip            # 2 worker processes
+    python -m gradekit grade ex01_functions _grading/submitted --workers 8 --csv grades.csv
+    python -m gradekit grade ex01_functions subs/ --scheduler tcp://10.0.0.5:8786   # a Dask cluster
+    python -m gradekit sandbox                                         # can this machine sandbox?
+
+``grade`` grades every submission not graded yet (``--regrade`` for all), merges the grades into the
+course gradebook, writes autograded notebooks to the course's autograded folder and a CSV.
+Interrupt it at any time: run it again and it finishes the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from gradekit.runner import GradingSetupError, course_paths, export_csv, grade_all
+from gradekit.sandbox import sandbox_support
+from gradekit.submissions import SubmissionLayoutError, find_submissions
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m gradekit", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("grade", help="autograde a folder or zip of submissions in parallel")
+    g.add_argument("assignment", help="assignment id, e.g. ex01_functions")
+    g.add_argument("source", help="folder or zip of submissions (<student>/<assignment>/..., "
+                                  "<student>/..., or <student>_<notebook>.ipynb)")
+    g.add_argument("--course", default=".", help="course root holding nbgrader_config.py (default: .)")
+    g.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                   help="parallel grading processes (default: 2)")
+    g.add_argument("--scheduler", default=None, help="Dask scheduler address: grade on that cluster instead")
+    g.add_argument("--csv", default=None, help="CSV to write (default: <gradebook folder>/grades-<assignment>.csv)")
+    g.add_argument("--timeout", type=float, default=1800.0, help="wall-clock limit per submission, s")
+    g.add_argument("--cell-timeout", type=int, default=None, help="override c.Execute.timeout, s")
+    g.add_argument("--regrade", action="store_true", help="grade everything again, even if journaled")
+    g.add_argument("--name-regex", default=None, help="regex with student_id and file_id groups for flat files")
+    g.add_argument("--no-progress", action="store_true")
+    sub.add_parser("sandbox", help="say whether student code can be sandboxed on this machine")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "sandbox":
+        ok, why = sandbox_support()
+        print("sandbox: available" if ok else f"sandbox: UNAVAILABLE -- {why}")
+        return 0 if ok else 1
+    if args.scheduler is None and args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return 2
+    course = Path(args.course).resolve()
+    try:
+        kwargs = {"name_regex": args.name_regex} if args.name_regex else {}
+        subs = find_submissions(args.source, args.assignment, **kwargs)
+        ok, why = sandbox_support()
+        if not ok:
+            print(f"WARNING: GRADEKIT SANDBOX UNAVAILABLE: {why}; student code runs without isolation.",
+                  file=sys.stderr)
+        extra = [f"--Execute.timeout={args.cell_timeout}"] if args.cell_timeout else []
+        summary = grade_all(course, args.assignment, subs, workers=args.workers, scheduler=args.scheduler,
+                            nbgrader_args=extra, timeout=args.timeout, regrade=args.regrade,
+                            progress=not args.no_progress)
+        csv_path = args.csv or course_paths(course)["gradebook"].parent / f"grades-{args.assignment}.csv"
+        export_csv(course, args.assignment, csv_path)
+    except (GradingSetupError, SubmissionLayoutError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"graded {len(summary.graded)}, failed {len(summary.failed)} (scored 0, flagged for manual review), "
+          f"already graded {len(summary.skipped)}, in {summary.seconds:.1f} s; grades: {csv_path}")
+    if summary.failed:
+        print("failed: " + ", ".join(summary.failed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

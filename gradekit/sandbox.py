@@ -1,0 +1,398 @@
+"""Run a Jupyter kernel -- and so the student code nbgrader executes -- inside a Linux sandbox.
+
+Two halves:
+
+* :class:`SandboxKernelManager`, a ``jupyter_client`` kernel manager that nbgrader's ``Execute``
+  preprocessor uses (``c.Execute.kernel_manager_class``). It talks to the kernel over **unix sockets**
+  (ZMQ transport ``ipc``) in a private directory, because the kernel has no network at all (a fresh
+  network namespace has no usable TCP path back to the grader), and it prefixes the kernel command
+  with the launcher below.
+* the launcher, ``python -m gradekit.sandbox [limits] -- KERNEL ARGV``. Where the OS allows it (root,
+  Linux namespaces), it
+
+  1. unshares mount, network, PID, IPC and UTS namespaces;
+  2. builds a new root on a tmpfs that holds only read-only system paths (``/usr``, ``/etc``, the Python
+     installation and venv, the read-only paths it is given), a minimal ``/dev``, a fresh ``/proc``,
+     a size-limited ``/tmp``, and, read-write, the kernel's working directory (the student's notebook
+     folder) and the socket directory -- the gradebook, the hidden tests, other students' files and
+     the instructor's home are simply not there;
+  3. runs as PID 1 of the new PID namespace (when it dies, every process the student started dies too)
+     and forks the kernel, which drops to an unprivileged uid of its own (so ``RLIMIT_NPROC`` counts only
+     this kernel's processes: no fork explosion), with ``no_new_privs`` and the resource limits
+     ``RLIMIT_AS`` (memory), ``RLIMIT_CPU``, ``RLIMIT_NPROC``, ``RLIMIT_FSIZE``, ``RLIMIT_CORE = 0``.
+
+  Where it does not (not root, no namespaces: e.g. a laptop), grading goes on: the launcher prints a
+  clear ``GRADEKIT SANDBOX UNAVAILABLE`` warning on stderr and runs the kernel with the resource limits
+  only.
+
+Set ``GRADEKIT_NO_SANDBOX=1`` to force the warning path (used to measure stock behaviour).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import ctypes.util
+import functools
+import os
+import resource
+import shutil
+import signal
+import stat
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Integer, List, Unicode
+
+DISABLE_ENV = "GRADEKIT_NO_SANDBOX"
+WARNING = "GRADEKIT SANDBOX UNAVAILABLE"
+ROOT_DIR = "/tmp/.gradekit-sandbox-root"  # mount point of each sandbox's private tmpfs root
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+ENV_KEEP = ("PATH", "LANG", "LANGUAGE", "TERM", "TZ", "MPLBACKEND", "PYTHONHASHSEED", "PYTHONWARNINGS",
+            "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NBGRADER_EXECUTION", "PYDEVD_DISABLE_FILE_VALIDATION")
+UID_BASE, UID_SPAN = 40000, 20000  # sandbox uids: UID_BASE + (launcher pid mod UID_SPAN)
+
+# linux/sched.h, sys/mount.h, linux/prctl.h
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+
+
+class SandboxError(RuntimeError):
+    """A sandbox could not be set up (the launcher then falls back to the warning path)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one sandboxed kernel.
+
+    ``memory_bytes`` is ``RLIMIT_AS`` (virtual address space; importing torch alone maps ~0.8 GB),
+    ``cpu_seconds`` is ``RLIMIT_CPU`` per process (soft; the kernel gets ``SIGXCPU``, then ``SIGKILL``
+    5 s later), ``max_processes`` is ``RLIMIT_NPROC`` (processes *and threads* of the sandbox uid),
+    ``max_file_bytes`` is ``RLIMIT_FSIZE``, ``tmp_bytes`` the size of the private ``/tmp``.
+    """
+
+    memory_bytes: int = 4 * 2**30
+    cpu_seconds: int = 900
+    max_processes: int = 256
+    max_file_bytes: int = 256 * 2**20
+    tmp_bytes: int = 256 * 2**20
+
+    def __post_init__(self) -> None:
+        for name in ("memory_bytes", "cpu_seconds", "max_processes", "max_file_bytes", "tmp_bytes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"Limits.{name} must be a positive int, got {value!r}")
+
+    def as_args(self) -> list[str]:
+        return [f"--memory={self.memory_bytes}", f"--cpu={self.cpu_seconds}", f"--nproc={self.max_processes}",
+                f"--fsize={self.max_file_bytes}", f"--tmp={self.tmp_bytes}"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the sandbox shows the kernel: read-only paths and read-write directories (host paths)."""
+
+    readonly: tuple[str, ...]
+    writable: tuple[str, ...]
+    workdir: str
+    limits: Limits = field(default_factory=Limits)
+
+
+# ----------------------------------------------------------------------------------------------- libc
+@functools.lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise SandboxError(f"{what}: {os.strerror(err)} (errno {err})")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    enc = lambda s: None if s is None else s.encode()  # noqa: E731
+    _check(_libc().mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
+           f"mount {source} -> {target}")
+
+
+def _prctl(option: int, arg: int) -> None:
+    _check(_libc().prctl(option, ctypes.c_ulong(arg), 0, 0, 0), f"prctl({option})")
+
+
+# ------------------------------------------------------------------------------------------- support
+@functools.lru_cache(maxsize=1)
+def sandbox_support() -> tuple[bool, str]:
+    """``(True, "")`` if this process can build the full sandbox, else ``(False, why not)``.
+
+    Probes by forking a child that unshares the namespaces and mounts a tmpfs (nothing leaks out).
+    """
+    if os.environ.get(DISABLE_ENV):
+        return False, f"{DISABLE_ENV} is set"
+    if not sys.platform.startswith("linux"):
+        return False, f"Linux namespaces are not available on {sys.platform}"
+    if os.geteuid() != 0:
+        return False, "the grader does not run as root (needed to unshare namespaces and drop to a sandbox uid)"
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover -- child
+        code = 1
+        try:
+            _check(_libc().unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
+            _mount(None, "/", None, MS_REC | MS_PRIVATE)
+            os.makedirs(ROOT_DIR, exist_ok=True)
+            _mount("tmpfs", ROOT_DIR, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m")
+            code = 0
+        except BaseException:  # noqa: BLE001
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        return False, "unshare(mount, net, pid, ipc) or mounting a tmpfs is not permitted here (container without CAP_SYS_ADMIN?)"
+    return True, ""
+
+
+def default_readonly_paths() -> list[str]:
+    """System paths, the Python installation and the venv, and the directories they link to."""
+    paths = [p for p in SYSTEM_PATHS if os.path.lexists(p)]
+    for prefix in {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))}:
+        paths.append(os.path.realpath(prefix))
+    return paths
+
+
+# --------------------------------------------------------------------------------------- building
+def _bind(host: str, root: str, readonly: bool) -> None:
+    """Bind ``host`` at the same path under ``root`` (symlinks are recreated, not followed)."""
+    target = root + host
+    if os.path.islink(host):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.lexists(target):
+            os.symlink(os.readlink(host), target)
+        real = os.path.realpath(host)
+        if not os.path.exists(root + real):
+            _bind(real, root, readonly)
+        return
+    if not os.path.exists(host):
+        return
+    if os.path.isdir(host):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.exists(target):
+            Path(target).touch()
+    _mount(host, target, None, MS_BIND | MS_REC)
+    flags = MS_BIND | MS_REMOUNT | MS_NOSUID | (MS_RDONLY if readonly else 0)
+    _mount(None, target, None, flags)
+
+
+def build_root(plan: Plan, root: str = ROOT_DIR) -> None:
+    """Assemble the sandbox's filesystem under ``root`` (call inside a fresh mount namespace)."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    os.makedirs(root, exist_ok=True)
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
+    for path in sorted(set(plan.readonly), key=len):
+        _bind(path, root, readonly=True)
+    dev = root + "/dev"
+    os.makedirs(dev, exist_ok=True)
+    _mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=1m,mode=0755")
+    for name in DEVICES:
+        if os.path.exists("/dev/" + name):
+            Path(dev, name).touch()
+            _mount("/dev/" + name, f"{dev}/{name}", None, MS_BIND)
+    os.makedirs(dev + "/shm", exist_ok=True)
+    _mount("tmpfs", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan.limits.tmp_bytes},mode=1777")
+    for name, to in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                     ("stderr", "/proc/self/fd/2")):
+        os.symlink(to, f"{dev}/{name}")
+    os.makedirs(root + "/proc", exist_ok=True)
+    _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.makedirs(root + "/tmp", exist_ok=True)
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan.limits.tmp_bytes},mode=1777")
+    for path in plan.writable:
+        _bind(path, root, readonly=False)
+
+
+def _chown_tree(path: str, uid: int) -> None:
+    for dirpath, dirnames, filenames in os.walk(path):
+        os.lchown(dirpath, uid, uid)
+        for name in dirnames + filenames:
+            os.lchown(os.path.join(dirpath, name), uid, uid)
+
+
+def apply_limits(limits: Limits, nproc: bool = True) -> None:
+    """Set the resource limits of the calling process (inherited by everything it starts)."""
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_bytes, limits.max_file_bytes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if nproc:
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+
+
+def kernel_env(workdir: str) -> dict[str, str]:
+    """The kernel's environment: a short allow-list (no instructor secrets), ``HOME`` in the private /tmp."""
+    env = {k: v for k, v in os.environ.items() if k in ENV_KEEP or k.startswith("LC_")}
+    env.update(HOME="/tmp", USER="student", LOGNAME="student", MPLCONFIGDIR="/tmp/.matplotlib",
+               IPYTHONDIR="/tmp/.ipython", JUPYTER_RUNTIME_DIR="/tmp/.jupyter", PYTHONNOUSERSITE="1",
+               PWD=workdir)
+    return env
+
+
+def _forward(child: int):
+    def handler(signum, _frame):
+        try:
+            os.kill(child, signum)
+        except ProcessLookupError:
+            pass
+    return handler
+
+
+def _wait_for(child: int) -> int:
+    """Reap every child; return ``child``'s exit code (as a shell would report it)."""
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            return 1
+        except InterruptedError:  # pragma: no cover -- PEP 475 retries, kept for clarity
+            continue
+        if pid == child:
+            code = os.waitstatus_to_exitcode(status)
+            return code if code >= 0 else 128 - code
+
+
+def run_sandboxed(plan: Plan, argv: list[str]) -> int:
+    """Run ``argv`` in the sandbox described by ``plan``; return its exit code (call as root)."""
+    # The launcher dies with the grader that started it (a killed nbgrader or pytest, an instructor's
+    # Ctrl-C); the namespace's init dies with the launcher, and the kernel and everything it forked
+    # with the namespace. Without this an orphaned sandbox (a fork bomb, say) ran on after its grader.
+    grader = os.getppid()
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != grader:  # the grader died before the signal was armed
+        return 1
+    uid = UID_BASE + os.getpid() % UID_SPAN
+    for path in plan.writable:
+        _chown_tree(path, uid)
+    env = kernel_env(plan.workdir)
+    _check(_libc().unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
+    init = os.fork()
+    if init:  # the launcher: stays outside, forwards signals (interrupts) to the namespace's init
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            signal.signal(sig, _forward(init))
+        return _wait_for(init)
+    # PID 1 of the new namespace: dies with the launcher; when it exits, the kernel pulls everything down.
+    try:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        build_root(plan)
+        os.chroot(ROOT_DIR)
+        os.chdir(plan.workdir)
+    except BaseException as exc:  # noqa: BLE001
+        print(f"gradekit sandbox: setup failed: {exc}", file=sys.stderr, flush=True)
+        os._exit(70)
+    kernel = os.fork()
+    if kernel == 0:
+        try:
+            os.setsid()
+            apply_limits(plan.limits)
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            _prctl(PR_SET_NO_NEW_PRIVS, 1)
+            os.umask(0o022)
+            os.execve(argv[0], argv, env)
+        except BaseException as exc:  # noqa: BLE001
+            print(f"gradekit sandbox: could not start the kernel: {exc}", file=sys.stderr, flush=True)
+        os._exit(71)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, _forward(kernel))
+    os._exit(_wait_for(kernel))
+
+
+def run_unsandboxed(limits: Limits, argv: list[str], why: str) -> None:
+    """The warning path: no isolation, resource limits only; replaces this process with ``argv``."""
+    print(f"WARNING: {WARNING}: {why}. Student code runs WITHOUT filesystem/network isolation "
+          f"(memory, CPU-time and file-size limits still apply).", file=sys.stderr, flush=True)
+    apply_limits(limits, nproc=False)  # RLIMIT_NPROC would count all of the instructor's processes
+    os.execv(argv[0], argv)
+
+
+def main(args: list[str] | None = None) -> int:
+    """``python -m gradekit.sandbox [--ro PATH]... [--rw PATH]... [limits] -- KERNEL ARGV``."""
+    parser = argparse.ArgumentParser(prog="python -m gradekit.sandbox", description=main.__doc__)
+    parser.add_argument("--ro", action="append", default=[], help="extra read-only path")
+    parser.add_argument("--rw", action="append", default=[], help="extra read-write directory")
+    defaults = Limits()
+    parser.add_argument("--memory", type=int, default=defaults.memory_bytes)
+    parser.add_argument("--cpu", type=int, default=defaults.cpu_seconds)
+    parser.add_argument("--nproc", type=int, default=defaults.max_processes)
+    parser.add_argument("--fsize", type=int, default=defaults.max_file_bytes)
+    parser.add_argument("--tmp", type=int, default=defaults.tmp_bytes)
+    parser.add_argument("argv", nargs=argparse.REMAINDER)
+    ns = parser.parse_args(args)
+    argv = ns.argv[1:] if ns.argv[:1] == ["--"] else ns.argv
+    if not argv:
+        parser.error("no kernel command given after --")
+    limits = Limits(ns.memory, ns.cpu, ns.nproc, ns.fsize, ns.tmp)
+    argv[0] = shutil.which(argv[0]) or argv[0]
+    ok, why = sandbox_support()
+    if not ok:
+        run_unsandboxed(limits, argv, why)
+    workdir = os.getcwd()
+    plan = Plan(readonly=tuple(default_readonly_paths() + ns.ro), writable=tuple([workdir] + ns.rw),
+                workdir=workdir, limits=limits)
+    return run_sandboxed(plan, argv)
+
+
+# ------------------------------------------------------------------------------------ kernel manager
+class SandboxKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels run in the gradekit sandbox, reached over unix sockets.
+
+    Configure it from ``nbgrader_config.py``::
+
+        c.Execute.kernel_manager_class = "gradekit.sandbox.SandboxKernelManager"
+        c.SandboxKernelManager.memory_limit = 4 * 2**30
+    """
+
+    memory_limit = Integer(Limits.memory_bytes, help="RLIMIT_AS of the kernel, bytes").tag(config=True)
+    cpu_limit = Integer(Limits.cpu_seconds, help="RLIMIT_CPU of each kernel process, seconds").tag(config=True)
+    process_limit = Integer(Limits.max_processes, help="RLIMIT_NPROC: processes and threads").tag(config=True)
+    file_size_limit = Integer(Limits.max_file_bytes, help="RLIMIT_FSIZE, bytes").tag(config=True)
+    tmp_size = Integer(Limits.tmp_bytes, help="size of the private /tmp, bytes").tag(config=True)
+    readonly_paths = List(Unicode(), help="extra host paths the kernel may read (e.g. the course library)").tag(config=True)
+
+    _socket_dir: str | None = None
+
+    def limits(self) -> Limits:
+        return Limits(self.memory_limit, self.cpu_limit, self.process_limit, self.file_size_limit, self.tmp_size)
+
+    async def _async_pre_start_kernel(self, **kw):
+        ok, why = sandbox_support()
+        if not ok:
+            self.log.warning("%s: %s -- grading goes on without isolation.", WARNING, why)
+        if self._socket_dir is None:
+            self._socket_dir = tempfile.mkdtemp(prefix="gradekit-kernel-")
+            os.chmod(self._socket_dir, stat.S_IRWXU)
+        self.transport = "ipc"
+        self.connection_file = os.path.join(self._socket_dir, "kernel.json")
+        self.ip = os.path.join(self._socket_dir, "ipc")
+        return await super()._async_pre_start_kernel(**kw)
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        cmd = super().format_kernel_cmd(extra_arguments)
+        prefix = [sys.executable, "-m", "gradekit.sandbox", *self.limits().as_args(), f"--rw={self._socket_dir}"]
+        prefix += [f"--ro={p}" for p in self.readonly_paths]
+        return prefix + ["--", *cmd]
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart and self._socket_dir:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Hostile and broken submissions (issue 7), built for any assignment; see ``cases.py``."""
