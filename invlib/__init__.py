@@ -11,14 +11,24 @@ Public API
 - Errors: :class:`NotInvertibleError`, :class:`DomainError`, :class:`InvalidInputError`.
 """
 
-from invlib.errors import DomainError, InvalidInputError, NotInvertibleError
-from invlib.inverse import inverse
+from invlib.errors import (
+    ConvergenceWarning,
+    DomainError,
+    InvalidInputError,
+    NonFiniteResultError,
+    NotInvertibleError,
+    SaturationWarning,
+    StaleInverseWarning,
+    UnsupportedLayerError,
+)
+from invlib.inverse import InverseModel, inverse
 from invlib.diagnose import Diagnosis, LayerReport, diagnose
 from invlib.flows import AdditiveCoupling, AffineCoupling, InvertibleResidualBlock
 from invlib.optimize import InversionResult, optimize_inverse
 
 __all__ = [
     "inverse",
+    "InverseModel",
     "diagnose",
     "Diagnosis",
     "LayerReport",
@@ -30,6 +40,11 @@ __all__ = [
     "NotInvertibleError",
     "DomainError",
     "InvalidInputError",
+    "UnsupportedLayerError",
+    "NonFiniteResultError",
+    "SaturationWarning",
+    "StaleInverseWarning",
+    "ConvergenceWarning",
 ]
 
 __version__ = "0.1.0"

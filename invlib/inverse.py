@@ -1,3 +1,325 @@
-"""PLACEHOLDER (being written): exact inverses of torch models."""
-def inverse(model, *args, **kwargs):
-    raise NotImplementedError
+r""":func:`inverse`: the exact inverse of a torch model built from supported layers, or a precise
+:class:`~invlib.NotInvertibleError` saying which layer cannot be inverted, why, and what to do.
+
+For :math:`f = f_L \circ \dots \circ f_1` (an ``nn.Sequential``, nested ones included),
+
+.. math:: f^{-1} = f_1^{-1} \circ \dots \circ f_L^{-1},
+
+with each :math:`f_l^{-1}` built once from the layer's current weights (see
+:class:`~invlib.compose.InverseModel`). Supported layers:
+
+* affine: ``Linear`` (square, full rank), ``Conv1d/2d/3d`` with kernel 1, with kernel = stride
+  (patches), or with ``padding_mode="circular"`` and stride 1 (FFT), ``BatchNorm1d/2d/3d`` in
+  eval mode; with ``least_squares=True`` also narrowing, widening or rank-deficient ones
+  (minimum-norm least squares);
+* activations: ``LeakyReLU``, ``PReLU``, ``RReLU`` (eval), ``ELU``, ``CELU``, ``SELU``,
+  ``Softplus``, ``Tanh``, ``Sigmoid``, ``LogSigmoid``, ``Softsign``;
+* identities and permutations: ``Identity``, ``Dropout*`` (eval), ``Flatten``, ``Unflatten``,
+  ``PixelShuffle``, ``PixelUnshuffle``, ``ChannelShuffle``, :class:`invlib.reshape.Reshape`,
+  :class:`invlib.reshape.Permute`;
+* invertible-by-design: :class:`~invlib.AdditiveCoupling`, :class:`~invlib.AffineCoupling`,
+  :class:`~invlib.InvertibleResidualBlock`, and any module with an ``inverse(y)`` method.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterator
+
+import torch
+from torch import Tensor, nn
+
+from invlib.activations import ACTIVATION_CLASSES, build_activation
+from invlib.compose import BuildOptions, InverseLayer, InverseModel, per_sample_sum
+from invlib.conv import build_conv
+from invlib.errors import NotInvertibleError, UnsupportedLayerError
+from invlib.flows import AdditiveCoupling, AffineCoupling, InvertibleResidualBlock
+from invlib.linear import build_batchnorm, build_dropout, build_identity, build_linear
+from invlib.reshape import RESHAPE_CLASSES, build_reshape
+from invlib.validation import check_tensor
+
+__all__ = ["inverse", "iter_layers", "ModuleInverse", "SUPPORTED", "InverseModel"]
+
+#: A human-readable list of what :func:`inverse` supports (used in error messages).
+SUPPORTED = (
+    "Linear, Conv1d/Conv2d/Conv3d (kernel 1, kernel = stride, or padding_mode='circular' with stride 1), "
+    "BatchNorm1d/2d/3d (eval), Dropout (eval), Identity, LeakyReLU, PReLU, RReLU (eval), ELU, CELU, "
+    "SELU, Softplus, Tanh, Sigmoid, LogSigmoid, Softsign, Flatten, Unflatten, PixelShuffle, "
+    "PixelUnshuffle, ChannelShuffle, invlib Reshape/Permute, AdditiveCoupling, AffineCoupling, "
+    "InvertibleResidualBlock, nested Sequential, and any module with an inverse(y) method"
+)
+
+
+def iter_layers(model: nn.Module, prefix: str = "") -> Iterator[tuple[str, nn.Module]]:
+    """The leaf layers of ``model`` in forward order, with their ``named_modules`` paths.
+
+    ``nn.Sequential`` containers (nested ones included) are expanded; every other module is
+    a leaf. A model that is not a ``Sequential`` is its own single leaf, with path ``""``.
+    """
+    if isinstance(model, nn.Sequential):
+        for name, child in model._modules.items():
+            if child is None:
+                continue
+            path = f"{prefix}.{name}" if prefix else name
+            yield from iter_layers(child, path)
+    else:
+        yield prefix, model
+
+
+class ModuleInverse(InverseLayer):
+    r"""The inverse of a module with its own ``inverse(y)`` (the coupling layers, i-ResNet blocks):
+    calls it on a frozen eval-mode copy of the module taken at build time.
+    :math:`\log|\det J|` comes from the module's ``log_abs_det_jacobian(x)`` when it has one."""
+
+    def __init__(self, path: str, layer: str, module: nn.Module) -> None:
+        super().__init__(path, layer)
+        self.module = module
+
+    def check_shape(self, shape: torch.Size) -> torch.Size:
+        if not isinstance(self.module, (AdditiveCoupling, AffineCoupling, InvertibleResidualBlock)):
+            return shape  # a custom module checks its own inputs
+        dim = self.module.dim
+        if len(shape) < 1 or shape[-1] != dim:
+            raise self.shape_error(f"(..., {dim})", shape)
+        return shape
+
+    def forward(self, y: Tensor) -> Tensor:
+        return self.module.inverse(y)
+
+    def forward_log_abs_det(self, x: Tensor, y: Tensor) -> Tensor:
+        fn = getattr(self.module, "log_abs_det_jacobian", None)
+        if fn is None:
+            return super().forward_log_abs_det(x, y)
+        return per_sample_sum(fn(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# Layers that are not invertible, with the reason and what to do instead
+# ---------------------------------------------------------------------------------------------
+_MANY_TO_ONE_FIX = ("replace it by LeakyReLU (exactly invertible), use invlib.optimize_inverse to find "
+                    "one preimage, or train a decoder")
+_POOL_FIX = ("use a conv with kernel = stride and C_out = C_in*k*k channels (invertible), "
+             "PixelUnshuffle, invlib.optimize_inverse, or train a decoder")
+_NORM_FIX = "use BatchNorm in eval mode (an invertible affine map), invlib.optimize_inverse, or a decoder"
+
+
+def _pool_reason(m: nn.Module) -> str:
+    name = type(m).__name__
+    kind = "max pooling keeps only the largest entry of each window" if "Max" in name else \
+        "pooling averages each window"
+    if "Adaptive" in name:
+        return f"many-to-one: adaptive pooling to output size {m.output_size}: {kind} (many inputs -> 1 output)"
+    k = getattr(m, "kernel_size", None)
+    d = {"1d": 1, "2d": 2, "3d": 3}.get(name[-2:], 2)
+    ks = tuple(k) if isinstance(k, (tuple, list)) else (k,) * d
+    return f"many-to-one: {'*'.join(map(str, ks))} inputs -> 1 output; {kind}"
+
+
+def _norm_reason(m: nn.Module) -> str:
+    if isinstance(m, nn.LayerNorm):
+        return ("many-to-one: LayerNorm removes each sample's mean and scale over "
+                f"{tuple(m.normalized_shape)} (2 dimensions lost per sample)")
+    if isinstance(m, nn.GroupNorm):
+        return (f"many-to-one: GroupNorm removes the mean and scale of each of its {m.num_groups} "
+                f"groups ({2 * m.num_groups} dimensions lost per sample)")
+    if isinstance(m, nn.RMSNorm):
+        return "many-to-one: RMSNorm removes each sample's scale (1 dimension lost per sample)"
+    return "many-to-one: InstanceNorm removes each channel's mean and scale in every sample"
+
+
+def _not_monotone(name: str, x_min: float, y_min: float) -> Callable[[nn.Module], str]:
+    return lambda m: (f"not monotone: {name} decreases for x < {x_min:g}, so every output in "
+                      f"({y_min:.4g}, 0) has two preimages")
+
+
+_NOT_INVERTIBLE: list[tuple[tuple[type, ...], Callable[[nn.Module], str], str]] = [
+    ((nn.ReLU,), lambda m: "many-to-one: maps every negative input to 0", _MANY_TO_ONE_FIX),
+    ((nn.ReLU6,), lambda m: "many-to-one: maps every negative input to 0 and every input above 6 to 6",
+     _MANY_TO_ONE_FIX),
+    ((nn.Hardtanh,), lambda m: f"many-to-one: clamps every input to [{m.min_val:g}, {m.max_val:g}]",
+     "use Tanh (exactly invertible on (-1, 1)) or invlib.optimize_inverse"),
+    ((nn.Hardsigmoid,), lambda m: "many-to-one: maps every input <= -3 to 0 and >= 3 to 1",
+     "use Sigmoid (exactly invertible) or invlib.optimize_inverse"),
+    ((nn.Hardswish,), lambda m: "many-to-one and not monotone: maps every input <= -3 to 0",
+     _MANY_TO_ONE_FIX),
+    ((nn.Threshold,), lambda m: f"many-to-one: replaces every input <= {m.threshold:g} by {m.value:g}",
+     _MANY_TO_ONE_FIX),
+    ((nn.Softshrink, nn.Hardshrink),
+     lambda m: f"many-to-one: maps every input in [-{m.lambd:g}, {m.lambd:g}] to 0", _MANY_TO_ONE_FIX),
+    ((nn.GELU,), _not_monotone("GELU", -0.7518, -0.16997), _MANY_TO_ONE_FIX),
+    ((nn.SiLU,), _not_monotone("SiLU", -1.2785, -0.27846), _MANY_TO_ONE_FIX),
+    ((nn.Mish,), _not_monotone("Mish", -1.1924, -0.30884), _MANY_TO_ONE_FIX),
+    ((nn.Softmax, nn.Softmin, nn.LogSoftmax),
+     lambda m: f"many-to-one: unchanged when the same constant is added to every entry along dim "
+               f"{m.dim} (one dimension lost per row)",
+     "keep the logits, or fix the free constant and invert with log-ratios log(y_i / y_0)"),
+    ((nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d,
+      nn.LPPool1d, nn.LPPool2d, nn.FractionalMaxPool2d, nn.FractionalMaxPool3d,
+      nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
+      nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d), _pool_reason, _POOL_FIX),
+    ((nn.LayerNorm, nn.GroupNorm, nn.RMSNorm, nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d),
+     _norm_reason, _NORM_FIX),
+]
+
+
+def _unsupported(path: str, module: nn.Module) -> UnsupportedLayerError:
+    name = type(module).__name__
+    return UnsupportedLayerError(
+        path, name, SUPPORTED,
+        f"give {name} an inverse(y) method, rewrite it as an nn.Sequential of supported layers, "
+        "or use invlib.optimize_inverse")
+
+
+def _build_module_inverse(module: nn.Module, path: str, opts: BuildOptions) -> InverseLayer:
+    layer = type(module).__name__
+    if isinstance(module, InvertibleResidualBlock):
+        if module.training:
+            raise NotInvertibleError(
+                path, layer, "state-dependent: in training mode the spectral normalization runs power "
+                "iterations on every forward call, so the map changes from call to call",
+                "call model.eval() first (eval mode caps the spectral norms exactly, Lip(g) <= lipschitz)")
+        bound = module.lipschitz_bound()
+        if bound >= 1:
+            raise NotInvertibleError(
+                path, layer, f"the Lipschitz bound of the residual branch g is {bound:.4g} >= 1, so "
+                "x + g(x) may be many-to-one and the fixed-point iteration need not converge",
+                "lower `lipschitz` below 1, or use invlib.optimize_inverse")
+    frozen = copy.deepcopy(module).eval()
+    for p in frozen.parameters():
+        p.requires_grad_(False)
+    return ModuleInverse(path, layer, frozen)
+
+
+def _build(path: str, module: nn.Module, opts: BuildOptions, in_shape: torch.Size | None) -> InverseLayer:
+    """Dispatch one leaf layer to its builder (or raise the reason it is not invertible)."""
+    if isinstance(module, nn.Identity):
+        return build_identity(module, path, opts)
+    if isinstance(module, nn.modules.dropout._DropoutNd):
+        return build_dropout(module, path, opts)
+    if isinstance(module, ACTIVATION_CLASSES):
+        return build_activation(module, path, opts)
+    if isinstance(module, nn.Linear):
+        return build_linear(module, path, opts)
+    if isinstance(module, nn.modules.conv._ConvNd):
+        return build_conv(module, path, opts, in_shape)
+    if isinstance(module, nn.modules.batchnorm._BatchNorm):
+        return build_batchnorm(module, path, opts)
+    if isinstance(module, RESHAPE_CLASSES):
+        return build_reshape(module, path, opts, in_shape)
+    for classes, reason, suggestion in _NOT_INVERTIBLE:
+        if isinstance(module, classes):
+            if (isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d,
+                                    nn.AvgPool2d, nn.AvgPool3d))
+                    and math.prod(_as_tuple(module.kernel_size)) == 1
+                    and math.prod(_as_tuple(module.stride)) == 1
+                    and all(p == 0 for p in _as_tuple(module.padding))):
+                return build_identity(module, path, opts)  # a 1x1 window, stride 1: the identity
+            raise NotInvertibleError(path, type(module).__name__, reason(module), suggestion)
+    if callable(getattr(module, "inverse", None)):
+        return _build_module_inverse(module, path, opts)
+    raise _unsupported(path, module)
+
+
+def _as_tuple(v: int | tuple[int, ...] | None) -> tuple[int, ...]:
+    if v is None:
+        return (1,)
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,)
+
+
+_STATEFUL_IN_TRAINING = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm, nn.RReLU,
+                         InvertibleResidualBlock)
+
+
+def _record_input_shapes(model: nn.Module, layers: list[tuple[str, nn.Module]],
+                         example_input: Tensor) -> list[torch.Size]:
+    """Run ``model`` once on ``example_input`` and return each leaf layer's input shape."""
+    seen: dict[int, list[torch.Size]] = {}
+    handles = []
+
+    def hook(mod: nn.Module, args: tuple) -> None:
+        if args and isinstance(args[0], Tensor):
+            seen.setdefault(id(mod), []).append(args[0].shape)
+
+    for _, mod in {id(m): (p, m) for p, m in layers}.values():
+        handles.append(mod.register_forward_pre_hook(hook))
+    try:
+        with torch.no_grad():
+            model(example_input)
+    finally:
+        for h in handles:
+            h.remove()
+    shapes = []
+    for _, mod in layers:
+        queue = seen.get(id(mod), [])
+        shapes.append(queue.pop(0) if queue else None)
+    return shapes
+
+
+def inverse(model: nn.Module, *, least_squares: bool = False, clamp: bool = False,
+            rcond: float | None = None, solver: str = "explicit",
+            example_input: Tensor | None = None) -> InverseModel:
+    r"""The exact inverse :math:`f^{-1}` of ``model`` (:math:`f`), so that
+    ``inverse(model)(model(x))`` :math:`\approx x`.
+
+    The inverse is built **once**, from the model's **current** weights: matrix inverses (or
+    LU factors), FFTs of circular kernels and copies of coupling networks are computed here and
+    reused on every call. It does not follow later weight changes: call ``inverse(model)``
+    again after training (a :class:`~invlib.errors.StaleInverseWarning` reminds you).
+
+    Parameters
+    ----------
+    model:
+        An ``nn.Sequential`` (nested ones included) of supported layers, or one supported layer.
+    least_squares:
+        Linear / 1x1-conv / circular-conv parts that are narrowing (:math:`m < n`), widening
+        (:math:`m > n`) or rank deficient use the minimum-norm least-squares inverse
+        :math:`x = W^{+}(y - b)` (truncated SVD, computed once) instead of raising. The result
+        is then a per-layer least-squares inverse, not a global one.
+    clamp:
+        Activation inverses clamp ``y`` just inside their open range (e.g. ``(-1, 1)`` for
+        tanh) instead of raising :class:`~invlib.DomainError`, and warn with
+        :class:`~invlib.SaturationWarning` how many entries were clamped.
+    rcond:
+        Singular values :math:`\sigma_i \le \mathrm{rcond}\,\sigma_{\max}` count as zero, for rank
+        decisions and pseudo-inverses. Default :math:`\max(m, n)\,\varepsilon` of the weights'
+        dtype (``invlib.validation.default_rcond``).
+    solver:
+        ``"explicit"`` (default: the precomputed inverse matrix, one GEMM per call, as fast as
+        the forward pass) or ``"lu"`` (cached LU factors and triangular solves).
+    example_input:
+        A batch ``x`` for the model. If given, the model is run once on it (under ``no_grad``)
+        to record every layer's input shape: needed for ``nn.Flatten``, and it lets circular
+        convolutions be checked and factorized for the actual size now rather than on a
+        default 32-point grid (and again on the first call of each new size).
+
+    Returns
+    -------
+    InverseModel
+        An ``nn.Module``; calling it on ``y`` returns ``x``. ``.model`` is the forward model,
+        ``.layers`` the per-layer inverses in inverse order.
+
+    Raises
+    ------
+    NotInvertibleError
+        For the first layer that cannot be inverted (its path in the model, the reason, and
+        what to do instead); :class:`~invlib.errors.UnsupportedLayerError` (a subclass) for
+        layer classes invlib does not know.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"invlib.inverse expects a torch.nn.Module, got {type(model).__name__}")
+    if solver not in ("explicit", "lu"):
+        raise ValueError(f"solver must be 'explicit' or 'lu', got {solver!r}")
+    opts = BuildOptions(least_squares=least_squares, clamp=clamp, rcond=rcond, solver=solver)
+    layers = list(iter_layers(model))
+    shapes: list[torch.Size | None] = [None] * len(layers)
+    if example_input is not None:
+        check_tensor(example_input, "example_input")
+        # Refuse training-mode random/batch-dependent layers before running the model: the run
+        # would update BatchNorm's running statistics.
+        for path, mod in layers:
+            if isinstance(mod, _STATEFUL_IN_TRAINING) and mod.training:
+                _build(path, mod, opts, None)
+        shapes = _record_input_shapes(model, layers, example_input)
+    built = [_build(path, mod, opts, shape) for (path, mod), shape in zip(layers, shapes)]
+    return InverseModel(model, list(reversed(built)))

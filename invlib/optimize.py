@@ -1,4 +1,814 @@
-"""PLACEHOLDER (being written)."""
-class InversionResult: ...
-def optimize_inverse(f, y, **kwargs):
-    raise NotImplementedError
+r"""Optimization-based inverses: find :math:`x` with :math:`f(x) \approx y`, batched, CPU or CUDA.
+
+:func:`optimize_inverse` solves, independently for every sample :math:`i` of a batch,
+
+.. math::
+
+    x_i^\star \in \arg\min_x \; \|f(x) - y_i\|_2^2 + \lambda R(x)
+    \quad\text{subject to}\quad lo \le x \le hi,
+
+where the prior :math:`R` and the box are optional.  Without a prior this is root finding,
+:math:`f(x_i) = y_i`, and a sample counts as *converged* when its relative residual
+
+.. math::
+
+    \rho_i = \frac{\|f(x_i) - y_i\|_2}{\|y_i\|_2}
+
+is at most ``tol``.  Every sample carries its own state; a converged sample leaves the active
+set and is never evaluated again.
+
+The solvers live in small private modules:
+
+* :mod:`invlib._newton` -- dense methods: the damped (quasi-)Newton solver with boundary-crossing
+  steps for piecewise-linear maps (``"newton"``), the piecewise-linear homotopy (``"homotopy"``) and
+  Levenberg--Marquardt for non-square maps, priors and boxes;
+* :mod:`invlib._krylov` -- matrix-free Gauss--Newton with conjugate gradients (``"matrix_free"``);
+* :mod:`invlib._first_order` -- the baselines (``"lbfgs"``, ``"adam"``, ``"gd"``) and the
+  fixed-point iteration for invertible residual blocks (``"fixed_point"``).
+
+Assumption shared by every method: ``f`` acts on the samples of a batch independently (row ``i``
+of ``f(x)`` depends on row ``i`` of ``x`` only).  Batched Jacobians rely on it
+(:math:`\partial\, \sum_i f(x)_i / \partial x` holds every per-sample Jacobian), and so does the
+active set.  A module that couples samples -- ``BatchNorm`` in training mode, attention across the
+batch -- must be put in ``eval()`` mode first.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import Tensor
+
+from invlib.errors import InvalidInputError
+
+__all__ = ["InversionResult", "optimize_inverse", "METHODS", "default_tol"]
+
+#: The valid values of ``method``.
+METHODS: tuple[str, ...] = (
+    "auto",
+    "newton",
+    "matrix_free",
+    "homotopy",
+    "fixed_point",
+    "lbfgs",
+    "adam",
+    "gd",
+)
+
+#: Default iteration budgets per method (an iteration is one outer step for every active sample).
+_DEFAULT_MAX_ITER: dict[str, int] = {
+    "newton": 500,
+    "matrix_free": 300,
+    "homotopy": 3000,
+    "fixed_point": 2000,
+    "lbfgs": 5000,
+    "adam": 5000,
+    "gd": 5000,
+}
+
+#: Above this many Jacobian entries per sample (``n * m``) "auto" goes matrix-free.
+_DENSE_LIMIT = 1 << 20
+
+
+def default_tol(dtype: torch.dtype) -> float:
+    r"""The default tolerance on the relative residual :math:`\|f(x)-y\|/\|y\|` for ``dtype``.
+
+    ``1e-10`` for float64 and ``1e-5`` for float32 (``1e-2`` for half precision).  Why: even the
+    exact preimage only reproduces :math:`y` up to rounding, :math:`\rho \approx
+    \kappa(J)\,\varepsilon` with :math:`\varepsilon = 2.2\cdot10^{-16}` (float64) or
+    :math:`1.2\cdot10^{-7}` (float32).  The defaults sit about :math:`10^{5.5}` resp. :math:`10^{2}`
+    above :math:`\varepsilon`, so they are reachable for Jacobians with condition numbers up to
+    about that factor, and tight enough that :math:`\|x - x^\star\| / \|x^\star\| \lesssim
+    \kappa(J)\,\mathrm{tol}` is a useful guarantee.
+    """
+    if dtype == torch.float64:
+        return 1e-10
+    if dtype == torch.float32:
+        return 1e-5
+    return 1e-2
+
+
+# --------------------------------------------------------------------------------------------
+# The result
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(repr=False)
+class InversionResult:
+    r"""What :func:`optimize_inverse` found, per sample, with the evidence.
+
+    Attributes
+    ----------
+    x:
+        The solutions, shape ``(batch, *input_shape)``.  For samples that did not converge: the
+        best iterate found (lowest objective), never NaN.
+    converged:
+        Bool, shape ``(batch,)``.  Without prior or box: :math:`\rho_i \le` ``tol``.  With a prior or
+        a box the exact equation usually has no solution in the feasible set, so a sample also
+        counts as converged when it is a stationary point of the regularised objective (relative
+        projected gradient at most :math:`\sqrt{\mathrm{tol}}`).
+    residual:
+        The relative residual :math:`\rho_i = \|f(x_i) - y_i\| / \|y_i\|` (``||y_i||`` replaced by 1
+        where :math:`y_i = 0`), shape ``(batch,)``, evaluated at the returned ``x``.
+    iterations:
+        Outer iterations run (over all restarts).
+    method:
+        The method that ran (what ``"auto"`` chose).
+    history:
+        Per iteration, the *maximum* relative residual over the samples that were active in that
+        iteration (as long as any sample is unconverged this is the worst residual of the batch).
+    history_median:
+        Per iteration, the median relative residual over the active samples.
+    time_s:
+        Wall-clock seconds (device synchronised at the end).
+    objective:
+        Per sample :math:`\|f(x_i)-y_i\|^2 + \lambda R(x_i)`, shape ``(batch,)``.
+    tol:
+        The tolerance that was applied.
+    restarts:
+        How many extra random starts ran.
+    evaluations:
+        Work done: ``{"f_rows": rows pushed through f in forward passes, "jacobian_rows":
+        per-sample Jacobians formed by the dense solvers}`` (over all restarts).
+    """
+
+    x: Tensor
+    converged: Tensor
+    residual: Tensor
+    iterations: int
+    method: str
+    history: list[float]
+    time_s: float
+    history_median: list[float] = field(default_factory=list)
+    objective: Tensor | None = None
+    tol: float = float("nan")
+    restarts: int = 0
+    evaluations: dict[str, int] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        n_conv = int(self.converged.sum())
+        total = self.converged.numel()
+        worst = float(self.residual.max()) if self.residual.numel() else float("nan")
+        return (
+            f"InversionResult(method={self.method!r}, converged {n_conv}/{total}, "
+            f"max residual {worst:.1g}, {self.iterations} iterations, {self.time_s:.1f} s)"
+        )
+
+    def plot(self, ax: Any = None) -> Any:
+        """Plot the residual history (max and median over the active samples, log scale).
+
+        Returns the matplotlib ``Figure``; draws into ``ax`` when one is given.
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(5, 3.2))
+        else:
+            fig = ax.figure
+        its = range(1, len(self.history) + 1)
+        floor = 1e-300
+        ax.semilogy(its, [max(h, floor) for h in self.history], label="max over active samples")
+        if self.history_median:
+            ax.semilogy(
+                its,
+                [max(h, floor) for h in self.history_median],
+                label="median over active samples",
+                linestyle="--",
+            )
+        if math.isfinite(self.tol):
+            ax.axhline(self.tol, color="gray", linewidth=0.8, linestyle=":", label=f"tol = {self.tol:g}")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel(r"relative residual $\|f(x)-y\| / \|y\|$")
+        ax.set_title(f"optimize_inverse ({self.method})")
+        ax.legend(loc="best", fontsize="small")
+        return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Priors and the problem
+# --------------------------------------------------------------------------------------------
+
+_TV_EPS = 1e-3
+
+
+def _tv(x: Tensor) -> Tensor:
+    r"""Smoothed isotropic total variation over the last two dims, per sample.
+
+    :math:`\mathrm{TV}(x) = \sum_{c,i,j} \sqrt{(x_{c,i+1,j}-x_{c,i,j})^2 + (x_{c,i,j+1}-x_{c,i,j})^2
+    + \epsilon^2} - \epsilon` with forward differences (zero past the border) and
+    :math:`\epsilon = 10^{-3}` (so Newton methods see a twice-differentiable objective).
+    """
+    dh = torch.zeros_like(x)
+    dv = torch.zeros_like(x)
+    dh[..., :, :-1] = x[..., :, 1:] - x[..., :, :-1]
+    dv[..., :-1, :] = x[..., 1:, :] - x[..., :-1, :]
+    mag = torch.sqrt(dh * dh + dv * dv + _TV_EPS**2) - _TV_EPS
+    return mag.reshape(x.shape[0], -1).sum(dim=1)
+
+
+def _l2(x: Tensor) -> Tensor:
+    r""":math:`R(x) = \|x\|_2^2` per sample."""
+    return x.reshape(x.shape[0], -1).pow(2).sum(dim=1)
+
+
+class _Prior:
+    r"""A weighted sum of penalties :math:`\lambda R(x) = \sum_k w_k R_k(x)`, each per sample."""
+
+    def __init__(self, terms: list[tuple[str, Callable[[Tensor], Tensor], float]], in_shape: tuple[int, ...]):
+        self.terms = terms
+        self.in_shape = in_shape
+        #: True when every term is the L2 penalty: gradient and Hessian are then analytic.
+        self.quadratic = all(name == "l2" for name, _, _ in terms)
+        self.l2_weight = sum(w for name, _, w in terms if name == "l2")
+
+    @property
+    def description(self) -> str:
+        return " + ".join(f"{w:g}*{name}" for name, _, w in self.terms)
+
+    def value(self, x: Tensor) -> Tensor:
+        """:math:`\\lambda R(x)` for flat ``x`` of shape ``(b, n)``; returns ``(b,)``."""
+        b = x.shape[0]
+        xs = x.reshape(b, *self.in_shape)
+        total = torch.zeros(b, dtype=x.dtype, device=x.device)
+        for _, fn, w in self.terms:
+            total = total + w * fn(xs).reshape(b)
+        return total
+
+    def grad(self, x: Tensor) -> Tensor:
+        """:math:`\\lambda \\nabla R(x)`, shape ``(b, n)``."""
+        if self.quadratic:
+            return 2.0 * self.l2_weight * x
+        with torch.enable_grad():
+            xr = x.detach().requires_grad_(True)
+            val = self.value(xr).sum()
+            (g,) = torch.autograd.grad(val, xr)
+        return g
+
+    def hessian(self, x: Tensor) -> Tensor:
+        """:math:`\\lambda \\nabla^2 R(x)`, shape ``(b, n, n)`` (dense; for the dense solvers)."""
+        b, n = x.shape
+        if self.quadratic:
+            eye = torch.eye(n, dtype=x.dtype, device=x.device)
+            return (2.0 * self.l2_weight * eye).expand(b, n, n).clone()
+        grad_fn = torch.func.grad(lambda z: self.value(z).sum())
+        hess = torch.func.jacrev(lambda z: grad_fn(z).sum(0))(x)  # (n, b, n)
+        return hess.movedim(1, 0)
+
+    def hvp(self, x: Tensor, v: Tensor) -> Tensor:
+        """:math:`\\lambda \\nabla^2 R(x)\\, v` per sample (for the matrix-free solver)."""
+        if self.quadratic:
+            return 2.0 * self.l2_weight * v
+        grad_fn = torch.func.grad(lambda z: self.value(z).sum())
+        _, out = torch.func.jvp(grad_fn, (x,), (v,))
+        return out
+
+
+def _make_prior(
+    prior: str | Callable[[Tensor], Tensor] | dict | None, weight: float, in_shape: tuple[int, ...]
+) -> _Prior | None:
+    valid = "None, 'l2', 'tv', a callable x -> (batch,) penalty, or a dict like {'l2': 1e-3, 'tv': 1e-2}"
+    if prior is None:
+        return None
+    if isinstance(prior, dict):
+        items = list(prior.items())
+        if not items:
+            raise InvalidInputError(f"prior={{}} is empty; valid priors: {valid}.")
+    else:
+        items = [(prior, weight)]
+    terms = []
+    for key, w in items:
+        if not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+            raise InvalidInputError(f"prior weight for {key!r} must be a finite number >= 0, got {w!r}.")
+        if callable(key) and not isinstance(key, str):
+            terms.append((getattr(key, "__name__", "custom"), key, float(w)))
+        elif key == "l2":
+            terms.append(("l2", _l2, float(w)))
+        elif key == "tv":
+            if len(in_shape) < 2:
+                raise InvalidInputError(
+                    f"prior='tv' needs image inputs (at least two dims per sample, the last two are "
+                    f"height and width); the input shape per sample is {tuple(in_shape)}."
+                )
+            terms.append(("tv", _tv, float(w)))
+        else:
+            raise InvalidInputError(f"unknown prior {key!r}; valid priors: {valid}.")
+    return _Prior(terms, in_shape)
+
+
+class _Problem:
+    r"""The flattened problem :math:`F(x) = y` on rows: ``x`` is ``(b, n)``, ``F(x)`` is ``(b, m)``.
+
+    Also holds the prior, the box and counters; every solver sees the map only through here.
+    """
+
+    def __init__(
+        self,
+        f: Callable[[Tensor], Tensor],
+        y: Tensor,
+        in_shape: tuple[int, ...],
+        prior: _Prior | None,
+        bounds: tuple[float, float] | None,
+        tol: float,
+    ) -> None:
+        self.f = f
+        self.batch = y.shape[0]
+        self.out_shape = tuple(y.shape[1:])
+        self.in_shape = tuple(in_shape)
+        self.n = math.prod(self.in_shape)
+        self.m = math.prod(self.out_shape)
+        self.y = y.reshape(self.batch, self.m)
+        norms = self.y.norm(dim=1)
+        self.scale = torch.where(norms > 0, norms, torch.ones_like(norms))
+        self.prior = prior
+        self.bounds = bounds
+        self.tol = tol
+        self.dtype = y.dtype
+        self.device = y.device
+        #: rows pushed through f (a forward pass of a batch of b rows adds b)
+        self.rows_evaluated = 0
+        #: per-sample Jacobians computed by the dense solvers
+        self.jacobian_rows = 0
+
+    @property
+    def constrained(self) -> bool:
+        """True when a prior or a box changes the problem from root finding to minimisation."""
+        return self.prior is not None or self.bounds is not None
+
+    def F(self, x: Tensor) -> Tensor:
+        """:math:`F(x)` for flat ``x`` ``(b, n)``; returns ``(b, m)``."""
+        b = x.shape[0]
+        self.rows_evaluated += b
+        return self.f(x.reshape(b, *self.in_shape)).reshape(b, self.m)
+
+    def residual(self, x: Tensor, idx: Tensor) -> Tensor:
+        """:math:`F(x) - y_{idx}`, ``(b, m)``, without building a graph."""
+        with torch.no_grad():
+            return self.F(x) - self.y[idx]
+
+    def rel(self, r: Tensor, idx: Tensor) -> Tensor:
+        """Relative residual norms :math:`\\|r_i\\| / \\|y_i\\|`."""
+        return r.norm(dim=1) / self.scale[idx]
+
+    def penalty(self, x: Tensor) -> Tensor:
+        """:math:`\\lambda R(x)` per row (zeros without a prior)."""
+        if self.prior is None:
+            return torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+        with torch.no_grad():
+            return self.prior.value(x)
+
+    def objective(self, r: Tensor, x: Tensor) -> Tensor:
+        """:math:`\\phi = \\|r\\|^2 + \\lambda R(x)` per row."""
+        return r.pow(2).sum(dim=1) + self.penalty(x)
+
+    def project(self, x: Tensor) -> Tensor:
+        """Clamp into the box (identity without bounds)."""
+        if self.bounds is None:
+            return x
+        return x.clamp(self.bounds[0], self.bounds[1])
+
+
+class _Tracker:
+    r"""Per-sample bookkeeping shared by every solver.
+
+    Holds the current iterate ``x`` (``(B, n)``), its residual ``r = F(x) - y`` and objective, the
+    ``converged``/``stalled`` masks (a stalled sample left the active set without converging: no
+    further progress was possible) and the history.  Solvers call :meth:`active` once per
+    iteration (the only host synchronisation they need) and :meth:`record` with the new state of
+    the active rows.
+    """
+
+    def __init__(self, problem: _Problem, x0: Tensor, max_iter: int, bar: Any = None) -> None:
+        self.P = problem
+        self.max_iter = max_iter
+        self.bar = bar
+        self.x = problem.project(x0.reshape(problem.batch, problem.n).clone())
+        all_idx = torch.arange(problem.batch, device=problem.device)
+        self.r = problem.residual(self.x, all_idx)
+        self.phi = problem.objective(self.r, self.x)
+        self.res = problem.rel(self.r, all_idx)
+        self.converged = self.res <= problem.tol
+        self.stalled = torch.zeros_like(self.converged)
+        self.iterations = 0
+        self._hist_max: list[Tensor] = []
+        self._hist_med: list[Tensor] = []
+        self._check_finite_start()
+
+    def _check_finite_start(self) -> None:
+        if not bool(torch.isfinite(self.r).all()):
+            bad = (~torch.isfinite(self.r).all(dim=1)).nonzero().flatten()[:5].tolist()
+            raise InvalidInputError(
+                f"f(x0) contains NaN or inf (samples {bad}); start from a point where f is finite "
+                f"(pass x0=...)."
+            )
+
+    def active(self) -> Tensor:
+        """Indices of the samples still iterated; empty once all converged/stalled or out of budget."""
+        if self.iterations >= self.max_iter:
+            return torch.empty(0, dtype=torch.long, device=self.P.device)
+        return (~(self.converged | self.stalled)).nonzero().flatten()
+
+    def record(
+        self,
+        idx: Tensor,
+        x: Tensor,
+        r: Tensor,
+        *,
+        stalled: Tensor | None = None,
+        stationary: Tensor | None = None,
+        steps: int = 1,
+    ) -> None:
+        """Store the new iterate of the active rows ``idx`` and advance the iteration counter.
+
+        ``x``/``r`` are the new iterate and residual for ``idx``.  Rows whose new residual is not
+        finite keep their previous state and are marked stalled (never hide a NaN in the result).
+        ``stationary`` marks rows that are stationary points of a prior/box-constrained objective
+        (they count as converged); ``stalled`` marks rows where no progress is possible.
+        ``steps`` is the number of iterations this update stands for (LBFGS records in chunks).
+        """
+        P = self.P
+        finite = torch.isfinite(r).all(dim=1) & torch.isfinite(x).all(dim=1)
+        phi = P.objective(r, x)
+        rel = P.rel(r, idx)
+        x = torch.where(finite[:, None], x, self.x[idx])
+        r = torch.where(finite[:, None], r, self.r[idx])
+        phi = torch.where(finite, phi, self.phi[idx])
+        rel = torch.where(finite, rel, self.res[idx])
+        self.x[idx] = x
+        self.r[idx] = r
+        self.phi[idx] = phi
+        self.res[idx] = rel
+        conv = rel <= P.tol
+        if stationary is not None:
+            conv = conv | stationary
+        self.converged[idx] = conv
+        st = ~finite
+        if stalled is not None:
+            st = st | stalled
+        self.stalled[idx] = st & ~conv
+        self.iterations += steps
+        if rel.numel():
+            self._hist_max.extend([rel.max()] * steps)
+            self._hist_med.extend([rel.median()] * steps)
+        if self.bar is not None:
+            self.bar.update(steps)
+            if self.iterations % 5 == 1 or self.iterations == self.max_iter:
+                self.bar.set_postfix(
+                    active=int(idx.numel()), max_residual=f"{float(rel.max()) if rel.numel() else 0:.2e}"
+                )
+
+    def history(self) -> tuple[list[float], list[float]]:
+        """The recorded history as Python floats (one device sync)."""
+        if not self._hist_max:
+            return [], []
+        hmax = torch.stack(self._hist_max).double().cpu().tolist()
+        hmed = torch.stack(self._hist_med).double().cpu().tolist()
+        return hmax, hmed
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------
+
+
+def _check_tensor(name: str, t: Any) -> Tensor:
+    if not isinstance(t, Tensor):
+        raise InvalidInputError(f"{name} must be a torch.Tensor, got {type(t).__name__}.")
+    if not t.is_floating_point():
+        raise InvalidInputError(
+            f"{name} must be a real floating-point tensor (float32 or float64), got dtype {t.dtype}."
+        )
+    if t.dim() < 2:
+        raise InvalidInputError(
+            f"{name} must be a batch of shape (batch, *shape) with at least 2 dims, got shape "
+            f"{tuple(t.shape)}; add a batch dimension with {name}[None] or {name}.unsqueeze(0)."
+        )
+    if t.shape[0] == 0:
+        raise InvalidInputError(f"{name} is an empty batch (shape {tuple(t.shape)}).")
+    if not bool(torch.isfinite(t).all()):
+        n_bad = int((~torch.isfinite(t)).sum())
+        raise InvalidInputError(
+            f"{name} contains {n_bad} NaN or inf entries; every entry must be finite."
+        )
+    return t
+
+
+def _check_differentiable(problem: _Problem, x0: Tensor) -> None:
+    """Raise :class:`InvalidInputError` when f's output does not depend differentiably on x."""
+    xs = x0[:1].detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        out = problem.f(xs.reshape(1, *problem.in_shape))
+        if not isinstance(out, Tensor) or out.grad_fn is None or not out.requires_grad:
+            reason = "its output has no grad_fn"
+        else:
+            (g,) = torch.autograd.grad(out.sum(), xs, allow_unused=True)
+            reason = "" if g is not None else "its output does not depend on x through autograd"
+    if reason:
+        raise InvalidInputError(
+            f"f is not differentiable with respect to x: {reason} (was it computed under "
+            f"torch.no_grad(), with .detach(), .item(), NumPy or an integer cast?). The gradient-based "
+            f"methods need autograd through f. If f = x + g(x) with Lip(g) < 1 (an invertible "
+            f"residual block), method='fixed_point' needs no gradients; otherwise make f a "
+            f"differentiable torch computation."
+        )
+
+
+def _choose_method(problem: _Problem) -> str:
+    if problem.n * problem.m > _DENSE_LIMIT:
+        return "matrix_free"
+    return "newton"
+
+
+# --------------------------------------------------------------------------------------------
+# The public function
+# --------------------------------------------------------------------------------------------
+
+
+def optimize_inverse(
+    f: Callable[[Tensor], Tensor],
+    y: Tensor,
+    *,
+    x0: Tensor | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    method: str = "auto",
+    tol: float | None = None,
+    max_iter: int | None = None,
+    prior: str | Callable[[Tensor], Tensor] | dict | None = None,
+    prior_weight: float = 1e-3,
+    bounds: tuple[float, float] | None = None,
+    restarts: int = 0,
+    seed: int = 0,
+    progress: bool = False,
+    lr: float | None = None,
+) -> InversionResult:
+    r"""Invert ``f`` numerically, per sample: find :math:`x_i` with :math:`f(x_i) \approx y_i`.
+
+    Solves, for every row :math:`i` of the batch independently,
+
+    .. math::
+
+        \min_{x}\; \|f(x) - y_i\|_2^2 + \lambda R(x) \quad \text{s.t. } lo \le x \le hi,
+
+    (prior and box optional).  Without them this is the equation :math:`f(x) = y_i`, and a sample
+    has converged when :math:`\|f(x_i) - y_i\| \le \mathrm{tol}\,\|y_i\|`.
+
+    Parameters
+    ----------
+    f:
+        A differentiable map on a batch, ``(batch, *input_shape) -> (batch, *y.shape[1:])``: an
+        ``nn.Module`` (put it in ``eval()`` mode) or a function.  Samples must not interact.
+    y:
+        Targets, ``(batch, *out_shape)``, real floating point, finite.  Its device (CPU or CUDA)
+        and dtype decide where and in which precision everything runs.
+    x0:
+        Starting points ``(batch, *input_shape)``; default zeros of ``(batch, *input_shape)`` or,
+        when ``input_shape`` is None, of ``y``'s shape (square maps).  Moved to ``y``'s device and
+        dtype.
+    input_shape:
+        Per-sample input shape for non-square maps when ``x0`` is not given.
+    method:
+        ``"auto"`` (dense ``"newton"`` when the per-sample Jacobian has at most 2**20 entries,
+        else ``"matrix_free"``), ``"newton"`` (damped quasi-Newton with exact batched Jacobians,
+        Broyden updates between them and boundary-crossing steps on piecewise-linear maps; for
+        non-square maps, priors and boxes: Levenberg--Marquardt), ``"matrix_free"`` (Gauss--Newton
+        with JVP/VJP and conjugate gradients), ``"homotopy"`` (follows the preimage of the segment
+        from :math:`f(x_0)` to :math:`y`; made for piecewise-linear maps), ``"fixed_point"``
+        (:math:`x \leftarrow x + \omega(y - f(x))`, converges when :math:`f = I + g` with
+        :math:`\mathrm{Lip}(g) < 1`; needs no gradients), and the baselines ``"lbfgs"``
+        (``torch.optim.LBFGS``, strong Wolfe), ``"adam"`` and ``"gd"``.
+    tol:
+        Tolerance on the relative residual; default :func:`default_tol` (1e-10 for float64, 1e-5
+        for float32 -- a few orders above what rounding allows).
+    max_iter:
+        Outer iterations per start; the default depends on the method (500 for ``"newton"``,
+        5000 for the first-order baselines).
+    prior:
+        ``None``, ``"l2"`` (:math:`R = \|x\|^2`), ``"tv"`` (smoothed isotropic total variation
+        over the last two dims, for images), a callable ``x -> (batch,)`` penalty, or a dict
+        ``{"l2": w1, "tv": w2, callable: w3}`` whose weights are used as given.
+    prior_weight:
+        :math:`\lambda` for a single prior.
+    bounds:
+        ``(lo, hi)``: box constraint on every entry of :math:`x` (iterates are projected).
+    restarts:
+        Extra random starts (:math:`x_0` plus standard normal noise, or uniform in the box), run
+        for the samples that did not converge (for all samples when a prior/box is given); the
+        best per sample (lowest objective) is kept.
+    seed:
+        Seeds the restarts' random starts (a private generator; global RNG state is untouched).
+    progress:
+        Show a ``tqdm.auto`` progress bar (works in notebooks and without a terminal).
+    lr:
+        Step size for ``"adam"`` (default 1e-2) and ``"gd"`` (initial step of its backtracking,
+        default 1); relaxation :math:`\omega` for ``"fixed_point"`` (default 1); LBFGS ``lr``
+        (default 1).  Ignored by the second-order methods.
+
+    Returns
+    -------
+    InversionResult
+        ``x``, per-sample ``converged`` and ``residual``, ``iterations``, ``method``, residual
+        ``history`` (plot with ``.plot()``) and ``time_s``.
+
+    Raises
+    ------
+    InvalidInputError
+        NaN/inf in ``y`` or ``x0``, shape mismatch between ``f(x0)`` and ``y``, an ``f`` whose
+        output does not depend differentiably on ``x`` (for gradient-based methods), an unknown
+        ``method`` or ``prior``, invalid ``tol``/``max_iter``/``bounds``/``restarts``.
+        Non-convergence is not an error: it is reported in ``converged`` and ``residual``.
+    """
+    t_start = time.perf_counter()
+    # ---- validate arguments --------------------------------------------------------------
+    if not isinstance(method, str) or method not in METHODS:
+        raise InvalidInputError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}.")
+    if not callable(f):
+        raise InvalidInputError(f"f must be callable (an nn.Module or a function), got {type(f).__name__}.")
+    y = _check_tensor("y", y)
+    if tol is None:
+        tol = default_tol(y.dtype)
+    if not isinstance(tol, (int, float)) or not (tol > 0 and math.isfinite(tol)):
+        raise InvalidInputError(f"tol must be a finite number > 0, got {tol!r}.")
+    tol = float(tol)
+    if max_iter is not None and (not isinstance(max_iter, int) or max_iter < 1):
+        raise InvalidInputError(f"max_iter must be a positive int, got {max_iter!r}.")
+    if not isinstance(restarts, int) or restarts < 0:
+        raise InvalidInputError(f"restarts must be an int >= 0, got {restarts!r}.")
+    if not isinstance(prior_weight, (int, float)) or not math.isfinite(prior_weight) or prior_weight < 0:
+        raise InvalidInputError(f"prior_weight must be a finite number >= 0, got {prior_weight!r}.")
+    if lr is not None and (not isinstance(lr, (int, float)) or not (lr > 0 and math.isfinite(lr))):
+        raise InvalidInputError(f"lr must be a finite number > 0, got {lr!r}.")
+    if bounds is not None:
+        try:
+            lo, hi = (float(b) for b in bounds)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"bounds must be a pair (lo, hi) of numbers, got {bounds!r}.") from None
+        if not (lo < hi) or math.isnan(lo) or math.isnan(hi):
+            raise InvalidInputError(f"bounds must satisfy lo < hi, got {bounds!r}.")
+        bounds = (lo, hi)
+    # ---- starting point ------------------------------------------------------------------
+    if x0 is not None:
+        x0 = _check_tensor("x0", x0).detach().to(device=y.device, dtype=y.dtype)
+        if x0.shape[0] != y.shape[0]:
+            raise InvalidInputError(
+                f"x0 has batch size {x0.shape[0]} but y has batch size {y.shape[0]}; they must match."
+            )
+        if input_shape is not None and tuple(x0.shape[1:]) != tuple(input_shape):
+            raise InvalidInputError(
+                f"x0 has per-sample shape {tuple(x0.shape[1:])} but input_shape={tuple(input_shape)}."
+            )
+        in_shape = tuple(x0.shape[1:])
+    else:
+        if input_shape is None:
+            in_shape = tuple(y.shape[1:])
+        else:
+            try:
+                in_shape = tuple(int(s) for s in input_shape)
+            except (TypeError, ValueError):
+                raise InvalidInputError(f"input_shape must be a tuple of ints, got {input_shape!r}.") from None
+            if not in_shape or any(s < 1 for s in in_shape):
+                raise InvalidInputError(f"input_shape must be a non-empty tuple of positive ints, got {input_shape!r}.")
+        x0 = torch.zeros((y.shape[0], *in_shape), dtype=y.dtype, device=y.device)
+    y = y.detach()
+    prior_obj = _make_prior(prior, float(prior_weight), in_shape)
+    if prior_obj is not None and prior_obj.description and all(w == 0 for _, _, w in prior_obj.terms):
+        prior_obj = None
+    problem = _Problem(f, y, in_shape, prior_obj, bounds, tol)
+    # ---- check f on x0: shape, finiteness, differentiability -------------------------------
+    try:
+        with torch.no_grad():
+            out = f(x0[:1])
+    except Exception as exc:  # noqa: BLE001 -- re-raised with context
+        raise InvalidInputError(
+            f"f(x0) failed for x0 of per-sample shape {in_shape} on {y.device} ({type(exc).__name__}: "
+            f"{exc}). For a non-square map pass input_shape=... or x0=...; f must live on y's device."
+        ) from exc
+    if not isinstance(out, Tensor):
+        raise InvalidInputError(f"f must return a torch.Tensor, got {type(out).__name__}.")
+    if tuple(out.shape[1:]) != tuple(y.shape[1:]) or out.shape[0] != 1:
+        raise InvalidInputError(
+            f"shape mismatch: f(x0) has per-sample shape {tuple(out.shape[1:])} but y has per-sample "
+            f"shape {tuple(y.shape[1:])} (x0 per-sample shape {in_shape}). Pass the right "
+            f"input_shape=... or x0=... for non-square maps."
+        )
+    if out.dtype != y.dtype:
+        raise InvalidInputError(
+            f"f returns dtype {out.dtype} but y is {y.dtype}; convert the model (model.to({y.dtype})) or y."
+        )
+    if method == "auto":
+        method = _choose_method(problem)
+    if method != "fixed_point":
+        _check_differentiable(problem, x0.reshape(problem.batch, problem.n))
+    if max_iter is None:
+        max_iter = _DEFAULT_MAX_ITER[method]
+
+    # ---- run -----------------------------------------------------------------------------
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=max_iter * (restarts + 1), desc=f"optimize_inverse[{method}]", leave=True)
+    try:
+        best = _Tracker(problem, x0, max_iter, bar)
+        _run(method, problem, best, lr)
+        iterations = best.iterations
+        hmax, hmed = best.history()
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        for _ in range(restarts):
+            todo = ~best.converged if not problem.constrained else torch.ones_like(best.converged)
+            todo_idx = todo.nonzero().flatten()
+            if todo_idx.numel() == 0:
+                break
+            noise = torch.randn((problem.batch, problem.n), generator=gen, dtype=y.dtype).to(y.device)
+            if bounds is not None:
+                u = torch.rand((problem.batch, problem.n), generator=gen, dtype=y.dtype).to(y.device)
+                start = bounds[0] + (bounds[1] - bounds[0]) * u
+            else:
+                start = x0.reshape(problem.batch, problem.n) + noise
+            trial = _Tracker(problem, start, max_iter, bar)
+            # only the selected samples run: mark the others as done in the trial
+            skip = torch.ones_like(todo)
+            skip[todo_idx] = False
+            trial.stalled |= skip
+            trial.converged &= ~skip
+            _run(method, problem, trial, lr)
+            iterations += trial.iterations
+            th, tm = trial.history()
+            hmax += th
+            hmed += tm
+            better = (~skip) & _better(trial, best)
+            if bool(better.any()):
+                best.x[better] = trial.x[better]
+                best.r[better] = trial.r[better]
+                best.phi[better] = trial.phi[better]
+                best.res[better] = trial.res[better]
+                best.converged[better] = trial.converged[better]
+                best.stalled[better] = trial.stalled[better]
+    finally:
+        if bar is not None:
+            bar.total = bar.n
+            bar.refresh()
+            bar.close()
+    if y.device.type == "cuda":
+        torch.cuda.synchronize(y.device)
+    return InversionResult(
+        x=best.x.reshape(problem.batch, *in_shape),
+        converged=best.converged.clone(),
+        residual=best.res.clone(),
+        iterations=iterations,
+        method=method,
+        history=hmax,
+        history_median=hmed,
+        time_s=time.perf_counter() - t_start,
+        objective=best.phi.clone(),
+        tol=tol,
+        restarts=restarts,
+        evaluations={"f_rows": problem.rows_evaluated, "jacobian_rows": problem.jacobian_rows},
+    )
+
+
+def _better(trial: _Tracker, best: _Tracker) -> Tensor:
+    """Per sample: does the trial beat the incumbent (converged first, then lower objective)?"""
+    return (trial.converged & ~best.converged) | (
+        (trial.converged == best.converged) & (trial.phi < best.phi)
+    )
+
+
+def _run(method: str, problem: _Problem, tracker: _Tracker, lr: float | None) -> None:
+    """Dispatch to the solver module."""
+    if method == "newton":
+        from invlib import _newton
+
+        if problem.constrained or problem.n != problem.m:
+            _newton.levenberg_marquardt(problem, tracker)
+        else:
+            _newton.square_newton(problem, tracker)
+    elif method == "homotopy":
+        from invlib import _newton
+
+        if problem.constrained:
+            raise InvalidInputError(
+                "method='homotopy' follows f(x) along a straight segment to y and supports no prior "
+                "or bounds; use method='newton' (Levenberg-Marquardt) with priors/boxes."
+            )
+        _newton.homotopy(problem, tracker)
+    elif method == "matrix_free":
+        from invlib import _krylov
+
+        _krylov.gauss_newton_cg(problem, tracker)
+    else:
+        from invlib import _first_order
+
+        if method == "fixed_point" and problem.prior is not None:
+            raise InvalidInputError(
+                "method='fixed_point' solves f(x) = y and supports no prior; use method='newton', "
+                "'matrix_free', 'lbfgs', 'adam' or 'gd' with priors."
+            )
+        if method == "fixed_point" and problem.n != problem.m:
+            raise InvalidInputError(
+                f"method='fixed_point' needs a square map (x and f(x) of the same size), got "
+                f"input size {problem.n} and output size {problem.m}."
+            )
+        _first_order.run(method, problem, tracker, lr)

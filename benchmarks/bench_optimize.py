@@ -1,0 +1,348 @@
+r"""invlib.optimize_inverse against the usual baselines, on seven nets, float64.
+
+For every net: targets :math:`y = f(x^\star)` with :math:`x^\star \sim N(0, I)`, the same start
+:math:`x_0 = 0` for every method, and
+
+* invlib ``optimize_inverse(f, y)`` (``method="auto"``, default tol 1e-10);
+* ``torch.optim.Adam`` on :math:`\sum_i \|f(x_i) - y_i\|^2` for 5000 steps, with the best of a few
+  learning rates (the best = most samples recovered, then lowest median error; its time is the
+  time of its 5000 steps);
+* ``torch.optim.LBFGS`` (``line_search_fn="strong_wolfe"``, history 100, no tolerance stops) on the
+  same summed objective, checked every 20 iterations and stopped as soon as every sample's
+  relative residual is below 1e-10, or after 5000 iterations (the time to solution is therefore
+  the most favourable one for L-BFGS);
+* the exact inverse where one exists (``invlib.inverse(model)``; for the residual net the
+  i-ResNet blocks' own fixed-point ``inverse``).
+
+"recovered" is the fraction of samples with :math:`\|x - x^\star\| / \|x^\star\| \le 10^{-8}`
+for injective nets; for the expansive ReLU net (injective only where enough ReLUs are active) it
+is the fraction with relative residual :math:`\le 10^{-10}` ("(res)"), and the note gives the
+fraction of samples at which the net is locally injective.
+
+``main(device="cpu", batch=256, dim=64)`` prints a markdown table and returns the rows;
+``python -m benchmarks.bench_optimize --device cuda --batch 4096 --dim 256`` for the GPU run.
+One process, all timings in the same run; a warm-up call (imports, lazy initialisation) runs
+first and is not timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+import invlib
+
+DTYPE = torch.float64
+ADAM_LRS = (1e-3, 1e-2, 1e-1)
+ADAM_STEPS = 5000
+LBFGS_MAX_ITER = 5000
+TOL = 1e-10
+RECOVERY = 1e-8
+
+
+# ----------------------------------------------------------------------------------------------
+# The nets
+# ----------------------------------------------------------------------------------------------
+
+
+def _orthogonal_linear(n_in: int, n_out: int, gen: torch.Generator, bias: float = 0.1) -> nn.Linear:
+    lin = nn.Linear(n_in, n_out)
+    with torch.no_grad():
+        a = torch.randn(max(n_in, n_out), max(n_in, n_out), generator=gen, dtype=DTYPE)
+        q, r = torch.linalg.qr(a)
+        q = q * torch.sign(torch.diagonal(r))
+        lin.weight.copy_(q[:n_out, :n_in])
+        lin.bias.copy_(bias * torch.randn(n_out, generator=gen, dtype=DTYPE))
+    return lin
+
+
+def leaky_mlp(dim: int, slope: float, depth: int = 4, seed: int = 0) -> nn.Sequential:
+    r"""Bijective :math:`(L \circ \mathrm{LeakyReLU}_{\alpha})^{\circ 4}` with orthogonal weights."""
+    gen = torch.Generator().manual_seed(seed)
+    layers: list[nn.Module] = []
+    for _ in range(depth):
+        layers += [_orthogonal_linear(dim, dim, gen), nn.LeakyReLU(slope)]
+    return nn.Sequential(*layers)
+
+
+def tanh_mlp(dim: int, depth: int = 3, seed: int = 1) -> nn.Sequential:
+    r"""Bijective onto its image: orthogonal :math:`L` and tanh, three times, then a final :math:`L`."""
+    gen = torch.Generator().manual_seed(seed)
+    layers: list[nn.Module] = []
+    for _ in range(depth):
+        layers += [_orthogonal_linear(dim, dim, gen), nn.Tanh()]
+    layers.append(_orthogonal_linear(dim, dim, gen))
+    return nn.Sequential(*layers)
+
+
+def expansive_relu(dim: int, seed: int = 2) -> nn.Sequential:
+    r""":math:`\mathbb{R}^d \to \mathbb{R}^{2d}`: :math:`W_2\,\mathrm{ReLU}(W_1 x + b_1) + b_2`, :math:`W_1` Gaussian
+    :math:`2d \times d`, :math:`W_2` orthogonal."""
+    gen = torch.Generator().manual_seed(seed)
+    first = nn.Linear(dim, 2 * dim)
+    with torch.no_grad():
+        first.weight.copy_(torch.randn(2 * dim, dim, generator=gen, dtype=DTYPE) / math.sqrt(dim))
+        first.bias.copy_(0.1 * torch.randn(2 * dim, generator=gen, dtype=DTYPE))
+    return nn.Sequential(first, nn.ReLU(), _orthogonal_linear(2 * dim, 2 * dim, gen))
+
+
+def circular_conv_net(dim: int, depth: int = 3, slope: float = 0.2, seed: int = 3) -> nn.Sequential:
+    r"""On :math:`C \times 8 \times 8` images (:math:`C = d/64`): three circular 3x3 convolutions
+    (centre tap orthogonal, other taps small: invertible) with leaky ReLU in between."""
+    channels = max(1, dim // 64)
+    gen = torch.Generator().manual_seed(seed)
+    layers: list[nn.Module] = []
+    for i in range(depth):
+        conv = nn.Conv2d(channels, channels, 3, padding=1, padding_mode="circular")
+        with torch.no_grad():
+            w = 0.08 * torch.randn(channels, channels, 3, 3, generator=gen, dtype=DTYPE)
+            q, r = torch.linalg.qr(torch.randn(channels, channels, generator=gen, dtype=DTYPE))
+            w[:, :, 1, 1] = q * torch.sign(torch.diagonal(r))
+            conv.weight.copy_(w)
+            conv.bias.copy_(0.1 * torch.randn(channels, generator=gen, dtype=DTYPE))
+        layers.append(conv)
+        if i < depth - 1:
+            layers.append(nn.LeakyReLU(slope))
+    return nn.Sequential(*layers)
+
+
+def residual_net(dim: int, blocks: int = 4, seed: int = 4) -> nn.Sequential:
+    r"""Four :class:`invlib.InvertibleResidualBlock` (:math:`\mathrm{Lip}(g) \le 0.7`)."""
+    torch.manual_seed(seed)
+    return nn.Sequential(*[invlib.InvertibleResidualBlock(dim, hidden=dim, lipschitz=0.7) for _ in range(blocks)])
+
+
+def suite(dim: int) -> list[dict]:
+    """The nets: name, model, per-sample input shape, injective?"""
+    side = 8
+    channels = max(1, dim // 64)
+    return [
+        dict(name=f"leaky-ReLU MLP slope 0.5 (d={dim})", model=leaky_mlp(dim, 0.5), shape=(dim,), injective=True),
+        dict(name=f"leaky-ReLU MLP slope 0.2 (d={dim})", model=leaky_mlp(dim, 0.2), shape=(dim,), injective=True),
+        dict(name=f"leaky-ReLU MLP slope 0.1 (d={dim})", model=leaky_mlp(dim, 0.1), shape=(dim,), injective=True),
+        dict(name=f"tanh MLP (d={dim})", model=tanh_mlp(dim), shape=(dim,), injective=True),
+        dict(name=f"expansive ReLU MLP (d={dim} -> {2 * dim})", model=expansive_relu(dim), shape=(dim,), injective=False),
+        dict(name=f"circular-conv net ({channels}x{side}x{side})", model=circular_conv_net(dim),
+             shape=(channels, side, side), injective=True),
+        dict(name=f"invertible residual net (4 blocks, d={dim})", model=residual_net(dim), shape=(dim,), injective=True),
+    ]
+
+
+# ----------------------------------------------------------------------------------------------
+# Measurements
+# ----------------------------------------------------------------------------------------------
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _x_error(x: Tensor, x_true: Tensor) -> Tensor:
+    b = x.shape[0]
+    return (x - x_true).reshape(b, -1).norm(dim=1) / x_true.reshape(b, -1).norm(dim=1)
+
+
+def _rel_residual(f: Callable[[Tensor], Tensor], x: Tensor, y: Tensor) -> Tensor:
+    b = y.shape[0]
+    with torch.no_grad():
+        return (f(x) - y).reshape(b, -1).norm(dim=1) / y.reshape(b, -1).norm(dim=1)
+
+
+def _score(f: Callable[[Tensor], Tensor], x: Tensor, x_true: Tensor, y: Tensor, injective: bool) -> tuple[float, float]:
+    """(fraction recovered, median x error or residual)."""
+    if not bool(torch.isfinite(x).all()):
+        bad = ~torch.isfinite(x.reshape(x.shape[0], -1)).all(dim=1)
+        x = torch.where(bad.reshape(-1, *([1] * (x.dim() - 1))), torch.zeros_like(x), x)
+    if injective:
+        err = _x_error(x, x_true)
+        return float((err <= RECOVERY).double().mean()), float(err.median())
+    res = _rel_residual(f, x, y)
+    return float((res <= TOL).double().mean()), float(res.median())
+
+
+def run_invlib(model: nn.Module, y: Tensor, shape: tuple[int, ...]) -> tuple[Tensor, float, str]:
+    _sync(y.device)
+    t0 = time.perf_counter()
+    res = invlib.optimize_inverse(model, y, input_shape=shape)
+    _sync(y.device)
+    return res.x, time.perf_counter() - t0, f"{res.method}, {res.iterations} it"
+
+
+def run_adam(model: nn.Module, y: Tensor, x0: Tensor, lr: float, steps: int = ADAM_STEPS) -> tuple[Tensor, float]:
+    x = x0.clone().requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=lr)
+    _sync(y.device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = (model(x) - y).pow(2).sum()
+        loss.backward()
+        opt.step()
+    _sync(y.device)
+    return x.detach(), time.perf_counter() - t0
+
+
+def run_lbfgs(model: nn.Module, y: Tensor, x0: Tensor, max_iter: int = LBFGS_MAX_ITER) -> tuple[Tensor, float, int]:
+    x = x0.clone().requires_grad_(True)
+    opt = torch.optim.LBFGS([x], lr=1, max_iter=20, history_size=100, tolerance_grad=0.0,
+                            tolerance_change=0.0, line_search_fn="strong_wolfe")
+
+    def closure() -> Tensor:
+        opt.zero_grad()
+        loss = (model(x) - y).pow(2).sum()
+        loss.backward()
+        return loss
+
+    _sync(y.device)
+    t0 = time.perf_counter()
+    iters = 0
+    while iters < max_iter:
+        opt.step(closure)
+        done = opt.state[x]["n_iter"]
+        if done == iters:  # no progress possible (zero gradient)
+            break
+        iters = done
+        if bool((_rel_residual(model, x.detach(), y) <= TOL).all()):
+            break
+    _sync(y.device)
+    return x.detach(), time.perf_counter() - t0, iters
+
+
+def run_exact(model: nn.Module, y: Tensor) -> tuple[Tensor | None, float, str]:
+    try:
+        inv = invlib.inverse(model)
+    except (ValueError, NotImplementedError, TypeError) as exc:  # NotInvertibleError is a ValueError
+        return None, float("nan"), f"no exact inverse ({type(exc).__name__})"
+    with torch.no_grad():
+        inv(y[:2])  # warm-up (factorisations happen at build time or on first call)
+        _sync(y.device)
+        t0 = time.perf_counter()
+        x = inv(y)
+        _sync(y.device)
+    return x, time.perf_counter() - t0, ""
+
+
+def _locally_injective(model: nn.Sequential, x: Tensor) -> float:
+    """Fraction of samples where the expansive net's Jacobian has full column rank."""
+    from invlib._newton import batched_jacobian
+
+    J = batched_jacobian(lambda z: model(z), x)
+    rank = torch.linalg.matrix_rank(J)
+    return float((rank == x.shape[1]).double().mean())
+
+
+def bench_net(net: dict, batch: int, device: torch.device, adam_steps: int = ADAM_STEPS) -> dict:
+    model = net["model"].to(device=device, dtype=DTYPE).eval().requires_grad_(False)
+    shape = net["shape"]
+    gen = torch.Generator().manual_seed(123)
+    x_true = torch.randn((batch, *shape), generator=gen, dtype=DTYPE).to(device)
+    with torch.no_grad():
+        y = model(x_true)
+    x0 = torch.zeros_like(x_true)
+    injective = net["injective"]
+    row: dict = {"net": net["name"]}
+    # invlib
+    x, t, info = run_invlib(model, y, shape)
+    row["invlib"] = (*_score(model, x, x_true, y, injective), t)
+    row["invlib_info"] = info
+    # L-BFGS
+    x, t, iters = run_lbfgs(model, y, x0)
+    row["lbfgs"] = (*_score(model, x, x_true, y, injective), t)
+    row["lbfgs_info"] = f"{iters} it"
+    # Adam: best lr
+    best = None
+    for lr in ADAM_LRS:
+        x, t = run_adam(model, y, x0, lr, adam_steps)
+        frac, med = _score(model, x, x_true, y, injective)
+        key = (frac, -med if math.isfinite(med) else -math.inf)
+        if best is None or key > best[0]:
+            best = (key, (frac, med, t), lr)
+    assert best is not None
+    row["adam"] = best[1]
+    row["adam_info"] = f"lr {best[2]:g}"
+    # exact inverse
+    if isinstance(model[0], invlib.InvertibleResidualBlock):
+        with torch.no_grad():
+            _sync(device)
+            t0 = time.perf_counter()
+            x = y
+            for block in reversed(model):
+                x = block.inverse(x)
+            _sync(device)
+        row["exact"] = (*_score(model, x, x_true, y, injective), time.perf_counter() - t0)
+        row["exact_info"] = "blocks' fixed-point inverse"
+    else:
+        x, t, info = run_exact(model, y)
+        row["exact"] = None if x is None else (*_score(model, x, x_true, y, injective), t)
+        row["exact_info"] = info
+    row["injective"] = injective
+    if not injective:
+        row["note"] = f"locally injective at {100 * _locally_injective(model, x_true[:64]):.0f}% of x*"
+    return row
+
+
+def _cell(v: tuple[float, float, float] | None, injective: bool) -> str:
+    if v is None:
+        return "-"
+    frac, med, t = v
+    tag = "" if injective else " (res)"
+    return f"{100 * frac:.1f}%{tag}, {t:.2f} s"
+
+
+def main(device: str = "cpu", batch: int = 256, dim: int = 64, adam_steps: int = ADAM_STEPS) -> list[dict]:
+    """Run the suite, print a markdown table, return the rows."""
+    dev = torch.device(device)
+    # warm-up: imports and lazy initialisation of torch.func / autograd / LBFGS
+    warm = leaky_mlp(8, 0.5).to(device=dev, dtype=DTYPE).eval().requires_grad_(False)
+    xw = torch.randn(4, 8, dtype=DTYPE, device=dev)
+    invlib.optimize_inverse(warm, warm(xw))
+    run_lbfgs(warm, warm(xw), torch.zeros_like(xw), max_iter=20)
+    run_adam(warm, warm(xw), torch.zeros_like(xw), 1e-2, steps=5)
+    rows = []
+    for net in suite(dim):
+        row = bench_net(net, batch, dev, adam_steps)
+        rows.append(row)
+    print(
+        f"optimize_inverse vs baselines: float64, batch {batch}, d = {dim}, device {device}, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads). Cells: fraction recovered to "
+        f"1e-8 relative error in x ('(res)': relative residual <= 1e-10, for the non-injective net), "
+        f"wall time. Adam: {adam_steps} steps, best lr of {ADAM_LRS}; L-BFGS: strong Wolfe, stopped "
+        f"when all residuals <= 1e-10 or after {LBFGS_MAX_ITER} iterations.\n"
+    )
+    print("| net | invlib auto | Adam | L-BFGS | exact inverse | L-BFGS time / invlib time | notes |")
+    print("|---|---|---|---|---|---:|---|")
+    for r in rows:
+        inj = r["injective"]
+        speed = r["lbfgs"][2] / r["invlib"][2]
+        notes = "; ".join(
+            s for s in (f"invlib: {r['invlib_info']}", f"Adam {r['adam_info']}", f"L-BFGS {r['lbfgs_info']}",
+                        r.get("exact_info", ""), r.get("note", "")) if s
+        )
+        print(f"| {r['net']} | {_cell(r['invlib'], inj)} | {_cell(r['adam'], inj)} | {_cell(r['lbfgs'], inj)} | "
+              f"{_cell(r['exact'], inj)} | {speed:.1f}x | {notes} |")
+    return rows
+
+
+def _cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--dim", type=int, default=64, help="input dimension (a multiple of 64 for the conv net)")
+    parser.add_argument("--adam-steps", type=int, default=ADAM_STEPS)
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
+    args = parser.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error("--device cuda requested but torch.cuda.is_available() is False")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    main(device=args.device, batch=args.batch, dim=args.dim, adam_steps=args.adam_steps)
+
+
+if __name__ == "__main__":
+    _cli()

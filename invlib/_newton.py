@@ -1,0 +1,500 @@
+r"""Dense second-order solvers for :func:`invlib.optimize_inverse`.
+
+All three work on the flattened problem :math:`F: \mathbb{R}^n \to \mathbb{R}^m` of
+:class:`invlib.optimize._Problem`, on the *active* rows only, with exact per-sample Jacobians
+:math:`J_i = \partial F(x_i) / \partial x_i` from one reverse-mode pass over the batch
+(:func:`batched_jacobian`).
+
+* :func:`square_newton` (``n == m``, no prior/box): damped Newton
+  :math:`x \leftarrow x - a\,J^{-1}(F(x) - y)` with Armijo backtracking on :math:`\|F(x)-y\|`;
+  between exact Jacobians the inverse is kept up to date with Broyden's rank-one update; where
+  backtracking finds no decrease the step becomes a *boundary-crossing* (homotopy) step.
+* :func:`homotopy` -- the piecewise-linear homotopy.  For a map that is affine on regions
+  (leaky-ReLU networks), :math:`F(x + a\,\delta) = F(x) + a\,J\delta` *exactly* while the segment
+  stays in the region of :math:`x`.  With :math:`\delta = -J^{-1}(F(x) - y)` the output moves on
+  the straight segment towards :math:`y` until the first region boundary; the step length is the
+  largest :math:`a \le 1` where the linear prediction still holds (up to a fraction
+  :math:`\kappa` of the progress), so each step crosses at least one boundary and ends close
+  to the segment: the iteration follows the preimage of the segment :math:`F(x_0) \to y` and
+  cannot cycle (the residual shrinks by at least :math:`1 - (1-\kappa) a` per step).
+* :func:`levenberg_marquardt` -- for non-square maps, priors and boxes: minimises
+  :math:`\phi(x) = \|F(x)-y\|^2 + \lambda R(x)` with steps
+  :math:`(J^\top J + \tfrac{\lambda}{2}\nabla^2 R + \mu I)\,\delta = -(J^\top r + \tfrac{\lambda}{2}\nabla R)`,
+  :math:`\mu` adapted by the gain ratio (Nielsen's rule) and box constraints handled by
+  projection with the bound-active variables frozen.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Callable
+
+import torch
+from torch import Tensor
+
+if TYPE_CHECKING:  # pragma: no cover
+    from invlib.optimize import _Problem, _Tracker
+
+__all__ = ["batched_jacobian", "square_newton", "homotopy", "levenberg_marquardt"]
+
+#: Max number of Jacobian entries computed in one vectorised pass (the batch is chunked above).
+_JAC_CHUNK_ELEMS = 1 << 25
+
+
+def batched_jacobian(F: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    r"""Per-sample Jacobians :math:`J_i = \partial F(x)_i / \partial x_i`, shape ``(b, m, n)``.
+
+    Uses :math:`\partial \big(\sum_i F(x)_i\big) / \partial x` (valid because samples are
+    independent) with ``torch.func.jacrev``: one vectorised reverse pass with ``m`` cotangents.
+    Falls back to ``m`` plain ``autograd.grad`` calls for maps ``torch.func`` cannot transform.
+    """
+    b, n = x.shape
+    with torch.no_grad():
+        m = F(x[:1]).shape[1]
+    chunk = max(1, _JAC_CHUNK_ELEMS // max(1, m * n))
+    parts = []
+    for start in range(0, b, chunk):
+        xc = x[start : start + chunk].detach()
+        try:
+            jc = torch.func.jacrev(lambda z: F(z).sum(0))(xc).movedim(1, 0)
+        except Exception:  # noqa: BLE001 -- functorch cannot transform every callable
+            jc = _jacobian_autograd(F, xc)
+        parts.append(jc)
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+def _jacobian_autograd(F: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    """Per-sample Jacobians with one ``autograd.grad`` call per output coordinate (slow fallback)."""
+    with torch.enable_grad():
+        xr = x.detach().requires_grad_(True)
+        out = F(xr)
+        rows = []
+        for i in range(out.shape[1]):
+            (g,) = torch.autograd.grad(out[:, i].sum(), xr, retain_graph=i + 1 < out.shape[1], allow_unused=True)
+            rows.append(torch.zeros_like(x) if g is None else g)
+    return torch.stack(rows, dim=1)
+
+
+def _jacobians(P: "_Problem", x: Tensor) -> Tensor:
+    """:func:`batched_jacobian` for ``P.F``; computed once and shared when all rows of ``x`` are equal."""
+    if x.shape[0] > 1 and bool((x == x[:1]).all()):
+        P.jacobian_rows += 1
+        return batched_jacobian(P.F, x[:1]).expand(x.shape[0], -1, -1)
+    P.jacobian_rows += x.shape[0]
+    return batched_jacobian(P.F, x)
+
+
+def _inverse(J: Tensor) -> Tensor:
+    """Batched inverse; rows where ``J`` is singular get the pseudo-inverse instead."""
+    if J.shape[0] > 1 and J.stride(0) == 0:  # shared (expanded) Jacobian: invert once
+        return _inverse(J[:1].contiguous()).expand_as(J).clone()
+    inv, info = torch.linalg.inv_ex(J)
+    bad = (info != 0) | ~torch.isfinite(inv).flatten(1).all(dim=1)
+    if bool(bad.any()):
+        inv[bad] = torch.linalg.pinv(J[bad])
+    return inv
+
+
+def _matvec(A: Tensor, v: Tensor) -> Tensor:
+    return (A @ v.unsqueeze(-1)).squeeze(-1)
+
+
+def _armijo(
+    P: "_Problem", idx: Tensor, x: Tensor, dx: Tensor, r: Tensor, *, c: float = 1e-4, max_halvings: int = 30
+) -> tuple[Tensor, Tensor, Tensor]:
+    r"""Backtracking on :math:`\|F(x + a\delta) - y\| \le (1 - c\,a)\|r\|`, per row.
+
+    Trial steps shrink by quadratic interpolation of :math:`\|r(a)\|^2` (slope :math:`-2\|r\|^2`
+    for an exact Newton direction), clamped to :math:`[0.1a, 0.5a]`.
+    Returns ``(a, r_new, accepted)``; rejected rows keep ``r``.
+    """
+    b = x.shape[0]
+    a = torch.ones(b, dtype=x.dtype, device=x.device)
+    rn = r.norm(dim=1)
+    r_new = r.clone()
+    acc = torch.zeros(b, dtype=torch.bool, device=x.device)
+    todo = torch.arange(b, device=x.device)
+    for _ in range(max_halvings + 1):
+        if todo.numel() == 0:
+            break
+        at = a[todo]
+        rt = P.residual(x[todo] + at[:, None] * dx[todo], idx[todo])
+        nt = rt.norm(dim=1)
+        ok = nt <= (1.0 - c * at) * rn[todo]
+        good = todo[ok]
+        acc[good] = True
+        r_new[good] = rt[ok]
+        # quadratic interpolation of phi(a) = ||r(a)||^2 with phi(0) = rn^2, phi'(0) = -2 rn^2
+        phi0 = rn[todo] ** 2
+        phia = nt**2
+        denom = 2.0 * (phia - phi0 + 2.0 * phi0 * at)
+        a_q = 2.0 * phi0 * at**2 / denom
+        a_q = torch.where(torch.isfinite(a_q) & (denom > 0), a_q, 0.1 * at)
+        a_next = torch.minimum(torch.maximum(a_q, 0.1 * at), 0.5 * at)
+        a[todo[~ok]] = a_next[~ok]
+        todo = todo[~ok]
+    return a, r_new, acc
+
+
+def _grid_step(
+    P: "_Problem", idx: Tensor, x: Tensor, dx: Tensor, r: Tensor, pred: Tensor, *, grid: int = 6, c: float = 1e-4
+) -> tuple[Tensor, Tensor, Tensor]:
+    r"""Largest :math:`a \in \{1, 4^{-1}, \dots, 4^{1-\text{grid}}\}` with a sufficient decrease that does not stop short.
+
+    Accepts :math:`a` when :math:`\|F(x + a\delta) - y\| \le (1 - c\,a)\|r\|` and either
+    :math:`a = 1` or the linear model is measurably broken at :math:`a` (deviation above
+    :math:`10^{-3} a \|r\|`): a damped step must end *past* a region boundary of a piecewise-
+    linear map, never just before it (stopping short is what makes damped Newton creep towards a
+    kink and stall).  All trial points of all rows go through ``F`` in one call.
+    Returns ``(a, r_new, accepted)``.
+    """
+    b, n = x.shape
+    rn = r.norm(dim=1)
+    # the full step first: on smooth maps it is almost always taken, and costs one evaluation
+    r_full = P.residual(x + dx, idx)
+    acc = r_full.norm(dim=1) <= (1.0 - c) * rn
+    a_sel = acc.to(x.dtype)
+    r_sel = torch.where(acc[:, None], r_full, r)
+    rows = (~acc).nonzero().flatten()
+    if rows.numel() == 0 or grid <= 1:
+        return a_sel, r_sel, acc
+    a = 4.0 ** -torch.arange(1, grid, dtype=x.dtype, device=x.device)  # descending from 1/4
+    k_pts = a.numel()
+    xs = x[rows, None, :] + a[None, :, None] * dx[rows, None, :]
+    rs = P.residual(xs.reshape(-1, n), idx[rows].repeat_interleave(k_pts)).reshape(rows.numel(), k_pts, -1)
+    rr = rn[rows]
+    norms = rs.norm(dim=2)
+    dev = (rs - (r[rows, None, :] + a[None, :, None] * pred[rows, None, :])).norm(dim=2)
+    suff = norms <= (1.0 - c * a[None, :]) * rr[:, None]
+    past = dev > 1e-3 * a[None, :] * rr[:, None]
+    ok = suff & past
+    got = ok.any(dim=1)
+    k = ok.to(torch.int8).argmax(dim=1)
+    chosen = rs.gather(1, k[:, None, None].expand(-1, 1, rs.shape[2])).squeeze(1)
+    a_sel[rows] = torch.where(got, a[k], torch.zeros_like(rr))
+    r_sel[rows] = torch.where(got[:, None], chosen, r[rows])
+    acc[rows] = got
+    return a_sel, r_sel, acc
+
+
+def _boundary_step(
+    P: "_Problem",
+    idx: Tensor,
+    x: Tensor,
+    dx: Tensor,
+    r: Tensor,
+    pred: Tensor,
+    *,
+    kappa: float,
+    grid: int = 8,
+    rounds: int = 3,
+) -> tuple[Tensor, Tensor, Tensor]:
+    r"""The largest step :math:`a \in (0, 1]` (on a grid) whose outcome matches the linear model.
+
+    Accepts :math:`a` when :math:`\|F(x + a\delta) - y - (r + a\,J\delta)\| \le \kappa\,a\,\|r\|`
+    (``pred`` is :math:`J\delta`).  For a piecewise-linear :math:`F` the left-hand side is exactly
+    zero up to the first region boundary and grows after it, so the accepted :math:`a` lies just
+    past the boundary.  Search: geometric grids :math:`a = t\,4^{-k}` (``grid`` points per
+    forward pass, all rows at once; the next round continues below the smallest point), then one
+    linear refinement between the last accepted and the first rejected point.
+    Returns ``(a, r_new, found)``; rows without an acceptable step keep ``r`` and ``a = 0``.
+    """
+    b, n = x.shape
+    dtype, device = x.dtype, x.device
+    rn = r.norm(dim=1)
+    lo = torch.zeros(b, dtype=dtype, device=device)
+    hi = torch.ones(b, dtype=dtype, device=device)
+    r_lo = r.clone()
+    found = torch.zeros(b, dtype=torch.bool, device=device)
+    top = torch.ones(b, dtype=dtype, device=device)
+    powers = 4.0 ** -torch.arange(grid - 1, -1, -1, dtype=dtype, device=device)  # ascending, ends at 1
+
+    def evaluate(rows: Tensor, a: Tensor) -> tuple[Tensor, Tensor]:
+        k = a.shape[1]
+        xs = x[rows, None, :] + a[..., None] * dx[rows, None, :]
+        rs = P.residual(xs.reshape(-1, n), idx[rows].repeat_interleave(k)).reshape(rows.numel(), k, -1)
+        dev = (rs - (r[rows, None, :] + a[..., None] * pred[rows, None, :])).norm(dim=2)
+        ok = dev <= kappa * a * rn[rows, None]
+        # accepted prefix (from the smallest a): the last point before the first rejection
+        first_bad = torch.where(ok.all(dim=1), k, (~ok).to(torch.int8).argmax(dim=1))
+        return first_bad, rs, dev
+
+    for _ in range(rounds):
+        rows = (~found).nonzero().flatten()
+        if rows.numel() == 0:
+            break
+        a = top[rows, None] * powers[None, :]
+        first_bad, rs, _ = evaluate(rows, a)
+        got = first_bad > 0
+        sel = rows[got]
+        j = (first_bad[got] - 1).clamp(min=0)
+        lo[sel] = a[got].gather(1, j[:, None]).squeeze(1)
+        r_lo[sel] = rs[got].gather(1, j[:, None, None].expand(-1, 1, rs.shape[2])).squeeze(1)
+        jb = first_bad[got].clamp(max=grid - 1)
+        hi[sel] = torch.where(first_bad[got] < grid, a[got].gather(1, jb[:, None]).squeeze(1), lo[sel])
+        found[sel] = True
+        top[rows[~got]] = a[~got, 0] / 4.0
+    # one linear refinement between lo and hi where the first rejection was inside the grid
+    rows = (found & (hi > lo)).nonzero().flatten()
+    if rows.numel():
+        t = torch.arange(1, grid + 1, dtype=dtype, device=device) / (grid + 1)
+        a = torch.cat([lo[rows, None] + (hi[rows] - lo[rows])[:, None] * t[None, :], hi[rows, None]], dim=1)
+        first_bad, rs, dev = evaluate(rows, a)
+        got = first_bad > 0
+        sel = rows[got]
+        j = (first_bad[got] - 1).clamp(min=0)
+        lo[sel] = a[got].gather(1, j[:, None]).squeeze(1)
+        r_lo[sel] = rs[got].gather(1, j[:, None, None].expand(-1, 1, rs.shape[2])).squeeze(1)
+        # Cross the boundary: just past a region boundary the deviation is exactly linear,
+        # dev(a) = (a - a*) |c|.  Extrapolate from the first two rejected points to a*, then step
+        # to a* + kappa a* |r| / (2 |c|), where the deviation is half the allowed amount.
+        jf = first_bad.clamp(max=grid)
+        jn = (jf + 1).clamp(max=grid)
+        inside = (jf < jn) & (jf <= grid - 1)
+        if bool(inside.any()):
+            a1 = a.gather(1, jf[:, None]).squeeze(1)
+            a2 = a.gather(1, jn[:, None]).squeeze(1)
+            d1 = dev.gather(1, jf[:, None]).squeeze(1)
+            d2 = dev.gather(1, jn[:, None]).squeeze(1)
+            slope = (d2 - d1) / (a2 - a1)
+            a_star = a1 - d1 / slope
+            lo_r = lo[rows]
+            cand = a_star + 0.5 * kappa * a_star * rn[rows] / slope
+            usable = inside & (slope > 0) & (a_star >= 0.5 * lo_r) & (cand > lo_r) & (cand < a1)
+            use = usable.nonzero().flatten()
+            if use.numel():
+                ac = cand[use][:, None]
+                rsel = rows[use]
+                fb, rc, _ = evaluate(rsel, ac)
+                okc = fb > 0
+                lo[rsel[okc]] = ac[okc, 0]
+                r_lo[rsel[okc]] = rc[okc, 0]
+    return lo, r_lo, found
+
+
+def square_newton(
+    P: "_Problem",
+    T: "_Tracker",
+    *,
+    broyden: bool = True,
+    eta: float = 0.9,
+    kappa: float = 0.5,
+    max_halvings: int = 30,
+) -> None:
+    r"""Damped quasi-Newton with boundary-crossing fallback for square maps :math:`F(x) = y`.
+
+    Per active sample and iteration, with :math:`r = F(x) - y` and :math:`H \approx J(x)^{-1}`:
+
+    1. if :math:`H` is a Broyden update (not fresh), try the full step :math:`x - Hr`; accept it when
+       :math:`\|r\|` shrinks by the factor ``eta``, else recompute :math:`H = J(x)^{-1}` exactly;
+    2. with a fresh :math:`H`: Armijo backtracking along :math:`\delta = -Hr`;
+    3. if backtracking fails: a boundary-crossing step (:func:`_boundary_step`) along the same
+       :math:`\delta`.
+
+    After each accepted step :math:`s` with :math:`\Delta r`, Broyden's "good" update
+    :math:`H \leftarrow H + (s - H\Delta r)\,s^\top H / (s^\top H \Delta r)` (zero when :math:`F`
+    is affine along the step, so exact inverses stay exact within a linear region).
+    A sample stalls (leaves the active set unconverged) after 3 iterations without decrease.
+    """
+    device = T.x.device
+    # State of the active samples only, aligned with ``act`` (the tracker only ever removes
+    # samples from its active set, so the state is compacted when that happens, never scattered).
+    act = T.active()
+    if act.numel() == 0:
+        return
+    H = _inverse(_jacobians(P, T.x[act]))
+    fresh = torch.ones(act.numel(), dtype=torch.bool, device=device)
+    fails = torch.zeros(act.numel(), dtype=torch.int32, device=device)
+    while True:
+        idx = T.active()
+        if idx.numel() == 0:
+            return
+        if idx.numel() != act.numel():
+            keep = torch.searchsorted(act, idx)
+            H, fresh, fails = H[keep], fresh[keep], fails[keep]
+            act = idx
+        x = T.x[idx]
+        r = T.r[idx]
+        rn = r.norm(dim=1)
+        fr = fresh
+        dx = -_matvec(H, r)
+        x_new = x.clone()
+        r_new = r.clone()
+        acc = torch.zeros(idx.numel(), dtype=torch.bool, device=device)
+        # 1. quasi-Newton full steps for stale inverses
+        stale = (~fr).nonzero().flatten()
+        if stale.numel():
+            rt = P.residual(x[stale] + dx[stale], idx[stale])
+            ok = rt.norm(dim=1) <= eta * rn[stale]
+            good = stale[ok]
+            acc[good] = True
+            x_new[good] = x[good] + dx[good]
+            r_new[good] = rt[ok]
+            bad = stale[~ok]
+            if bad.numel():
+                H[bad] = _inverse(_jacobians(P, x[bad]))
+                fr = fr.clone()
+                fr[bad] = True
+                dx[bad] = -_matvec(H[bad], r[bad])
+        # 2. damped Newton with exact inverses: a grid of step lengths that never stops short
+        rows = (fr & ~acc).nonzero().flatten()
+        if rows.numel():
+            a, rt, ok = _grid_step(P, idx[rows], x[rows], dx[rows], r[rows], -r[rows])
+            good = rows[ok]
+            acc[good] = True
+            x_new[good] = x[good] + a[ok, None] * dx[good]
+            r_new[good] = rt[ok]
+            # 3. boundary-crossing steps where no grid step decreased the residual
+            rest = rows[~ok]
+            if rest.numel():
+                a, rt, ok2 = _boundary_step(P, idx[rest], x[rest], dx[rest], r[rest], -r[rest], kappa=kappa)
+                dec = ok2 & (rt.norm(dim=1) < rn[rest])
+                good = rest[dec]
+                acc[good] = True
+                x_new[good] = x[good] + a[dec, None] * dx[good]
+                r_new[good] = rt[dec]
+        # Broyden's update of the inverse, in place, for the accepted steps (rank one per row)
+        if broyden and bool(acc.any()):
+            s = x_new - x
+            dr = r_new - r
+            Hd = _matvec(H, dr)
+            sH = (s.unsqueeze(1) @ H).squeeze(1)
+            den = (s * Hd).sum(dim=1)
+            safe = acc & (den.abs() > 1e-12 * s.norm(dim=1) * Hd.norm(dim=1))
+            coef = (s - Hd) * (safe.to(s.dtype) / torch.where(safe, den, torch.ones_like(den)))[:, None]
+            H.baddbmm_(coef.unsqueeze(2), sH.unsqueeze(1))
+        fresh = fr & ~acc
+        fails = torch.where(acc, torch.zeros_like(fails), fails + 1)
+        T.record(idx, x_new, r_new, stalled=fails >= 3)
+
+
+def _newton_direction(J: Tensor, r: Tensor) -> Tensor:
+    r"""Gauss--Newton direction :math:`\delta = -J^{+} r` (solve when square, least squares otherwise)."""
+    b, m, n = J.shape
+    if m == n:
+        sol, info = torch.linalg.solve_ex(J, -r)
+        bad = (info != 0) | ~torch.isfinite(sol).all(dim=1)
+        if bool(bad.any()):
+            sol[bad] = -_matvec(torch.linalg.pinv(J[bad]), r[bad])
+        return sol
+    return -_matvec(torch.linalg.pinv(J), r)
+
+
+def homotopy(P: "_Problem", T: "_Tracker", *, kappa: float = 0.1) -> None:
+    r"""Piecewise-linear homotopy: follow the preimage of the segment from :math:`F(x)` to :math:`y`.
+
+    Each iteration: exact Jacobian :math:`J` at :math:`x`, :math:`\delta = -J^{+}(F(x) - y)`, and the
+    largest step along :math:`\delta` on which :math:`F` still follows its linear model
+    :math:`F(x) + a J\delta` up to :math:`\kappa a \|r\|` (:func:`_boundary_step`).  On a piecewise-
+    linear homeomorphism the residual shrinks monotonically by :math:`1-(1-\kappa)a` per step and
+    the path crosses one (or a few) region boundaries per iteration: no cycling.  A full step
+    (:math:`a=1`) inside the final region lands on :math:`y` exactly.
+    """
+    while True:
+        idx = T.active()
+        if idx.numel() == 0:
+            return
+        x = T.x[idx]
+        r = T.r[idx]
+        J = _jacobians(P, x)
+        dx = _newton_direction(J, r)
+        pred = _matvec(J, dx)
+        a, r_new, found = _boundary_step(P, idx, x, dx, r, pred, kappa=kappa)
+        dec = found & (r_new.norm(dim=1) < r.norm(dim=1))
+        x_new = torch.where(dec[:, None], x + a[:, None] * dx, x)
+        r_new = torch.where(dec[:, None], r_new, r)
+        T.record(idx, x_new, r_new, stalled=~dec)
+
+
+def levenberg_marquardt(P: "_Problem", T: "_Tracker", *, tau: float = 1e-3) -> None:
+    r"""Levenberg--Marquardt on :math:`\phi(x) = \|F(x)-y\|^2 + \lambda R(x)` with an optional box.
+
+    Model (half objective): :math:`\tfrac12\phi(x+\delta) \approx \tfrac12\phi(x) + g^\top\delta +
+    \tfrac12\delta^\top A\delta` with :math:`g = J^\top r + \tfrac{\lambda}{2}\nabla R`,
+    :math:`A = J^\top J + \tfrac{\lambda}{2}\nabla^2 R`; step :math:`(A + \mu I)\delta = -g` on the
+    free variables (those not held at a bound by the gradient), projected into the box.  The gain
+    ratio :math:`\varrho` = actual / predicted decrease accepts (:math:`\varrho > 10^{-4}`) and adapts
+    :math:`\mu` (Nielsen: :math:`\mu \leftarrow \mu\max(1/3, 1-(2\varrho-1)^3)` or :math:`\mu\nu`,
+    :math:`\nu \leftarrow 2\nu`), starting from :math:`\mu = \tau \max_j A_{jj}`.
+
+    Stationarity is measured scale-free: :math:`s = \|g_{\text{free}}\| / (\|J^\top r\| +
+    \|\tfrac{\lambda}{2}\nabla R\|)` for priors/boxes (converged when :math:`s \le
+    \sqrt{\mathrm{tol}}`) and :math:`s = \|J^\top r\| / (\|J\|_F\|r\|)` otherwise (a stationary
+    point with a residual above ``tol`` -- an unreachable target -- stalls when
+    :math:`s \le 10^{-2}\sqrt{\mathrm{tol}}`).
+    """
+    B, n = T.x.shape
+    dtype, device = T.x.dtype, T.x.device
+    mu = torch.zeros(B, dtype=dtype, device=device)
+    nu = torch.full((B,), 2.0, dtype=dtype, device=device)
+    started = torch.zeros(B, dtype=torch.bool, device=device)
+    sqrt_tol = math.sqrt(P.tol)
+    eye = torch.eye(n, dtype=dtype, device=device)
+    tiny = torch.finfo(dtype).tiny
+    while True:
+        idx = T.active()
+        if idx.numel() == 0:
+            return
+        x = T.x[idx]
+        r = T.r[idx]
+        phi = T.phi[idx]
+        J = _jacobians(P, x)
+        g_fit = torch.einsum("bmn,bm->bn", J, r)
+        A = J.transpose(1, 2) @ J
+        if P.prior is not None:
+            g_pri = 0.5 * P.prior.grad(x)
+            A = A + 0.5 * P.prior.hessian(x)
+            g = g_fit + g_pri
+            scale = g_fit.norm(dim=1) + g_pri.norm(dim=1)
+        else:
+            g = g_fit
+            scale = g_fit.norm(dim=1) if P.constrained else J.flatten(1).norm(dim=1) * r.norm(dim=1)
+        if P.bounds is not None:
+            lo, hi = P.bounds
+            span = (hi - lo) * 1e-12
+            fixed = ((x <= lo + span) & (g > 0)) | ((x >= hi - span) & (g < 0))
+            g = torch.where(fixed, torch.zeros_like(g), g)
+            keep = (~fixed).to(dtype)
+            A = A * keep[:, :, None] * keep[:, None, :] + torch.diag_embed(1.0 - keep)
+        stat = g.norm(dim=1) / (scale + tiny)
+        if P.constrained:
+            stationary = stat <= sqrt_tol
+            stuck = torch.zeros_like(stationary)
+        else:
+            stationary = torch.zeros_like(stat, dtype=torch.bool)
+            stuck = stat <= 1e-2 * sqrt_tol
+        new = ~started[idx]
+        if bool(new.any()):
+            diag_max = A.diagonal(dim1=1, dim2=2).amax(dim=1)
+            mu_idx = mu[idx]
+            mu_idx[new] = tau * torch.where(diag_max > 0, diag_max, torch.ones_like(diag_max))[new]
+            mu[idx] = mu_idx
+            started[idx] = True
+        m_ = mu[idx]
+        L, info = torch.linalg.cholesky_ex(A + m_[:, None, None] * eye)
+        for _ in range(8):  # indefinite prior Hessians: raise mu until the system is positive definite
+            bad = info != 0
+            if not bool(bad.any()):
+                break
+            m_ = torch.where(bad, m_ * 10.0 + 1e-12, m_)
+            L, info = torch.linalg.cholesky_ex(A + m_[:, None, None] * eye)
+        dx = -torch.cholesky_solve(g.unsqueeze(-1), L).squeeze(-1)
+        dx = torch.where(torch.isfinite(dx), dx, torch.zeros_like(dx))
+        x_t = P.project(x + dx)
+        s = x_t - x
+        r_t = P.residual(x_t, idx)
+        phi_t = P.objective(r_t, x_t)
+        pred = -(s * g).sum(dim=1) - 0.5 * (s * _matvec(A, s)).sum(dim=1)
+        actual = 0.5 * (phi - phi_t)
+        rho = actual / torch.where(pred > 0, pred, torch.ones_like(pred))
+        acc = (pred > 0) & (rho > 1e-4) & torch.isfinite(phi_t) & ~stationary & ~stuck
+        nu_i = nu[idx]
+        mu_new = torch.where(
+            acc, m_ * torch.clamp(1.0 - (2.0 * rho - 1.0) ** 3, min=1.0 / 3.0), m_ * nu_i
+        )
+        nu[idx] = torch.where(acc, torch.full_like(nu_i, 2.0), nu_i * 2.0)
+        mu[idx] = mu_new.clamp(min=1e-300)
+        x_new = torch.where(acc[:, None], x_t, x)
+        r_new = torch.where(acc[:, None], r_t, r)
+        hopeless = (nu[idx] > 1e15) | stuck
+        T.record(idx, x_new, r_new, stationary=stationary, stalled=hopeless)

@@ -1,0 +1,268 @@
+r"""The inverse of a chain of layers, and the base class of every per-layer inverse.
+
+For a model :math:`f = f_L \circ \dots \circ f_1`, the inverse is
+
+.. math:: f^{-1} = f_1^{-1} \circ \dots \circ f_L^{-1},
+
+and, by the chain rule, the log-determinant of its Jacobian at :math:`y` is
+
+.. math:: \log\left|\det \frac{\partial f^{-1}}{\partial y}\right|
+          = -\sum_{l=1}^{L} \log\left|\det J_{f_l}(x_{l-1})\right|,
+   \qquad x_l = f_l(x_{l-1}),\ x_L = y.
+
+:class:`InverseModel` holds the :math:`f_l^{-1}` in that (reversed) order, validates ``y`` once
+(type, dtype, device, shape, finiteness) before any arithmetic, and checks the result for
+NaN/inf, naming the first layer that produced them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from invlib.errors import InvalidInputError, NonFiniteResultError, StaleInverseWarning
+from invlib.validation import all_finite, check_dtype_device, check_finite, check_tensor, format_shape, where
+
+__all__ = ["BuildOptions", "InverseLayer", "IdentityInverse", "InverseModel"]
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """The options of :func:`invlib.inverse`, handed to every per-layer builder.
+
+    Attributes
+    ----------
+    least_squares:
+        Non-square or rank-deficient linear parts get the minimum-norm least-squares inverse.
+    clamp:
+        Activation inverses clamp ``y`` just inside their open range (with a warning).
+    rcond:
+        Relative singular-value cutoff for rank decisions and pseudo-inverses; ``None`` for
+        :func:`invlib.validation.default_rcond`.
+    solver:
+        ``"explicit"`` (precomputed inverse matrix, one GEMM per call) or ``"lu"`` (cached LU
+        factors, two triangular solves per call) for square linear layers.
+    """
+
+    least_squares: bool = False
+    clamp: bool = False
+    rcond: float | None = None
+    solver: str = "explicit"
+
+
+class InverseLayer(nn.Module):
+    r"""The inverse :math:`f_l^{-1}` of one forward layer :math:`f_l`.
+
+    Subclasses implement :meth:`forward` (``y -> x``) and, where they can, :meth:`check_shape`
+    (validate the shape of ``y`` and return the shape of ``x`` without touching the data) and
+    :meth:`forward_log_abs_det` (:math:`\log|\det J_{f_l}(x)|` per sample).
+
+    Attributes
+    ----------
+    path:
+        The forward layer's name in ``model.named_modules()`` (``"2.1"``); ``""`` for the model.
+    layer:
+        The forward layer's class name (``"Linear"``).
+    """
+
+    def __init__(self, path: str, layer: str) -> None:
+        super().__init__()
+        self.path = path
+        self.layer = layer
+
+    @property
+    def where(self) -> str:
+        """``"path: Layer"``, the way every message names this layer."""
+        return where(self.path, self.layer)
+
+    def check_shape(self, shape: torch.Size) -> torch.Size:
+        """Validate the shape of ``y`` and return the shape of ``x``; the default keeps the shape."""
+        return shape
+
+    def shape_error(self, expected: str, got: Sequence[int]) -> InvalidInputError:
+        """The :class:`InvalidInputError` for a ``y`` of the wrong shape, saying expected vs got."""
+        return InvalidInputError(
+            f"wrong shape at the inverse of {self.where}: expected {expected}, got {format_shape(got)}"
+        )
+
+    def forward_log_abs_det(self, x: Tensor, y: Tensor) -> Tensor:
+        r""":math:`\log|\det J_{f_l}(x)|` of the *forward* layer, one value per sample (dim 0)."""
+        raise NotImplementedError(f"{self.where}: log|det J| is not available for this layer")
+
+    def extra_repr(self) -> str:
+        return f"path={self.path!r}, layer={self.layer}"
+
+
+def per_sample_sum(t: Tensor) -> Tensor:
+    """Sum every dimension but the first: elementwise log-derivatives -> one log-det per sample."""
+    if t.ndim <= 1:
+        return t
+    return t.reshape(t.shape[0], -1).sum(dim=1)
+
+
+def constant_per_sample(value: Tensor | float, y: Tensor, repeats: int = 1) -> Tensor:
+    """``value * repeats`` for every sample of ``y`` (dim 0): the log-det of a linear layer."""
+    n = y.shape[0] if y.ndim > 0 else 1
+    v = torch.as_tensor(value, dtype=y.dtype, device=y.device) * repeats
+    return v.expand(n).clone()
+
+
+class IdentityInverse(InverseLayer):
+    r"""The inverse of a layer that is the identity map :math:`x = y` (``Identity``, eval ``Dropout``).
+
+    :math:`\log|\det J| = 0`.
+    """
+
+    def forward(self, y: Tensor) -> Tensor:
+        return y
+
+    def forward_log_abs_det(self, x: Tensor, y: Tensor) -> Tensor:
+        return torch.zeros(y.shape[0] if y.ndim else 1, dtype=y.dtype, device=y.device)
+
+
+def _snapshot(model: nn.Module) -> list[tuple[str, int, int]]:
+    """``(name, id, version)`` of every parameter and buffer: changes when a weight is modified."""
+    out = []
+    for name, t in list(model.named_parameters()) + list(model.named_buffers()):
+        try:
+            version = t._version
+        except RuntimeError:  # inference tensors have no version counter
+            version = -1
+        out.append((name, id(t), version))
+    return out
+
+
+class InverseModel(nn.Module):
+    r"""The exact inverse :math:`x = f^{-1}(y)` of a model :math:`f`, built by :func:`invlib.inverse`.
+
+    Calling it on ``y`` runs the per-layer inverses :math:`f_L^{-1}, \dots, f_1^{-1}` (in
+    :attr:`layers`, already in that order). Before any arithmetic it checks that ``y`` is a
+    finite floating-point tensor on the weights' dtype and device and of a shape the last layer
+    can have produced; it raises :class:`~invlib.InvalidInputError` otherwise.
+
+    **A snapshot.** The factorizations (inverse matrices, FFTs of kernels, copies of coupling
+    nets) are computed from the model's weights *when* :func:`invlib.inverse` *is called*, once,
+    and reused on every call. They do not follow later changes to the model: after training
+    further, call :func:`invlib.inverse` again. If the model's weights change after the snapshot,
+    calling the inverse emits a :class:`~invlib.errors.StaleInverseWarning` (once).
+
+    Attributes
+    ----------
+    model:
+        The forward model (a reference, not a copy and not a registered submodule: moving or
+        converting the inverse does not touch it).
+    layers:
+        The per-layer inverses, in inverse order (the last forward layer first).
+    """
+
+    def __init__(self, model: nn.Module, layers: Sequence[nn.Module]) -> None:
+        # ``layers`` are InverseLayer instances (annotated as nn.Module for the API docs)
+        super().__init__()
+        self.__dict__["model"] = model  # a reference only; see the class docstring
+        self.layers = nn.ModuleList(layers)
+        self._snap = _snapshot(model)
+        self._warned_stale = False
+        self._ref: tuple[torch.dtype | None, torch.device | None] | None = None
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+    def _apply(self, fn, recurse=True):  # noqa: ANN001 - nn.Module's signature
+        out = super()._apply(fn, recurse)
+        self._ref = None
+        return out
+
+    def _reference(self) -> tuple[torch.dtype | None, torch.device | None]:
+        """The dtype and device of the inverse's weights (``None, None`` when it has none)."""
+        if self._ref is None:
+            ref: tuple[torch.dtype | None, torch.device | None] = (None, None)
+            for t in list(self.layers.parameters()) + list(self.layers.buffers()):
+                if torch.is_floating_point(t):
+                    ref = (t.dtype, t.device)
+                    break
+            self._ref = ref
+        return self._ref
+
+    def _check_stale(self) -> None:
+        if self._warned_stale:
+            return
+        if _snapshot(self.model) != self._snap:
+            self._warned_stale = True
+            warnings.warn(
+                "the model's weights changed after invlib.inverse(model) built this inverse; "
+                "it still inverts the old weights: call invlib.inverse(model) again",
+                StaleInverseWarning,
+                stacklevel=3,
+            )
+
+    def expected_input_shape(self, y_shape: Sequence[int]) -> torch.Size:
+        """Run only the shape checks of every layer on ``y_shape``; return the shape of ``x``."""
+        shape = torch.Size(y_shape)
+        for layer in self.layers:
+            shape = layer.check_shape(shape)
+        return shape
+
+    def _validate(self, y: object) -> Tensor:
+        y = check_tensor(y)
+        dtype, device = self._reference()
+        check_dtype_device(y, dtype, device)
+        self.expected_input_shape(y.shape)
+        check_finite(y)
+        self._check_stale()
+        return y
+
+    def _nonfinite_error(self, y: Tensor) -> NonFiniteResultError:
+        """Re-run layer by layer to name the first layer whose inverse left NaN/inf."""
+        h = y
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for layer in self.layers:
+                h_new = layer(h)
+                if not all_finite(h_new):
+                    bad = int((~torch.isfinite(h_new)).sum())
+                    return NonFiniteResultError(
+                        f"the inverse of {layer.where} produced {bad} non-finite entries (of "
+                        f"{h_new.numel()}) from finite inputs: the preimage is too large for "
+                        f"{h_new.dtype} (a badly conditioned layer, or y within rounding of an "
+                        "activation's bound); try float64, or invlib.diagnose(model, x) to see the "
+                        "conditioning"
+                    )
+                h = h_new
+        return NonFiniteResultError("the inverse produced non-finite entries from finite inputs")
+
+    # -- the map ---------------------------------------------------------------------------------
+    def forward(self, y: Tensor) -> Tensor:
+        r""":math:`x = f^{-1}(y)`; raises a typed error instead of returning NaN or inf."""
+        y = self._validate(y)
+        x = y
+        for layer in self.layers:
+            x = layer(x)
+        if not all_finite(x):
+            raise self._nonfinite_error(y)
+        return x
+
+    def inverse_and_log_abs_det(self, y: Tensor) -> tuple[Tensor, Tensor]:
+        r"""``(x, log|det ∂x/∂y|)``: the preimage and the log-determinant of the inverse's Jacobian.
+
+        .. math:: \log\left|\det \tfrac{\partial f^{-1}}{\partial y}\right|
+                  = -\sum_l \log|\det J_{f_l}(x_{l-1})|,
+
+        one value per sample (dim 0 of ``y``). Every layer must be square (no least-squares
+        parts); the change-of-variables formula :math:`\log p_Y(y) = \log p_X(x) + \log|\det
+        \partial x/\partial y|` then gives the density of ``y``.
+        """
+        y = self._validate(y)
+        x = y
+        logdet = torch.zeros(y.shape[0] if y.ndim else 1, dtype=y.dtype, device=y.device)
+        for layer in self.layers:
+            x_new = layer(x)
+            logdet = logdet - layer.forward_log_abs_det(x_new, x)
+            x = x_new
+        if not all_finite(x):
+            raise self._nonfinite_error(y)
+        return x, logdet
+
+    def extra_repr(self) -> str:
+        return f"model={type(self.model).__name__}, {len(self.layers)} layer inverses"

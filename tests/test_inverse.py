@@ -1,0 +1,232 @@
+"""invlib.inverse: dispatch over (nested) Sequential models, refusals with paths and reasons,
+random compositions (hypothesis) with conditioning-based tolerances, and log|det J| checks."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+import invlib
+from invlib import AdditiveCoupling, AffineCoupling, InvertibleResidualBlock
+
+
+# -------------------------------------------------------------------------------------------
+# Refusals: type, path, reason and suggestion
+# -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("layer", "match"),
+    [
+        (nn.ReLU(), r"2\.1: ReLU is not invertible: many-to-one: maps every negative input to 0\. "
+                    r"Instead: replace it by LeakyReLU"),
+        (nn.MaxPool2d(2), r"2\.1: MaxPool2d is not invertible: many-to-one: 2\*2 inputs -> 1 output; max pooling"),
+        (nn.AvgPool2d(3), r"3\*3 inputs -> 1 output; pooling averages"),
+        (nn.AdaptiveAvgPool2d(1), r"adaptive pooling to output size 1"),
+        (nn.Dropout(0.1), r"2\.1: Dropout is not invertible: random.*call model\.eval\(\)"),
+        (nn.BatchNorm1d(3), r"2\.1: BatchNorm1d is not invertible: batch-dependent.*call model\.eval\(\)"),
+        (nn.Linear(10, 3), r"2\.1: Linear is not invertible: narrowing: 10 -> 3 dims.*least_squares=True"),
+        (nn.Conv2d(3, 3, 3, padding=1), r"zero padding: .*padding_mode='circular'.*optimize_inverse"),
+        (nn.GELU(), r"2\.1: GELU is not invertible: not monotone"),
+        (nn.SiLU(), r"2\.1: SiLU is not invertible: not monotone: SiLU decreases for x < -1\.2785"),
+        (nn.Mish(), r"not monotone"),
+        (nn.Softmax(dim=-1), r"many-to-one: unchanged when the same constant is added"),
+        (nn.LayerNorm(3), r"LayerNorm removes each sample's mean and scale"),
+        (nn.GroupNorm(1, 3), r"GroupNorm removes the mean and scale of each of its 1 groups"),
+        (nn.Hardtanh(), r"many-to-one: clamps every input to \[-1, 1\]"),
+        (nn.ReLU6(), r"many-to-one"),
+        (nn.Threshold(0.1, 0.0), r"replaces every input <= 0\.1 by 0"),
+    ],
+)
+def test_refusals_name_path_reason_and_fix(layer: nn.Module, match: str) -> None:
+    model = nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Sequential(nn.Identity(), layer))
+    with pytest.raises(invlib.NotInvertibleError, match=match) as info:
+        invlib.inverse(model)
+    err = info.value
+    assert err.path == "2.1" and err.layer == type(layer).__name__
+    assert err.reason and err.suggestion
+    assert isinstance(err, ValueError)
+
+
+def test_unsupported_classes_are_named_with_the_supported_list() -> None:
+    with pytest.raises(invlib.UnsupportedLayerError,
+                       match=r"^1: LSTM: LSTM is not supported by invlib.inverse; supported: Linear, .*Tanh.*"
+                             r"nested Sequential.*Instead: give LSTM an inverse\(y\) method") as info:
+        invlib.inverse(nn.Sequential(nn.Identity(), nn.LSTM(3, 3)))
+    assert isinstance(info.value, invlib.NotInvertibleError)
+
+    class Block(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * 2
+
+    with pytest.raises(invlib.UnsupportedLayerError, match=r"^Block: Block is not supported"):
+        invlib.inverse(Block())
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(TypeError, match="expects a torch.nn.Module, got function"):
+        invlib.inverse(lambda x: x)
+    with pytest.raises(ValueError, match="solver must be 'explicit' or 'lu', got 'qr'"):
+        invlib.inverse(nn.Linear(2, 2), solver="qr")
+    with pytest.raises(invlib.InvalidInputError, match="example_input must be a torch.Tensor"):
+        invlib.inverse(nn.Linear(2, 2), example_input=[1.0, 2.0])
+
+
+def test_trivial_pooling_window_is_the_identity() -> None:
+    y = torch.randn(2, 3, 4, 4)
+    assert torch.equal(invlib.inverse(nn.MaxPool2d(1, stride=1))(y), y)
+
+
+def test_example_input_refuses_training_layers_without_touching_stats() -> None:
+    bn = nn.BatchNorm1d(3)
+    with pytest.raises(invlib.NotInvertibleError, match="batch-dependent"):
+        invlib.inverse(nn.Sequential(nn.Linear(3, 3), bn), example_input=torch.randn(8, 3))
+    assert bn.num_batches_tracked == 0
+
+
+def test_custom_module_with_inverse_method_is_used_as_a_frozen_copy() -> None:
+    class Scale(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Parameter(torch.tensor(3.0))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.a * x
+
+        def inverse(self, y: torch.Tensor) -> torch.Tensor:
+            return y / self.a
+
+    s = Scale()
+    inv = invlib.inverse(nn.Sequential(nn.Linear(2, 2), s))
+    x = torch.randn(4, 2)
+    y = nn.Sequential(inv.model[0], s)(x).detach()
+    with torch.no_grad():
+        s.a.fill_(5.0)
+    with pytest.warns(invlib.StaleInverseWarning):
+        torch.testing.assert_close(inv(y), x, atol=1e-5, rtol=0)
+    assert inv.layers[0].module is not s
+
+
+def test_same_module_used_twice_gets_two_paths() -> None:
+    torch.manual_seed(0)
+    lin = nn.Linear(3, 3).double()
+    model = nn.Sequential(lin, nn.Tanh(), lin)
+    inv = invlib.inverse(model)
+    assert [l.path for l in inv.layers] == ["2", "1", "0"]
+    x = torch.randn(5, 3, dtype=torch.float64) * 0.5
+    torch.testing.assert_close(inv(model(x)), x, atol=1e-12, rtol=0)
+
+
+def test_conv_net_with_flatten_needs_example_input() -> None:
+    torch.manual_seed(1)
+    net = nn.Sequential(
+        nn.Conv2d(2, 2, 3, padding=1, padding_mode="circular"), nn.LeakyReLU(0.2),
+        nn.Conv2d(2, 8, 2, stride=2), nn.Softplus(), nn.Flatten(), nn.Linear(32, 32)).double()
+    x = torch.randn(3, 2, 4, 4, dtype=torch.float64)
+    with pytest.raises(invlib.NotInvertibleError, match=r"4: Flatten is not invertible"):
+        invlib.inverse(net)
+    inv = invlib.inverse(net, example_input=x)
+    x_hat, logdet = inv.inverse_and_log_abs_det(net(x))
+    torch.testing.assert_close(x_hat, x, atol=1e-9, rtol=0)
+    jac = torch.autograd.functional.jacobian(lambda v: net(v.reshape(1, 2, 4, 4)).reshape(-1), x[0].reshape(-1))
+    assert logdet[0].item() == pytest.approx(-torch.linalg.slogdet(jac).logabsdet.item(), abs=1e-8)
+
+
+# -------------------------------------------------------------------------------------------
+# Random compositions (hypothesis)
+# -------------------------------------------------------------------------------------------
+KINDS = ["linear", "leaky", "prelu", "elu", "softplus", "tanh", "sigmoid", "logsigmoid", "softsign",
+         "bn", "identity", "dropout", "additive", "affine", "iresnet"]
+
+
+def build_layer(kind: str, d: int, g: torch.Generator) -> nn.Module:
+    if kind == "linear":
+        # singular values in [0.6, 1.25]: values stay far from the activations' saturation
+        u, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
+        v, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
+        s = 0.6 + 0.65 * torch.rand(d, generator=g, dtype=torch.float64)
+        layer = nn.Linear(d, d).double()
+        with torch.no_grad():
+            layer.weight.copy_((u * s) @ v.T)
+            layer.bias.uniform_(-0.5, 0.5, generator=g)
+        return layer
+    if kind == "bn":
+        bn = nn.BatchNorm1d(d).double()
+        with torch.no_grad():
+            bn.running_mean.uniform_(-0.5, 0.5, generator=g)
+            bn.running_var.uniform_(0.5, 2.0, generator=g)
+            bn.weight.uniform_(0.5, 1.5, generator=g)
+            bn.bias.uniform_(-0.5, 0.5, generator=g)
+        return bn.eval()
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=g))
+    torch.manual_seed(seed)
+    return {
+        "leaky": lambda: nn.LeakyReLU(0.3),
+        "prelu": lambda: nn.PReLU(d, init=0.5),
+        "elu": lambda: nn.ELU(),
+        "softplus": lambda: nn.Softplus(),
+        "tanh": lambda: nn.Tanh(),
+        "sigmoid": lambda: nn.Sigmoid(),
+        "logsigmoid": lambda: nn.LogSigmoid(),
+        "softsign": lambda: nn.Softsign(),
+        "identity": lambda: nn.Identity(),
+        "dropout": lambda: nn.Dropout(0.5).eval(),
+        "additive": lambda: AdditiveCoupling(d, 8, swap=bool(seed % 2)),
+        "affine": lambda: AffineCoupling(d, 8, swap=bool(seed % 2), scale_bound=0.5),
+        "iresnet": lambda: InvertibleResidualBlock(d, 8, lipschitz=0.7).eval(),
+    }[kind]().double()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(d=st.integers(2, 5), kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=6),
+       nested=st.booleans(), seed=st.integers(0, 2**16))
+def test_random_compositions_round_trip_and_log_det(d: int, kinds: list[str], nested: bool, seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    layers = [build_layer(k, d, g) for k in kinds]
+    if nested and len(layers) > 1:
+        layers = [layers[0], nn.Sequential(*layers[1:])]
+    model = nn.Sequential(*layers)
+    x = 2 * torch.rand(6, d, generator=g, dtype=torch.float64) - 1
+    with torch.no_grad():
+        y = model(x)
+    inv = invlib.inverse(model)
+    x_hat, logdet = inv.inverse_and_log_abs_det(y)
+    # Tolerance from the conditioning: each layer's inverse amplifies the error it receives by
+    # at most its condition number, so the chain's error is <= (local errors) * prod_l cond(J_l).
+    # Local errors: ~u (1 + |x|) per layer (1e3 u covers the constants), plus the stopping
+    # tolerance 1e-10 of each i-ResNet fixed-point iteration (InvertibleResidualBlock.inverse).
+    diag = invlib.diagnose(model, x, sample=0)
+    conds = [r.cond for r in diag.layers]
+    kappa = math.prod(c for c in conds if c is not None)
+    local = 1e3 * torch.finfo(torch.float64).eps * (1 + x.abs().max().item()) + 1e-10 * kinds.count("iresnet")
+    tol = kappa * local
+    err = (x_hat[0] - x[0]).abs().max().item()
+    assert err <= tol, f"{kinds}: error {err:.3g} > tol {tol:.3g} (kappa {kappa:.3g})"
+    torch.testing.assert_close(x_hat, x, atol=1e-7, rtol=0)
+    jac = torch.autograd.functional.jacobian(lambda v: model(v.unsqueeze(0)).squeeze(0), x[0])
+    assert logdet[0].item() == pytest.approx(-torch.linalg.slogdet(jac).logabsdet.item(), abs=1e-8)
+
+
+# -------------------------------------------------------------------------------------------
+# CUDA
+# -------------------------------------------------------------------------------------------
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize(("dtype", "tol"), [(torch.float32, 1e-3), (torch.float64, 1e-9)])
+def test_mixed_model_round_trip_on_cuda(dtype: torch.dtype, tol: float) -> None:
+    torch.manual_seed(3)
+    net = nn.Sequential(
+        nn.Conv2d(3, 3, 3, padding=1, padding_mode="circular"), nn.ELU(), nn.Conv2d(3, 3, 1),
+        nn.BatchNorm2d(3).eval(), nn.Tanh(), nn.Flatten(), nn.Linear(48, 48), nn.LeakyReLU(0.1),
+        AffineCoupling(48, 16, scale_bound=0.5)).to(device="cuda", dtype=dtype)
+    with torch.no_grad():
+        net[0].weight[:, :, 1, 1] += torch.eye(3, device="cuda", dtype=dtype)
+    x = torch.randn(5, 3, 4, 4, device="cuda", dtype=dtype) * 0.5
+    inv = invlib.inverse(net, example_input=x)
+    with torch.no_grad():
+        x_hat = inv(net(x))
+    assert x_hat.device.type == "cuda"
+    assert (x_hat - x).abs().max().item() < tol

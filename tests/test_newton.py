@@ -1,0 +1,109 @@
+"""invlib._newton: batched Jacobians, the boundary-crossing line search, the dense solvers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from invlib import _newton
+from invlib.optimize import _Problem, _Tracker
+
+DT = torch.float64
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def test_batched_jacobian_matches_autograd_per_sample():
+    gen = torch.Generator().manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 4)).to(DT)
+    x = torch.randn(6, 3, generator=gen, dtype=DT)
+    J = _newton.batched_jacobian(net, x)
+    assert J.shape == (6, 4, 3)
+    for i in range(6):
+        ref = torch.autograd.functional.jacobian(lambda z: net(z[None])[0], x[i])
+        assert torch.allclose(J[i], ref, atol=1e-12)
+
+
+def test_jacobian_fallback_for_maps_torch_func_cannot_transform():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        if torch._C._functorch.is_functorch_wrapped_tensor(x):
+            raise RuntimeError("no functorch here")
+        return torch.stack([x[:, 0] * x[:, 1], x[:, 1] ** 2], dim=1)
+
+    x = torch.tensor([[1.0, 2.0], [3.0, -1.0]], dtype=DT)
+    J = _newton.batched_jacobian(f, x)
+    expected = torch.tensor([[[2.0, 1.0], [0.0, 4.0]], [[-1.0, 3.0], [0.0, -2.0]]], dtype=DT)
+    assert torch.allclose(J, expected)
+
+
+def test_inverse_falls_back_to_pseudo_inverse_for_singular_rows():
+    J = torch.stack([torch.eye(2, dtype=DT) * 2, torch.tensor([[1.0, 1.0], [1.0, 1.0]], dtype=DT)])
+    H = _newton._inverse(J)
+    assert torch.allclose(H[0], torch.eye(2, dtype=DT) / 2)
+    assert torch.allclose(H[1], torch.linalg.pinv(J[1]))
+
+
+def _problem(f, y, n):
+    return _Problem(f, y, (n,), None, None, 1e-10)
+
+
+def test_boundary_step_lands_just_past_the_kink():
+    """F(x) = leaky_relu(x - 1, 0.1) in 1-D from x = 0 towards y = 2: the kink is at x = 1."""
+    f = lambda x: torch.nn.functional.leaky_relu(x - 1.0, 0.1)  # noqa: E731
+    y = torch.tensor([[2.0]], dtype=DT)
+    P = _problem(f, y, 1)
+    x = torch.zeros(1, 1, dtype=DT)
+    r = P.residual(x, torch.tensor([0]))  # -0.1 - 2 = -2.1
+    dx = torch.tensor([[21.0]], dtype=DT)  # Newton step for slope 0.1: 2.1 / 0.1
+    a, r_new, found = _newton._boundary_step(P, torch.tensor([0]), x, dx, r, -r, kappa=0.5)
+    assert bool(found.all())
+    x_new = float(x + a * dx)
+    assert 1.0 < x_new < 1.1  # past the kink, but only just
+    assert float(r_new.abs()) < float(r.abs())
+
+
+def test_grid_step_never_stops_short_of_a_kink():
+    f = lambda x: torch.nn.functional.leaky_relu(x - 1.0, 0.1)  # noqa: E731
+    y = torch.tensor([[2.0]], dtype=DT)
+    P = _problem(f, y, 1)
+    x = torch.zeros(1, 1, dtype=DT)
+    r = P.residual(x, torch.tensor([0]))
+    dx = torch.tensor([[21.0]], dtype=DT)
+    a, _, acc = _newton._grid_step(P, torch.tensor([0]), x, dx, r, -r)
+    # a = 1 (x = 21, |r| = 18) and a = 1/4 (x = 5.25, |r| = 2.25) do not decrease |r| = 2.1;
+    # a = 1/16 (x = 1.3125, |r| = 1.69) does and is past the kink; a = 1/64 (x = 0.33) would
+    # decrease |r| too but stops short of the kink, so it is not eligible
+    assert bool(acc.all()) and float(a) == 1 / 16
+
+
+def test_square_newton_solves_a_1d_kinked_equation_exactly():
+    f = lambda x: torch.nn.functional.leaky_relu(x - 1.0, 0.1) + 0.01 * x  # noqa: E731
+    x_true = torch.tensor([[3.0], [-4.0], [0.5]], dtype=DT)
+    y = f(x_true)
+    P = _problem(f, y, 1)
+    T = _Tracker(P, torch.zeros(3, 1, dtype=DT), 50)
+    _newton.square_newton(P, T)
+    assert bool(T.converged.all())
+    assert torch.allclose(T.x, x_true, atol=1e-12)
+
+
+def test_levenberg_marquardt_stalls_at_least_squares_point():
+    A = torch.tensor([[1.0], [1.0]], dtype=DT)
+    f = lambda x: x @ A.T  # noqa: E731
+    y = torch.tensor([[1.0, 3.0]], dtype=DT)  # best x = 2, residual (-1, 1)
+    P = _problem(f, y, 1)
+    T = _Tracker(P, torch.zeros(1, 1, dtype=DT), 100)
+    _newton.levenberg_marquardt(P, T)
+    assert not bool(T.converged.any()) and bool(T.stalled.all())
+    assert abs(float(T.x) - 2.0) < 1e-8
+    assert T.iterations < 100

@@ -1,0 +1,436 @@
+"""invlib.optimize_inverse: recovery, priors, restarts, per-sample status, dtypes, errors, API.
+
+Small nets and batches so that the file runs in well under a minute on two shared cores.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import invlib
+from invlib import InvalidInputError, InversionResult, optimize_inverse
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+DT = torch.float64
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def _orth(n: int, gen: torch.Generator) -> torch.Tensor:
+    q, r = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=DT))
+    return q * torch.sign(torch.diagonal(r))
+
+
+def leaky_net(d: int, slope: float, depth: int = 4, seed: int = 0) -> nn.Sequential:
+    gen = torch.Generator().manual_seed(seed)
+    layers: list[nn.Module] = []
+    for _ in range(depth):
+        lin = nn.Linear(d, d).to(DT)
+        with torch.no_grad():
+            lin.weight.copy_(_orth(d, gen))
+            lin.bias.copy_(0.1 * torch.randn(d, generator=gen, dtype=DT))
+        layers += [lin, nn.LeakyReLU(slope)]
+    return nn.Sequential(*layers).requires_grad_(False)
+
+
+def tanh_net(d: int, seed: int = 1, dtype: torch.dtype = DT) -> nn.Sequential:
+    gen = torch.Generator().manual_seed(seed)
+    layers: list[nn.Module] = []
+    for i in range(3):
+        lin = nn.Linear(d, d).to(DT)
+        with torch.no_grad():
+            lin.weight.copy_(_orth(d, gen))
+            lin.bias.copy_(0.1 * torch.randn(d, generator=gen, dtype=DT))
+        layers.append(lin)
+        if i < 2:
+            layers.append(nn.Tanh())
+    return nn.Sequential(*layers).to(dtype).requires_grad_(False)
+
+
+def x_error(x: torch.Tensor, x_true: torch.Tensor) -> torch.Tensor:
+    b = x.shape[0]
+    return (x - x_true).reshape(b, -1).norm(dim=1) / x_true.reshape(b, -1).norm(dim=1)
+
+
+# ------------------------------------------------------------------------------------------------
+# Recovery
+# ------------------------------------------------------------------------------------------------
+
+
+def test_bijective_leaky_relu_slope_0_1_recovered_to_1e_8():
+    f = leaky_net(16, 0.1)
+    x_true = torch.randn(32, 16, generator=torch.Generator().manual_seed(5), dtype=DT)
+    y = f(x_true)
+    res = optimize_inverse(f, y)
+    assert res.method == "newton"
+    assert bool(res.converged.all())
+    assert float(x_error(res.x, x_true).max()) <= 1e-8
+    assert float(res.residual.max()) <= 1e-10
+
+
+def test_homotopy_recovers_piecewise_linear_net():
+    f = leaky_net(8, 0.2, seed=3)
+    x_true = torch.randn(8, 8, generator=torch.Generator().manual_seed(6), dtype=DT)
+    res = optimize_inverse(f, f(x_true), method="homotopy")
+    assert bool(res.converged.all())
+    assert float(x_error(res.x, x_true).max()) <= 1e-8
+    # the homotopy never lets the residual grow
+    assert all(b <= a * (1 + 1e-12) for a, b in zip(res.history, res.history[1:]))
+
+
+def test_tanh_mlp_recovered_by_auto_and_matrix_free():
+    f = tanh_net(12)
+    x_true = torch.randn(16, 12, generator=torch.Generator().manual_seed(7), dtype=DT)
+    y = f(x_true)
+    for method in ("auto", "matrix_free"):
+        res = optimize_inverse(f, y, method=method)
+        assert bool(res.converged.all()), method
+        assert float(x_error(res.x, x_true).max()) <= 1e-8, method
+
+
+class ResidualBlock(nn.Module):
+    """y = x + 0.6 tanh(W x + b) with ||W||_2 = 1: Lip(g) <= 0.6."""
+
+    def __init__(self, d: int, seed: int = 0) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        self.w = _orth(d, gen)
+        self.b = 0.1 * torch.randn(d, generator=gen, dtype=DT)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 0.6 * torch.tanh(x @ self.w.T + self.b)
+
+
+def test_fixed_point_inverts_residual_block_without_gradients():
+    block = ResidualBlock(10)
+    x_true = torch.randn(20, 10, generator=torch.Generator().manual_seed(8), dtype=DT)
+    y = block(x_true)
+
+    def no_grad_block(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return block(x)
+
+    res = optimize_inverse(no_grad_block, y, method="fixed_point")
+    assert res.method == "fixed_point"
+    assert bool(res.converged.all())
+    assert float(x_error(res.x, x_true).max()) <= 1e-8
+    # linear convergence with rate <= 0.6: about log(1e-10)/log(0.6) = 45 iterations, not hundreds
+    assert res.iterations < 80
+
+
+def test_expansive_net_with_input_shape():
+    gen = torch.Generator().manual_seed(9)
+    f = nn.Sequential(nn.Linear(6, 12), nn.Tanh(), nn.Linear(12, 12)).to(DT).requires_grad_(False)
+    x_true = torch.randn(10, 6, generator=gen, dtype=DT)
+    res = optimize_inverse(f, f(x_true), input_shape=(6,))
+    assert res.x.shape == (10, 6)
+    assert bool(res.converged.all())
+    assert float(x_error(res.x, x_true).max()) <= 1e-8
+
+
+def test_per_sample_convergence_reachable_and_unreachable():
+    """Affine map R^4 -> R^8: half the targets lie in its range, half do not."""
+    gen = torch.Generator().manual_seed(10)
+    A = torch.randn(8, 4, generator=gen, dtype=DT)
+    c = torch.randn(8, generator=gen, dtype=DT)
+    f = lambda x: x @ A.T + c  # noqa: E731
+    x_true = torch.randn(6, 4, generator=gen, dtype=DT)
+    y = f(x_true)
+    q, _ = torch.linalg.qr(A, mode="complete")
+    off_range = q[:, 4:] @ torch.randn(4, 3, generator=gen, dtype=DT)  # orthogonal to range(A)
+    y[3:] += off_range.T
+    res = optimize_inverse(f, y, input_shape=(4,))
+    assert res.converged.tolist() == [True] * 3 + [False] * 3
+    # unreachable samples report their (least-squares) residual, not a hidden failure
+    x_ls = torch.linalg.lstsq(A, (y - c).T).solution.T
+    expected = (f(x_ls) - y).norm(dim=1) / y.norm(dim=1)
+    assert torch.allclose(res.residual[3:], expected[3:], rtol=1e-6)
+    assert bool((res.residual[3:] > 1e-3).all())
+    assert bool(torch.isfinite(res.x).all())
+    assert "converged 3/6" in repr(res)
+
+
+def test_non_convergence_is_reported_not_hidden():
+    f = leaky_net(8, 0.1, seed=2)
+    x_true = torch.randn(8, 8, generator=torch.Generator().manual_seed(11), dtype=DT)
+    y = f(x_true)
+    res = optimize_inverse(f, y, max_iter=1)
+    assert res.iterations == 1
+    assert not bool(res.converged.all())
+    expected = (f(res.x) - y).norm(dim=1) / y.norm(dim=1)
+    assert torch.allclose(res.residual, expected)
+    assert bool((res.residual[~res.converged] > res.tol).all())
+
+
+# ------------------------------------------------------------------------------------------------
+# Priors, boxes, restarts
+# ------------------------------------------------------------------------------------------------
+
+
+def test_l2_prior_reduces_norm_on_underdetermined_map():
+    gen = torch.Generator().manual_seed(12)
+    W = torch.randn(3, 10, generator=gen, dtype=DT) / math.sqrt(10)
+    f = lambda x: torch.tanh(x @ W.T)  # noqa: E731  R^10 -> R^3
+    x_true = 0.3 * torch.randn(5, 10, generator=gen, dtype=DT)
+    y = f(x_true)
+    x0 = torch.randn(5, 10, generator=gen, dtype=DT)
+    plain = optimize_inverse(f, y, x0=x0)
+    reg = optimize_inverse(f, y, x0=x0, prior="l2", prior_weight=1e-4)
+    assert bool(plain.converged.all())
+    assert bool(reg.converged.all())  # stationary points of the regularised objective
+    assert bool((reg.x.norm(dim=1) < 0.5 * plain.x.norm(dim=1)).all())
+    assert float(reg.residual.max()) < 1e-2  # still (almost) solves the equation
+
+
+def _tv(img: torch.Tensor) -> torch.Tensor:
+    dh = (img[..., :, 1:] - img[..., :, :-1]).abs().sum(dim=(-1, -2, -3))
+    dv = (img[..., 1:, :] - img[..., :-1, :]).abs().sum(dim=(-1, -2, -3))
+    return dh + dv
+
+
+def test_tv_prior_on_tiny_image_map():
+    """2x2 average pooling of a 6x6 image: 36 -> 9 unknowns; TV picks a blocky, not noisy, image."""
+    pool = nn.AvgPool2d(2)
+    gen = torch.Generator().manual_seed(13)
+    x_true = torch.zeros(3, 1, 6, 6, dtype=DT)
+    x_true[:, :, :, 4:] = 1.0
+    y = pool(x_true)
+    x0 = 0.5 * torch.randn(3, 1, 6, 6, generator=gen, dtype=DT)
+    plain = optimize_inverse(pool, y, x0=x0)
+    tv = optimize_inverse(pool, y, x0=x0, prior="tv", prior_weight=1e-3)
+    assert bool(plain.converged.all())
+    assert bool((_tv(tv.x) < 0.5 * _tv(plain.x)).all())
+    assert float((tv.x - x_true).abs().max()) < 0.05
+
+
+def test_bounds_are_respected():
+    f = tanh_net(6, seed=4)
+    gen = torch.Generator().manual_seed(14)
+    x_true = torch.rand(8, 6, generator=gen, dtype=DT)
+    x_true[4:] += 1.5  # these preimages lie outside the box
+    y = f(x_true)
+    res = optimize_inverse(f, y, bounds=(0.0, 1.0))
+    assert float(res.x.min()) >= 0.0 and float(res.x.max()) <= 1.0
+    assert bool(res.converged[:4].all()) and float(res.residual[:4].max()) <= 1e-10
+    assert bool((res.residual[4:] > 1e-3).all())  # the box costs residual where x* is outside
+    for method in ("lbfgs", "adam", "gd"):
+        out = optimize_inverse(f, y, bounds=(0.0, 1.0), method=method, max_iter=30)
+        assert float(out.x.min()) >= 0.0 and float(out.x.max()) <= 1.0, method
+
+
+def test_restarts_keep_the_best_per_sample():
+    """f(x) = x^2 has a zero Jacobian at the default start x0 = 0: restarts are needed."""
+    f = lambda x: x * x  # noqa: E731
+    y = torch.rand(6, 3, generator=torch.Generator().manual_seed(15), dtype=DT) + 0.5
+    once = optimize_inverse(f, y)
+    again = optimize_inverse(f, y, restarts=2, seed=1)
+    assert float(again.residual.max()) <= float(once.residual.max())
+    assert not bool(once.converged.any())
+    assert bool(again.converged.all())
+    assert torch.allclose(again.x.abs(), y.sqrt(), atol=1e-9)
+    # same seed, same answer
+    third = optimize_inverse(f, y, restarts=2, seed=1)
+    assert torch.equal(third.x, again.x)
+
+
+def test_custom_callable_prior_and_dict_prior():
+    gen = torch.Generator().manual_seed(16)
+    W = torch.randn(2, 5, generator=gen, dtype=DT)
+    f = lambda x: x @ W.T  # noqa: E731
+    y = torch.randn(4, 2, generator=gen, dtype=DT)
+    target = torch.ones(5, dtype=DT)
+    pull = lambda x: ((x - target) ** 2).sum(dim=1)  # noqa: E731
+    res = optimize_inverse(f, y, input_shape=(5,), prior=pull, prior_weight=1e-6)
+    # minimiser of ||Wx - y||^2 + eps ||x - 1||^2 ~ the point of {Wx = y} closest to 1
+    x_exp = target[:, None] + torch.linalg.pinv(W) @ (y.T - (W @ target)[:, None])
+    assert torch.allclose(res.x, x_exp.T, atol=1e-4)
+    both = optimize_inverse(f, y, input_shape=(5,), prior={"l2": 1e-6, pull: 1e-6})
+    assert bool(both.converged.all())
+
+
+# ------------------------------------------------------------------------------------------------
+# Dtypes, baselines, progress, result object
+# ------------------------------------------------------------------------------------------------
+
+
+def test_float32_uses_float32_tolerance():
+    f = tanh_net(8, dtype=torch.float32)
+    x_true = torch.randn(16, 8, generator=torch.Generator().manual_seed(17))
+    res = optimize_inverse(f, f(x_true))
+    assert res.x.dtype == torch.float32
+    assert res.tol == 1e-5
+    assert bool(res.converged.all())
+    assert float(x_error(res.x, x_true).max()) < 1e-3
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "adam", "gd"])
+def test_baselines_run_and_reduce_the_residual(method):
+    f = tanh_net(6, seed=5)
+    x_true = torch.randn(8, 6, generator=torch.Generator().manual_seed(18), dtype=DT)
+    y = f(x_true)
+    start = (f(torch.zeros_like(x_true)) - y).norm(dim=1) / y.norm(dim=1)
+    res = optimize_inverse(f, y, method=method, max_iter=200)
+    assert res.method == method
+    assert res.iterations <= 200
+    assert bool((res.residual < 0.5 * start).all())
+    assert bool(torch.isfinite(res.x).all())
+
+
+def test_lbfgs_converges_on_an_easy_map():
+    f = tanh_net(6, seed=6)
+    x_true = 0.5 * torch.randn(8, 6, generator=torch.Generator().manual_seed(19), dtype=DT)
+    res = optimize_inverse(f, f(x_true), method="lbfgs", max_iter=500)
+    assert bool(res.converged.all())
+
+
+def test_progress_bar_without_terminal(capsys):
+    f = tanh_net(4, seed=7)
+    x_true = torch.randn(4, 4, generator=torch.Generator().manual_seed(20), dtype=DT)
+    res = optimize_inverse(f, f(x_true), progress=True)
+    err = capsys.readouterr().err
+    assert "optimize_inverse" in err
+    assert bool(res.converged.all())
+
+
+def test_result_api_history_repr_and_plot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    f = tanh_net(5, seed=8)
+    x_true = torch.randn(6, 5, generator=torch.Generator().manual_seed(21), dtype=DT)
+    res = optimize_inverse(f, f(x_true))
+    assert isinstance(res, InversionResult)
+    assert len(res.history) == res.iterations == len(res.history_median)
+    assert all(isinstance(h, float) for h in res.history)
+    assert res.history[-1] <= 1e-10 < res.history[0]
+    assert res.converged.dtype == torch.bool and res.converged.shape == (6,)
+    assert res.residual.shape == (6,) and res.time_s > 0
+    text = repr(res)
+    assert text.startswith("InversionResult(method='newton', converged 6/6, max residual ")
+    assert text.endswith(f"{res.iterations} iterations, {res.time_s:.1f} s)")
+    fig = res.plot()
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and "residual" in ax.get_ylabel()
+    assert len(ax.lines[0].get_xdata()) == res.iterations
+
+
+def test_module_with_image_shapes_and_x0():
+    conv = nn.Conv2d(2, 2, 3, padding=1, padding_mode="circular").to(DT)
+    with torch.no_grad():
+        conv.weight.mul_(0.2)
+        conv.weight[:, :, 1, 1] += torch.eye(2, dtype=DT)
+    f = nn.Sequential(conv, nn.LeakyReLU(0.3)).requires_grad_(False)
+    x_true = torch.randn(4, 2, 4, 4, generator=torch.Generator().manual_seed(22), dtype=DT)
+    res = optimize_inverse(f, f(x_true), x0=torch.zeros(4, 2, 4, 4, dtype=DT))
+    assert res.x.shape == x_true.shape
+    assert float(x_error(res.x, x_true).max()) <= 1e-8
+
+
+# ------------------------------------------------------------------------------------------------
+# Bad input
+# ------------------------------------------------------------------------------------------------
+
+
+def test_nan_in_y_is_rejected():
+    f = tanh_net(3)
+    y = torch.zeros(2, 3, dtype=DT)
+    y[1, 2] = float("nan")
+    with pytest.raises(InvalidInputError, match="NaN or inf"):
+        optimize_inverse(f, y)
+    y[1, 2] = float("inf")
+    with pytest.raises(InvalidInputError, match="y contains 1 NaN or inf"):
+        optimize_inverse(f, y)
+
+
+def test_shape_mismatch_is_rejected_with_hint():
+    f = nn.Sequential(nn.Linear(4, 6)).to(DT)
+    y = torch.zeros(2, 5, dtype=DT)
+    with pytest.raises(InvalidInputError, match="input_shape"):
+        optimize_inverse(f, y, input_shape=(4,))
+    with pytest.raises(InvalidInputError, match="batch size"):
+        optimize_inverse(f, torch.zeros(2, 6, dtype=DT), x0=torch.zeros(3, 4, dtype=DT))
+    with pytest.raises(InvalidInputError):  # square default start does not fit a 4 -> 6 map
+        optimize_inverse(f, torch.zeros(2, 6, dtype=DT))
+
+
+def test_non_differentiable_callable_is_rejected():
+    y = torch.ones(2, 3, dtype=DT)
+
+    def detached(x):
+        return (2 * x).detach()
+
+    with pytest.raises(InvalidInputError, match="not differentiable.*fixed_point"):
+        optimize_inverse(detached, y)
+
+    def through_numpy(x):
+        return torch.from_numpy(2 * x.detach().numpy())
+
+    with pytest.raises(InvalidInputError, match="no grad_fn"):
+        optimize_inverse(through_numpy, y, method="lbfgs")
+
+
+def test_unknown_method_lists_the_valid_ones():
+    with pytest.raises(InvalidInputError) as info:
+        optimize_inverse(lambda x: x, torch.ones(1, 2, dtype=DT), method="bfgs")
+    for name in invlib.optimize.METHODS:
+        assert name in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(tol=0.0), "tol"),
+        (dict(tol=float("nan")), "tol"),
+        (dict(max_iter=0), "max_iter"),
+        (dict(restarts=-1), "restarts"),
+        (dict(bounds=(1.0, 0.0)), "lo < hi"),
+        (dict(prior="sparse"), "unknown prior"),
+        (dict(prior="tv"), "image"),
+        (dict(prior_weight=-1.0, prior="l2"), "prior_weight"),
+        (dict(method="fixed_point", prior="l2"), "prior"),
+    ],
+)
+def test_invalid_arguments(kwargs, match):
+    with pytest.raises(InvalidInputError, match=match):
+        optimize_inverse(lambda x: 2 * x, torch.ones(2, 3, dtype=DT), **kwargs)
+
+
+def test_invalid_y_types():
+    with pytest.raises(InvalidInputError, match="floating-point"):
+        optimize_inverse(lambda x: x, torch.ones(2, 3, dtype=torch.int64))
+    with pytest.raises(InvalidInputError, match="batch"):
+        optimize_inverse(lambda x: x, torch.ones(3, dtype=DT))
+    with pytest.raises(InvalidInputError, match="torch.Tensor"):
+        optimize_inverse(lambda x: x, [[1.0, 2.0]])
+
+
+def test_errors_are_value_errors():
+    assert issubclass(InvalidInputError, ValueError)
+
+
+# ------------------------------------------------------------------------------------------------
+# CUDA
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU")
+def test_cuda_runs_on_y_device():
+    f = leaky_net(16, 0.1).cuda()
+    x_true = torch.randn(64, 16, dtype=DT, device="cuda")
+    res = optimize_inverse(f, f(x_true))
+    assert res.x.device.type == "cuda" and res.converged.device.type == "cuda"
+    assert bool(res.converged.all())
+    assert float(x_error(res.x, x_true).max()) <= 1e-8
+    assert math.isfinite(res.time_s)
