@@ -580,7 +580,7 @@ def optimize_inverse(
         :math:`\mathrm{Lip}(g) < 1`; needs no gradients), and the baselines ``"lbfgs"``
         (``torch.optim.LBFGS``, strong Wolfe), ``"adam"`` and ``"gd"``.
     tol:
-        Tolerance on the relative residual; default :func:`default_tol` (1e-10 for float64, 1e-5
+        Tolerance on the relative residual; default ``default_tol(dtype)`` (1e-10 for float64, 1e-5
         for float32 -- a few orders above what rounding allows).
     max_iter:
         Outer iterations per start; the default depends on the method (500 for ``"newton"``,
