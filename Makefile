@@ -11,6 +11,10 @@ STAMP  := $(VENV)/.installed
 # nbgrader shells out to `alembic` by name: the venv's bin/ must be on PATH for every target.
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
+# One OpenMP thread per process for the book and the tests: every model here is tiny, and with two threads per
+# process on a 2-core machine shared with a second process (pytest -n 2, an nbgrader kernel) torch's spin-waits
+# made a 64x16 matmul take 11 ms instead of 0.02 ms -- a 100x slowdown. `make bench` sets threads itself.
+THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 # Never export MPLBACKEND=Agg here: inside the book's kernels it turns plt.show() into a no-op and the
 # executed chapters lose their figures (tests/test_browser.py checks they are there).
 
@@ -28,7 +32,7 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)
 
 book: setup
-	INVLIB_STATIC_WIDGETS=1 $(BIN)/jupyter-book build . -W -n --keep-going
+	$(THREADS) INVLIB_STATIC_WIDGETS=1 $(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "The book: $(abspath _build/html/index.html)"
 
 # The browser tests drive Debian's chromium (Playwright cannot download browsers here).
@@ -37,7 +41,7 @@ $(CHROMIUM):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 
 test: book $(CHROMIUM)
-	$(BIN)/python -m pytest
+	$(THREADS) $(BIN)/python -m pytest
 
 # The hostile-submission grading tests (fork and memory bombs), kept out of `make test` for now.
 test-hostile: setup
