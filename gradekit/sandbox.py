@@ -194,6 +194,10 @@ def build_root(plan: Plan, root: str = ROOT_DIR) -> None:
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     os.makedirs(root, exist_ok=True)
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
+    # The private /tmp first: a venv or course under /tmp (a CI clone, a mktemp folder) is then bound on
+    # top of it instead of being hidden by it -- the kernel could not start when .venv lived under /tmp.
+    os.makedirs(root + "/tmp", exist_ok=True)
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan.limits.tmp_bytes},mode=1777")
     for path in sorted(set(plan.readonly), key=len):
         _bind(path, root, readonly=True)
     dev = root + "/dev"
@@ -210,8 +214,6 @@ def build_root(plan: Plan, root: str = ROOT_DIR) -> None:
         os.symlink(to, f"{dev}/{name}")
     os.makedirs(root + "/proc", exist_ok=True)
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    os.makedirs(root + "/tmp", exist_ok=True)
-    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan.limits.tmp_bytes},mode=1777")
     for path in plan.writable:
         _bind(path, root, readonly=False)
 
