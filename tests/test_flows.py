@@ -152,13 +152,14 @@ def test_training_mode_block_is_refused_by_inverse_but_inverts_itself() -> None:
 def test_exact_spectral_norm_in_training_keeps_the_bound() -> None:
     torch.manual_seed(5)
     f = InvertibleResidualBlock(4, 16, lipschitz=0.8, n_power_iterations=0)
-    opt = torch.optim.Adam(f.parameters(), lr=3e-2)
     x = torch.randn(64, 4)
-    for _ in range(30):  # push the weights up against the caps
+    for _ in range(8):  # sign-gradient ascent on |g(x)|: pushes the weights up against the caps
         loss = -(f(x) - x).pow(2).mean()
-        opt.zero_grad()
+        f.zero_grad()
         loss.backward()
-        opt.step()
+        with torch.no_grad():
+            for p in f.parameters():
+                p -= 0.1 * p.grad.sign()
     assert 0.79 < f.lipschitz_bound() <= 0.8
     with pytest.raises(ValueError, match="n_power_iterations must be >= 0"):
         InvertibleResidualBlock(4, n_power_iterations=-1)
