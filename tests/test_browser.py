@@ -106,8 +106,9 @@ def open_page(browser, server):
 
 
 def has_math(doc: str) -> bool:
-    text = source_of(doc).read_text()
-    return bool(re.search(r"\$[^$\n]+\$|\$\$|```\{math\}|\{math\}`", text))
+    """Whether Sphinx emitted math on the built page (a ``$`` inside a code block is not math)."""
+    soup = BeautifulSoup((HTML / f"{doc}.html").read_text(), "html.parser")
+    return soup.select_one("article .math") is not None
 
 
 def has_figures(doc: str) -> bool:
