@@ -7,10 +7,11 @@ For every net: targets :math:`y = f(x^\star)` with :math:`x^\star \sim N(0, I)`,
 * ``torch.optim.Adam`` on :math:`\sum_i \|f(x_i) - y_i\|^2` for 5000 steps, with the best of a few
   learning rates (the best = most samples recovered, then lowest median error; its time is the
   time of its 5000 steps);
-* ``torch.optim.LBFGS`` (``line_search_fn="strong_wolfe"``, history 100, no tolerance stops) on the
-  same summed objective, checked every 20 iterations and stopped as soon as every sample's
-  relative residual is below 1e-10, or after 5000 iterations (the time to solution is therefore
-  the most favourable one for L-BFGS);
+* ``torch.optim.LBFGS`` (``line_search_fn="strong_wolfe"``, no tolerance stops, the better of
+  history sizes 20 and 100) on the same summed objective, checked every 20 iterations by an
+  *oracle* that knows :math:`x^\star` and stopped as soon as every sample is recovered, or after
+  5000 iterations (its time is therefore the most favourable one L-BFGS could get: in practice it
+  cannot know when to stop);
 * the exact inverse where one exists (``invlib.inverse(model)``; for the residual net the
   i-ResNet blocks' own fixed-point ``inverse``).
 
@@ -39,6 +40,7 @@ import invlib
 
 DTYPE = torch.float64
 ADAM_LRS = (1e-3, 1e-2, 1e-1)
+LBFGS_HISTORY = (20, 100)  # 100 is torch's default; 20 is often faster per iteration
 ADAM_STEPS = 5000
 LBFGS_MAX_ITER = 5000
 TOL = 1e-10
@@ -188,9 +190,17 @@ def run_adam(model: nn.Module, y: Tensor, x0: Tensor, lr: float, steps: int = AD
     return x.detach(), time.perf_counter() - t0
 
 
-def run_lbfgs(model: nn.Module, y: Tensor, x0: Tensor, max_iter: int = LBFGS_MAX_ITER) -> tuple[Tensor, float, int]:
+def run_lbfgs(
+    model: nn.Module,
+    y: Tensor,
+    x0: Tensor,
+    max_iter: int = LBFGS_MAX_ITER,
+    done: Callable[[Tensor], bool] | None = None,
+    history_size: int = 100,
+) -> tuple[Tensor, float, int]:
+    """torch.optim.LBFGS on the summed objective; every 20 iterations ``done(x)`` may stop it."""
     x = x0.clone().requires_grad_(True)
-    opt = torch.optim.LBFGS([x], lr=1, max_iter=20, history_size=100, tolerance_grad=0.0,
+    opt = torch.optim.LBFGS([x], lr=1, max_iter=20, history_size=history_size, tolerance_grad=0.0,
                             tolerance_change=0.0, line_search_fn="strong_wolfe")
 
     def closure() -> Tensor:
@@ -204,11 +214,11 @@ def run_lbfgs(model: nn.Module, y: Tensor, x0: Tensor, max_iter: int = LBFGS_MAX
     iters = 0
     while iters < max_iter:
         opt.step(closure)
-        done = opt.state[x]["n_iter"]
-        if done == iters:  # no progress possible (zero gradient)
+        n_iter = opt.state[x]["n_iter"]
+        if n_iter == iters:  # no progress possible (zero gradient)
             break
-        iters = done
-        if bool((_rel_residual(model, x.detach(), y) <= TOL).all()):
+        iters = n_iter
+        if done is not None and done(x.detach()):
             break
     _sync(y.device)
     return x.detach(), time.perf_counter() - t0, iters
@@ -251,10 +261,20 @@ def bench_net(net: dict, batch: int, device: torch.device, adam_steps: int = ADA
     x, t, info = run_invlib(model, y, shape)
     row["invlib"] = (*_score(model, x, x_true, y, injective), t)
     row["invlib_info"] = info
-    # L-BFGS
-    x, t, iters = run_lbfgs(model, y, x0)
-    row["lbfgs"] = (*_score(model, x, x_true, y, injective), t)
-    row["lbfgs_info"] = f"{iters} it"
+    # L-BFGS, stopped by an oracle as soon as every sample is recovered (most favourable to it)
+    def recovered(x: Tensor) -> bool:
+        return _score(model, x, x_true, y, injective)[0] == 1.0
+
+    best_lbfgs = None
+    for history in LBFGS_HISTORY:
+        x, t, iters = run_lbfgs(model, y, x0, done=recovered, history_size=history)
+        frac, med = _score(model, x, x_true, y, injective)
+        key = (frac, -t)
+        if best_lbfgs is None or key > best_lbfgs[0]:
+            best_lbfgs = (key, (frac, med, t), f"history {history}, {iters} it")
+    assert best_lbfgs is not None
+    row["lbfgs"] = best_lbfgs[1]
+    row["lbfgs_info"] = best_lbfgs[2]
     # Adam: best lr
     best = None
     for lr in ADAM_LRS:
@@ -302,7 +322,7 @@ def main(device: str = "cpu", batch: int = 256, dim: int = 64, adam_steps: int =
     warm = leaky_mlp(8, 0.5).to(device=dev, dtype=DTYPE).eval().requires_grad_(False)
     xw = torch.randn(4, 8, dtype=DTYPE, device=dev)
     invlib.optimize_inverse(warm, warm(xw))
-    run_lbfgs(warm, warm(xw), torch.zeros_like(xw), max_iter=20)
+    run_lbfgs(warm, warm(xw), torch.zeros_like(xw), max_iter=20, history_size=LBFGS_HISTORY[0])
     run_adam(warm, warm(xw), torch.zeros_like(xw), 1e-2, steps=5)
     rows = []
     for net in suite(dim):
@@ -312,20 +332,21 @@ def main(device: str = "cpu", batch: int = 256, dim: int = 64, adam_steps: int =
         f"optimize_inverse vs baselines: float64, batch {batch}, d = {dim}, device {device}, "
         f"torch {torch.__version__} ({torch.get_num_threads()} threads). Cells: fraction recovered to "
         f"1e-8 relative error in x ('(res)': relative residual <= 1e-10, for the non-injective net), "
-        f"wall time. Adam: {adam_steps} steps, best lr of {ADAM_LRS}; L-BFGS: strong Wolfe, stopped "
-        f"when all residuals <= 1e-10 or after {LBFGS_MAX_ITER} iterations.\n"
+        f"wall time. Adam: {adam_steps} steps, best lr of {ADAM_LRS}; L-BFGS: strong Wolfe, best "
+        f"history size of {LBFGS_HISTORY}, stopped by an oracle as soon as all samples are recovered "
+        f"(checked every 20 iterations) or after {LBFGS_MAX_ITER} iterations.\n"
     )
     print("| net | invlib auto | Adam | L-BFGS | exact inverse | L-BFGS time / invlib time | notes |")
     print("|---|---|---|---|---|---:|---|")
     for r in rows:
         inj = r["injective"]
-        speed = r["lbfgs"][2] / r["invlib"][2]
+        speed = f"{r['lbfgs'][2] / r['invlib'][2]:.1f}x" if r["lbfgs"][0] >= 0.99 else "L-BFGS fails"
         notes = "; ".join(
             s for s in (f"invlib: {r['invlib_info']}", f"Adam {r['adam_info']}", f"L-BFGS {r['lbfgs_info']}",
                         r.get("exact_info", ""), r.get("note", "")) if s
         )
         print(f"| {r['net']} | {_cell(r['invlib'], inj)} | {_cell(r['adam'], inj)} | {_cell(r['lbfgs'], inj)} | "
-              f"{_cell(r['exact'], inj)} | {speed:.1f}x | {notes} |")
+              f"{_cell(r['exact'], inj)} | {speed} | {notes} |")
     return rows
 
 

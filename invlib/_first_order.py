@@ -25,12 +25,12 @@ import torch
 from torch import Tensor
 
 if TYPE_CHECKING:  # pragma: no cover
-    from invlib.optimize import _Problem, _Tracker
+    from invlib._problem import Problem, Tracker
 
 __all__ = ["run"]
 
 
-def run(method: str, P: "_Problem", T: "_Tracker", lr: float | None) -> None:
+def run(method: str, P: "Problem", T: "Tracker", lr: float | None) -> None:
     """Dispatch to the first-order solver named ``method``."""
     if method == "fixed_point":
         _fixed_point(P, T, 1.0 if lr is None else lr)
@@ -44,7 +44,7 @@ def run(method: str, P: "_Problem", T: "_Tracker", lr: float | None) -> None:
         raise ValueError(method)
 
 
-def _grad(P: "_Problem", x: Tensor, idx: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _grad(P: "Problem", x: Tensor, idx: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     r"""Per-sample ``(r, phi, grad_fit, grad_prior)`` with :math:`\nabla\phi = ` grad_fit + grad_prior."""
     with torch.enable_grad():
         xr = x.detach().requires_grad_(True)
@@ -59,7 +59,7 @@ def _grad(P: "_Problem", x: Tensor, idx: Tensor) -> tuple[Tensor, Tensor, Tensor
     return r, P.objective(r, x), g_fit, g_pri
 
 
-def _stationary(P: "_Problem", x: Tensor, g_fit: Tensor, g_pri: Tensor) -> Tensor:
+def _stationary(P: "Problem", x: Tensor, g_fit: Tensor, g_pri: Tensor) -> Tensor:
     """Scale-free projected-gradient test, only meaningful with a prior or a box."""
     if not P.constrained:
         return torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
@@ -68,7 +68,7 @@ def _stationary(P: "_Problem", x: Tensor, g_fit: Tensor, g_pri: Tensor) -> Tenso
     return g.norm(dim=1) / scale <= math.sqrt(P.tol)
 
 
-def _project_grad(P: "_Problem", x: Tensor, g: Tensor) -> Tensor:
+def _project_grad(P: "Problem", x: Tensor, g: Tensor) -> Tensor:
     if P.bounds is None:
         return g
     lo, hi = P.bounds
@@ -77,7 +77,7 @@ def _project_grad(P: "_Problem", x: Tensor, g: Tensor) -> Tensor:
     return torch.where(fixed, torch.zeros_like(g), g)
 
 
-def _fixed_point(P: "_Problem", T: "_Tracker", omega: float, patience: int = 50) -> None:
+def _fixed_point(P: "Problem", T: "Tracker", omega: float, patience: int = 50) -> None:
     best = T.res.clone()
     since = torch.zeros(T.x.shape[0], dtype=torch.int32, device=T.x.device)
     while True:
@@ -93,7 +93,7 @@ def _fixed_point(P: "_Problem", T: "_Tracker", omega: float, patience: int = 50)
         T.record(idx, x_new, r_new, stalled=since[idx] >= patience)
 
 
-def _gd(P: "_Problem", T: "_Tracker", lr: float) -> None:
+def _gd(P: "Problem", T: "Tracker", lr: float) -> None:
     B = T.x.shape[0]
     step = torch.full((B,), lr, dtype=T.x.dtype, device=T.x.device)
     while True:
@@ -126,7 +126,7 @@ def _gd(P: "_Problem", T: "_Tracker", lr: float) -> None:
 
 
 def _adam(
-    P: "_Problem", T: "_Tracker", lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    P: "Problem", T: "Tracker", lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
 ) -> None:
     m = torch.zeros_like(T.x)
     v = torch.zeros_like(T.x)
@@ -151,7 +151,7 @@ def _adam(
         T.record(idx, x_new, P.residual(x_new, idx), stationary=stationary)
 
 
-def _lbfgs(P: "_Problem", T: "_Tracker", lr: float, chunk: int = 20, history_size: int = 100) -> None:
+def _lbfgs(P: "Problem", T: "Tracker", lr: float, chunk: int = 20, history_size: int = 100) -> None:
     rebuild = True
     members = torch.empty(0, dtype=torch.long, device=T.x.device)
     var: Tensor | None = None

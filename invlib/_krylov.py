@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 if TYPE_CHECKING:  # pragma: no cover
-    from invlib.optimize import _Problem, _Tracker
+    from invlib._problem import Problem, Tracker
 
 __all__ = ["batched_cg", "gauss_newton_cg"]
 
@@ -64,7 +64,7 @@ def batched_cg(
     return x, torch.tensor(it)
 
 
-def gauss_newton_cg(P: "_Problem", T: "_Tracker", *, tau: float = 1e-3, max_cg: int | None = None) -> None:
+def gauss_newton_cg(P: "Problem", T: "Tracker", *, tau: float = 1e-3, max_cg: int | None = None) -> None:
     """Levenberg--Marquardt with matrix-free CG inner solves (see the module docstring)."""
     B, n = T.x.shape
     dtype, device = T.x.dtype, T.x.device

@@ -1,14 +1,16 @@
 r"""Dense second-order solvers for :func:`invlib.optimize_inverse`.
 
 All three work on the flattened problem :math:`F: \mathbb{R}^n \to \mathbb{R}^m` of
-:class:`invlib.optimize._Problem`, on the *active* rows only, with exact per-sample Jacobians
+:class:`invlib._problem.Problem`, on the *active* rows only, with exact per-sample Jacobians
 :math:`J_i = \partial F(x_i) / \partial x_i` from one reverse-mode pass over the batch
 (:func:`batched_jacobian`).
 
 * :func:`square_newton` (``n == m``, no prior/box): damped Newton
-  :math:`x \leftarrow x - a\,J^{-1}(F(x) - y)` with Armijo backtracking on :math:`\|F(x)-y\|`;
-  between exact Jacobians the inverse is kept up to date with Broyden's rank-one update; where
-  backtracking finds no decrease the step becomes a *boundary-crossing* (homotopy) step.
+  :math:`x \leftarrow x - a\,J^{-1}(F(x) - y)`; the step length is the largest of
+  :math:`1, 4^{-1}, \dots` that decreases :math:`\|F(x)-y\|` *and does not stop short of a kink*
+  (:func:`_grid_step`); between exact Jacobians the inverse is kept up to date with Broyden's
+  rank-one update; where no step length decreases the residual the step becomes a
+  *boundary-crossing* (homotopy) step (:func:`_boundary_step`).
 * :func:`homotopy` -- the piecewise-linear homotopy.  For a map that is affine on regions
   (leaky-ReLU networks), :math:`F(x + a\,\delta) = F(x) + a\,J\delta` *exactly* while the segment
   stays in the region of :math:`x`.  With :math:`\delta = -J^{-1}(F(x) - y)` the output moves on
@@ -33,7 +35,7 @@ import torch
 from torch import Tensor
 
 if TYPE_CHECKING:  # pragma: no cover
-    from invlib.optimize import _Problem, _Tracker
+    from invlib._problem import Problem, Tracker
 
 __all__ = ["batched_jacobian", "square_newton", "homotopy", "levenberg_marquardt"]
 
@@ -75,7 +77,7 @@ def _jacobian_autograd(F: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     return torch.stack(rows, dim=1)
 
 
-def _jacobians(P: "_Problem", x: Tensor) -> Tensor:
+def _jacobians(P: "Problem", x: Tensor) -> Tensor:
     """:func:`batched_jacobian` for ``P.F``; computed once and shared when all rows of ``x`` are equal."""
     if x.shape[0] > 1 and bool((x == x[:1]).all()):
         P.jacobian_rows += 1
@@ -99,45 +101,18 @@ def _matvec(A: Tensor, v: Tensor) -> Tensor:
     return (A @ v.unsqueeze(-1)).squeeze(-1)
 
 
-def _armijo(
-    P: "_Problem", idx: Tensor, x: Tensor, dx: Tensor, r: Tensor, *, c: float = 1e-4, max_halvings: int = 30
-) -> tuple[Tensor, Tensor, Tensor]:
-    r"""Backtracking on :math:`\|F(x + a\delta) - y\| \le (1 - c\,a)\|r\|`, per row.
-
-    Trial steps shrink by quadratic interpolation of :math:`\|r(a)\|^2` (slope :math:`-2\|r\|^2`
-    for an exact Newton direction), clamped to :math:`[0.1a, 0.5a]`.
-    Returns ``(a, r_new, accepted)``; rejected rows keep ``r``.
-    """
-    b = x.shape[0]
-    a = torch.ones(b, dtype=x.dtype, device=x.device)
-    rn = r.norm(dim=1)
-    r_new = r.clone()
-    acc = torch.zeros(b, dtype=torch.bool, device=x.device)
-    todo = torch.arange(b, device=x.device)
-    for _ in range(max_halvings + 1):
-        if todo.numel() == 0:
-            break
-        at = a[todo]
-        rt = P.residual(x[todo] + at[:, None] * dx[todo], idx[todo])
-        nt = rt.norm(dim=1)
-        ok = nt <= (1.0 - c * at) * rn[todo]
-        good = todo[ok]
-        acc[good] = True
-        r_new[good] = rt[ok]
-        # quadratic interpolation of phi(a) = ||r(a)||^2 with phi(0) = rn^2, phi'(0) = -2 rn^2
-        phi0 = rn[todo] ** 2
-        phia = nt**2
-        denom = 2.0 * (phia - phi0 + 2.0 * phi0 * at)
-        a_q = 2.0 * phi0 * at**2 / denom
-        a_q = torch.where(torch.isfinite(a_q) & (denom > 0), a_q, 0.1 * at)
-        a_next = torch.minimum(torch.maximum(a_q, 0.1 * at), 0.5 * at)
-        a[todo[~ok]] = a_next[~ok]
-        todo = todo[~ok]
-    return a, r_new, acc
-
-
 def _grid_step(
-    P: "_Problem", idx: Tensor, x: Tensor, dx: Tensor, r: Tensor, pred: Tensor, *, grid: int = 6, c: float = 1e-4
+    P: "Problem",
+    idx: Tensor,
+    x: Tensor,
+    dx: Tensor,
+    r: Tensor,
+    pred: Tensor,
+    *,
+    grid: int = 6,
+    base: float = 4.0,
+    best: bool = False,
+    c: float = 1e-4,
 ) -> tuple[Tensor, Tensor, Tensor]:
     r"""Largest :math:`a \in \{1, 4^{-1}, \dots, 4^{1-\text{grid}}\}` with a sufficient decrease that does not stop short.
 
@@ -158,7 +133,7 @@ def _grid_step(
     rows = (~acc).nonzero().flatten()
     if rows.numel() == 0 or grid <= 1:
         return a_sel, r_sel, acc
-    a = 4.0 ** -torch.arange(1, grid, dtype=x.dtype, device=x.device)  # descending from 1/4
+    a = base ** -torch.arange(1, grid, dtype=x.dtype, device=x.device)  # descending from 1/base
     k_pts = a.numel()
     xs = x[rows, None, :] + a[None, :, None] * dx[rows, None, :]
     rs = P.residual(xs.reshape(-1, n), idx[rows].repeat_interleave(k_pts)).reshape(rows.numel(), k_pts, -1)
@@ -169,7 +144,10 @@ def _grid_step(
     past = dev > 1e-3 * a[None, :] * rr[:, None]
     ok = suff & past
     got = ok.any(dim=1)
-    k = ok.to(torch.int8).argmax(dim=1)
+    if best:  # the eligible step with the smallest residual
+        k = torch.where(ok, norms, torch.full_like(norms, math.inf)).argmin(dim=1)
+    else:  # the longest eligible step
+        k = ok.to(torch.int8).argmax(dim=1)
     chosen = rs.gather(1, k[:, None, None].expand(-1, 1, rs.shape[2])).squeeze(1)
     a_sel[rows] = torch.where(got, a[k], torch.zeros_like(rr))
     r_sel[rows] = torch.where(got[:, None], chosen, r[rows])
@@ -178,7 +156,7 @@ def _grid_step(
 
 
 def _boundary_step(
-    P: "_Problem",
+    P: "Problem",
     idx: Tensor,
     x: Tensor,
     dx: Tensor,
@@ -273,13 +251,15 @@ def _boundary_step(
 
 
 def square_newton(
-    P: "_Problem",
-    T: "_Tracker",
+    P: "Problem",
+    T: "Tracker",
     *,
     broyden: bool = True,
     eta: float = 0.9,
     kappa: float = 0.5,
-    max_halvings: int = 30,
+    grid: int = 6,
+    base: float = 4.0,
+    best: bool = False,
 ) -> None:
     r"""Damped quasi-Newton with boundary-crossing fallback for square maps :math:`F(x) = y`.
 
@@ -287,8 +267,11 @@ def square_newton(
 
     1. if :math:`H` is a Broyden update (not fresh), try the full step :math:`x - Hr`; accept it when
        :math:`\|r\|` shrinks by the factor ``eta``, else recompute :math:`H = J(x)^{-1}` exactly;
-    2. with a fresh :math:`H`: Armijo backtracking along :math:`\delta = -Hr`;
-    3. if backtracking fails: a boundary-crossing step (:func:`_boundary_step`) along the same
+    2. with a fresh :math:`H`: the largest step length along :math:`\delta = -Hr` from
+       :math:`\{1, 4^{-1}, \dots, 4^{-5}\}` with :math:`\|r\|` decreasing by the Armijo factor that
+       ends past a kink (:func:`_grid_step`) -- stopping *before* a region boundary is what makes
+       damped Newton creep towards kinks of piecewise-linear maps and stall;
+    3. if none qualifies: a boundary-crossing step (:func:`_boundary_step`) along the same
        :math:`\delta`.
 
     After each accepted step :math:`s` with :math:`\Delta r`, Broyden's "good" update
@@ -305,19 +288,19 @@ def square_newton(
     H = _inverse(_jacobians(P, T.x[act]))
     fresh = torch.ones(act.numel(), dtype=torch.bool, device=device)
     fails = torch.zeros(act.numel(), dtype=torch.int32, device=device)
+    dx = -_matvec(H, T.r[act])  # the Newton direction -H r, carried over between iterations
     while True:
         idx = T.active()
         if idx.numel() == 0:
             return
         if idx.numel() != act.numel():
             keep = torch.searchsorted(act, idx)
-            H, fresh, fails = H[keep], fresh[keep], fails[keep]
+            H, fresh, fails, dx = H[keep], fresh[keep], fails[keep], dx[keep]
             act = idx
         x = T.x[idx]
         r = T.r[idx]
         rn = r.norm(dim=1)
         fr = fresh
-        dx = -_matvec(H, r)
         x_new = x.clone()
         r_new = r.clone()
         acc = torch.zeros(idx.numel(), dtype=torch.bool, device=device)
@@ -339,7 +322,7 @@ def square_newton(
         # 2. damped Newton with exact inverses: a grid of step lengths that never stops short
         rows = (fr & ~acc).nonzero().flatten()
         if rows.numel():
-            a, rt, ok = _grid_step(P, idx[rows], x[rows], dx[rows], r[rows], -r[rows])
+            a, rt, ok = _grid_step(P, idx[rows], x[rows], dx[rows], r[rows], -r[rows], grid=grid, base=base, best=best)
             good = rows[ok]
             acc[good] = True
             x_new[good] = x[good] + a[ok, None] * dx[good]
@@ -353,16 +336,19 @@ def square_newton(
                 acc[good] = True
                 x_new[good] = x[good] + a[dec, None] * dx[good]
                 r_new[good] = rt[dec]
-        # Broyden's update of the inverse, in place, for the accepted steps (rank one per row)
+        # Broyden's update of the inverse, in place, for the accepted steps (rank one per row),
+        # and the next direction -H' r_new from the same products (dx = -H r, so H dr = H r_new + dx)
+        Hr_new = _matvec(H, r_new)
         if broyden and bool(acc.any()):
             s = x_new - x
-            dr = r_new - r
-            Hd = _matvec(H, dr)
+            Hd = Hr_new + dx
             sH = (s.unsqueeze(1) @ H).squeeze(1)
             den = (s * Hd).sum(dim=1)
             safe = acc & (den.abs() > 1e-12 * s.norm(dim=1) * Hd.norm(dim=1))
             coef = (s - Hd) * (safe.to(s.dtype) / torch.where(safe, den, torch.ones_like(den)))[:, None]
             H.baddbmm_(coef.unsqueeze(2), sH.unsqueeze(1))
+            Hr_new = Hr_new + coef * (sH * r_new).sum(dim=1, keepdim=True)
+        dx = -Hr_new
         fresh = fr & ~acc
         fails = torch.where(acc, torch.zeros_like(fails), fails + 1)
         T.record(idx, x_new, r_new, stalled=fails >= 3)
@@ -380,7 +366,7 @@ def _newton_direction(J: Tensor, r: Tensor) -> Tensor:
     return -_matvec(torch.linalg.pinv(J), r)
 
 
-def homotopy(P: "_Problem", T: "_Tracker", *, kappa: float = 0.1) -> None:
+def homotopy(P: "Problem", T: "Tracker", *, kappa: float = 0.1) -> None:
     r"""Piecewise-linear homotopy: follow the preimage of the segment from :math:`F(x)` to :math:`y`.
 
     Each iteration: exact Jacobian :math:`J` at :math:`x`, :math:`\delta = -J^{+}(F(x) - y)`, and the
@@ -406,7 +392,7 @@ def homotopy(P: "_Problem", T: "_Tracker", *, kappa: float = 0.1) -> None:
         T.record(idx, x_new, r_new, stalled=~dec)
 
 
-def levenberg_marquardt(P: "_Problem", T: "_Tracker", *, tau: float = 1e-3) -> None:
+def levenberg_marquardt(P: "Problem", T: "Tracker", *, tau: float = 1e-3) -> None:
     r"""Levenberg--Marquardt on :math:`\phi(x) = \|F(x)-y\|^2 + \lambda R(x)` with an optional box.
 
     Model (half objective): :math:`\tfrac12\phi(x+\delta) \approx \tfrac12\phi(x) + g^\top\delta +

@@ -17,7 +17,8 @@ where the prior :math:`R` and the box are optional.  Without a prior this is roo
 is at most ``tol``.  Every sample carries its own state; a converged sample leaves the active
 set and is never evaluated again.
 
-The solvers live in small private modules:
+The solvers live in small private modules (and share :mod:`invlib._problem`: the flattened
+problem, the priors and the per-sample bookkeeping):
 
 * :mod:`invlib._newton` -- dense methods: the damped (quasi-)Newton solver with boundary-crossing
   steps for piecewise-linear maps (``"newton"``), the piecewise-linear homotopy (``"homotopy"``) and
@@ -43,6 +44,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
+from invlib._problem import Problem, Tracker, make_prior
 from invlib.errors import InvalidInputError
 
 __all__ = ["InversionResult", "optimize_inverse", "METHODS", "default_tol"]
@@ -61,9 +63,9 @@ METHODS: tuple[str, ...] = (
 
 #: Default iteration budgets per method (an iteration is one outer step for every active sample).
 _DEFAULT_MAX_ITER: dict[str, int] = {
-    "newton": 500,
-    "matrix_free": 300,
-    "homotopy": 3000,
+    "newton": 2000,
+    "matrix_free": 500,
+    "homotopy": 5000,
     "fixed_point": 2000,
     "lbfgs": 5000,
     "adam": 5000,
@@ -105,7 +107,9 @@ class InversionResult:
     ----------
     x:
         The solutions, shape ``(batch, *input_shape)``.  For samples that did not converge: the
-        best iterate found (lowest objective), never NaN.
+        last finite iterate (for the methods that decrease the objective monotonically --
+        ``"newton"``, ``"homotopy"``, ``"matrix_free"``, ``"gd"`` -- also the best one; over
+        restarts the best per sample is kept), never NaN.
     converged:
         Bool, shape ``(batch,)``.  Without prior or box: :math:`\rho_i \le` ``tol``.  With a prior or
         a box the exact equation usually has no solution in the feasible set, so a sample also
@@ -189,287 +193,6 @@ class InversionResult:
 
 
 # --------------------------------------------------------------------------------------------
-# Priors and the problem
-# --------------------------------------------------------------------------------------------
-
-_TV_EPS = 1e-3
-
-
-def _tv(x: Tensor) -> Tensor:
-    r"""Smoothed isotropic total variation over the last two dims, per sample.
-
-    :math:`\mathrm{TV}(x) = \sum_{c,i,j} \sqrt{(x_{c,i+1,j}-x_{c,i,j})^2 + (x_{c,i,j+1}-x_{c,i,j})^2
-    + \epsilon^2} - \epsilon` with forward differences (zero past the border) and
-    :math:`\epsilon = 10^{-3}` (so Newton methods see a twice-differentiable objective).
-    """
-    dh = torch.zeros_like(x)
-    dv = torch.zeros_like(x)
-    dh[..., :, :-1] = x[..., :, 1:] - x[..., :, :-1]
-    dv[..., :-1, :] = x[..., 1:, :] - x[..., :-1, :]
-    mag = torch.sqrt(dh * dh + dv * dv + _TV_EPS**2) - _TV_EPS
-    return mag.reshape(x.shape[0], -1).sum(dim=1)
-
-
-def _l2(x: Tensor) -> Tensor:
-    r""":math:`R(x) = \|x\|_2^2` per sample."""
-    return x.reshape(x.shape[0], -1).pow(2).sum(dim=1)
-
-
-class _Prior:
-    r"""A weighted sum of penalties :math:`\lambda R(x) = \sum_k w_k R_k(x)`, each per sample."""
-
-    def __init__(self, terms: list[tuple[str, Callable[[Tensor], Tensor], float]], in_shape: tuple[int, ...]):
-        self.terms = terms
-        self.in_shape = in_shape
-        #: True when every term is the L2 penalty: gradient and Hessian are then analytic.
-        self.quadratic = all(name == "l2" for name, _, _ in terms)
-        self.l2_weight = sum(w for name, _, w in terms if name == "l2")
-
-    @property
-    def description(self) -> str:
-        return " + ".join(f"{w:g}*{name}" for name, _, w in self.terms)
-
-    def value(self, x: Tensor) -> Tensor:
-        """:math:`\\lambda R(x)` for flat ``x`` of shape ``(b, n)``; returns ``(b,)``."""
-        b = x.shape[0]
-        xs = x.reshape(b, *self.in_shape)
-        total = torch.zeros(b, dtype=x.dtype, device=x.device)
-        for _, fn, w in self.terms:
-            total = total + w * fn(xs).reshape(b)
-        return total
-
-    def grad(self, x: Tensor) -> Tensor:
-        """:math:`\\lambda \\nabla R(x)`, shape ``(b, n)``."""
-        if self.quadratic:
-            return 2.0 * self.l2_weight * x
-        with torch.enable_grad():
-            xr = x.detach().requires_grad_(True)
-            val = self.value(xr).sum()
-            (g,) = torch.autograd.grad(val, xr)
-        return g
-
-    def hessian(self, x: Tensor) -> Tensor:
-        """:math:`\\lambda \\nabla^2 R(x)`, shape ``(b, n, n)`` (dense; for the dense solvers)."""
-        b, n = x.shape
-        if self.quadratic:
-            eye = torch.eye(n, dtype=x.dtype, device=x.device)
-            return (2.0 * self.l2_weight * eye).expand(b, n, n).clone()
-        grad_fn = torch.func.grad(lambda z: self.value(z).sum())
-        hess = torch.func.jacrev(lambda z: grad_fn(z).sum(0))(x)  # (n, b, n)
-        return hess.movedim(1, 0)
-
-    def hvp(self, x: Tensor, v: Tensor) -> Tensor:
-        """:math:`\\lambda \\nabla^2 R(x)\\, v` per sample (for the matrix-free solver)."""
-        if self.quadratic:
-            return 2.0 * self.l2_weight * v
-        grad_fn = torch.func.grad(lambda z: self.value(z).sum())
-        _, out = torch.func.jvp(grad_fn, (x,), (v,))
-        return out
-
-
-def _make_prior(
-    prior: str | Callable[[Tensor], Tensor] | dict | None, weight: float, in_shape: tuple[int, ...]
-) -> _Prior | None:
-    valid = "None, 'l2', 'tv', a callable x -> (batch,) penalty, or a dict like {'l2': 1e-3, 'tv': 1e-2}"
-    if prior is None:
-        return None
-    if isinstance(prior, dict):
-        items = list(prior.items())
-        if not items:
-            raise InvalidInputError(f"prior={{}} is empty; valid priors: {valid}.")
-    else:
-        items = [(prior, weight)]
-    terms = []
-    for key, w in items:
-        if not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
-            raise InvalidInputError(f"prior weight for {key!r} must be a finite number >= 0, got {w!r}.")
-        if callable(key) and not isinstance(key, str):
-            terms.append((getattr(key, "__name__", "custom"), key, float(w)))
-        elif key == "l2":
-            terms.append(("l2", _l2, float(w)))
-        elif key == "tv":
-            if len(in_shape) < 2:
-                raise InvalidInputError(
-                    f"prior='tv' needs image inputs (at least two dims per sample, the last two are "
-                    f"height and width); the input shape per sample is {tuple(in_shape)}."
-                )
-            terms.append(("tv", _tv, float(w)))
-        else:
-            raise InvalidInputError(f"unknown prior {key!r}; valid priors: {valid}.")
-    return _Prior(terms, in_shape)
-
-
-class _Problem:
-    r"""The flattened problem :math:`F(x) = y` on rows: ``x`` is ``(b, n)``, ``F(x)`` is ``(b, m)``.
-
-    Also holds the prior, the box and counters; every solver sees the map only through here.
-    """
-
-    def __init__(
-        self,
-        f: Callable[[Tensor], Tensor],
-        y: Tensor,
-        in_shape: tuple[int, ...],
-        prior: _Prior | None,
-        bounds: tuple[float, float] | None,
-        tol: float,
-    ) -> None:
-        self.f = f
-        self.batch = y.shape[0]
-        self.out_shape = tuple(y.shape[1:])
-        self.in_shape = tuple(in_shape)
-        self.n = math.prod(self.in_shape)
-        self.m = math.prod(self.out_shape)
-        self.y = y.reshape(self.batch, self.m)
-        norms = self.y.norm(dim=1)
-        self.scale = torch.where(norms > 0, norms, torch.ones_like(norms))
-        self.prior = prior
-        self.bounds = bounds
-        self.tol = tol
-        self.dtype = y.dtype
-        self.device = y.device
-        #: rows pushed through f (a forward pass of a batch of b rows adds b)
-        self.rows_evaluated = 0
-        #: per-sample Jacobians computed by the dense solvers
-        self.jacobian_rows = 0
-
-    @property
-    def constrained(self) -> bool:
-        """True when a prior or a box changes the problem from root finding to minimisation."""
-        return self.prior is not None or self.bounds is not None
-
-    def F(self, x: Tensor) -> Tensor:
-        """:math:`F(x)` for flat ``x`` ``(b, n)``; returns ``(b, m)``."""
-        b = x.shape[0]
-        self.rows_evaluated += b
-        return self.f(x.reshape(b, *self.in_shape)).reshape(b, self.m)
-
-    def residual(self, x: Tensor, idx: Tensor) -> Tensor:
-        """:math:`F(x) - y_{idx}`, ``(b, m)``, without building a graph."""
-        with torch.no_grad():
-            return self.F(x) - self.y[idx]
-
-    def rel(self, r: Tensor, idx: Tensor) -> Tensor:
-        """Relative residual norms :math:`\\|r_i\\| / \\|y_i\\|`."""
-        return r.norm(dim=1) / self.scale[idx]
-
-    def penalty(self, x: Tensor) -> Tensor:
-        """:math:`\\lambda R(x)` per row (zeros without a prior)."""
-        if self.prior is None:
-            return torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
-        with torch.no_grad():
-            return self.prior.value(x)
-
-    def objective(self, r: Tensor, x: Tensor) -> Tensor:
-        """:math:`\\phi = \\|r\\|^2 + \\lambda R(x)` per row."""
-        return r.pow(2).sum(dim=1) + self.penalty(x)
-
-    def project(self, x: Tensor) -> Tensor:
-        """Clamp into the box (identity without bounds)."""
-        if self.bounds is None:
-            return x
-        return x.clamp(self.bounds[0], self.bounds[1])
-
-
-class _Tracker:
-    r"""Per-sample bookkeeping shared by every solver.
-
-    Holds the current iterate ``x`` (``(B, n)``), its residual ``r = F(x) - y`` and objective, the
-    ``converged``/``stalled`` masks (a stalled sample left the active set without converging: no
-    further progress was possible) and the history.  Solvers call :meth:`active` once per
-    iteration (the only host synchronisation they need) and :meth:`record` with the new state of
-    the active rows.
-    """
-
-    def __init__(self, problem: _Problem, x0: Tensor, max_iter: int, bar: Any = None) -> None:
-        self.P = problem
-        self.max_iter = max_iter
-        self.bar = bar
-        self.x = problem.project(x0.reshape(problem.batch, problem.n).clone())
-        all_idx = torch.arange(problem.batch, device=problem.device)
-        self.r = problem.residual(self.x, all_idx)
-        self.phi = problem.objective(self.r, self.x)
-        self.res = problem.rel(self.r, all_idx)
-        self.converged = self.res <= problem.tol
-        self.stalled = torch.zeros_like(self.converged)
-        self.iterations = 0
-        self._hist_max: list[Tensor] = []
-        self._hist_med: list[Tensor] = []
-        self._check_finite_start()
-
-    def _check_finite_start(self) -> None:
-        if not bool(torch.isfinite(self.r).all()):
-            bad = (~torch.isfinite(self.r).all(dim=1)).nonzero().flatten()[:5].tolist()
-            raise InvalidInputError(
-                f"f(x0) contains NaN or inf (samples {bad}); start from a point where f is finite "
-                f"(pass x0=...)."
-            )
-
-    def active(self) -> Tensor:
-        """Indices of the samples still iterated; empty once all converged/stalled or out of budget."""
-        if self.iterations >= self.max_iter:
-            return torch.empty(0, dtype=torch.long, device=self.P.device)
-        return (~(self.converged | self.stalled)).nonzero().flatten()
-
-    def record(
-        self,
-        idx: Tensor,
-        x: Tensor,
-        r: Tensor,
-        *,
-        stalled: Tensor | None = None,
-        stationary: Tensor | None = None,
-        steps: int = 1,
-    ) -> None:
-        """Store the new iterate of the active rows ``idx`` and advance the iteration counter.
-
-        ``x``/``r`` are the new iterate and residual for ``idx``.  Rows whose new residual is not
-        finite keep their previous state and are marked stalled (never hide a NaN in the result).
-        ``stationary`` marks rows that are stationary points of a prior/box-constrained objective
-        (they count as converged); ``stalled`` marks rows where no progress is possible.
-        ``steps`` is the number of iterations this update stands for (LBFGS records in chunks).
-        """
-        P = self.P
-        finite = torch.isfinite(r).all(dim=1) & torch.isfinite(x).all(dim=1)
-        phi = P.objective(r, x)
-        rel = P.rel(r, idx)
-        x = torch.where(finite[:, None], x, self.x[idx])
-        r = torch.where(finite[:, None], r, self.r[idx])
-        phi = torch.where(finite, phi, self.phi[idx])
-        rel = torch.where(finite, rel, self.res[idx])
-        self.x[idx] = x
-        self.r[idx] = r
-        self.phi[idx] = phi
-        self.res[idx] = rel
-        conv = rel <= P.tol
-        if stationary is not None:
-            conv = conv | stationary
-        self.converged[idx] = conv
-        st = ~finite
-        if stalled is not None:
-            st = st | stalled
-        self.stalled[idx] = st & ~conv
-        self.iterations += steps
-        if rel.numel():
-            self._hist_max.extend([rel.max()] * steps)
-            self._hist_med.extend([rel.median()] * steps)
-        if self.bar is not None:
-            self.bar.update(steps)
-            if self.iterations % 5 == 1 or self.iterations == self.max_iter:
-                self.bar.set_postfix(
-                    active=int(idx.numel()), max_residual=f"{float(rel.max()) if rel.numel() else 0:.2e}"
-                )
-
-    def history(self) -> tuple[list[float], list[float]]:
-        """The recorded history as Python floats (one device sync)."""
-        if not self._hist_max:
-            return [], []
-        hmax = torch.stack(self._hist_max).double().cpu().tolist()
-        hmed = torch.stack(self._hist_med).double().cpu().tolist()
-        return hmax, hmed
-
-
-# --------------------------------------------------------------------------------------------
 # Validation
 # --------------------------------------------------------------------------------------------
 
@@ -496,7 +219,7 @@ def _check_tensor(name: str, t: Any) -> Tensor:
     return t
 
 
-def _check_differentiable(problem: _Problem, x0: Tensor) -> None:
+def _check_differentiable(problem: Problem, x0: Tensor) -> None:
     """Raise :class:`InvalidInputError` when f's output does not depend differentiably on x."""
     xs = x0[:1].detach().clone().requires_grad_(True)
     with torch.enable_grad():
@@ -516,7 +239,7 @@ def _check_differentiable(problem: _Problem, x0: Tensor) -> None:
         )
 
 
-def _choose_method(problem: _Problem) -> str:
+def _choose_method(problem: Problem) -> str:
     if problem.n * problem.m > _DENSE_LIMIT:
         return "matrix_free"
     return "newton"
@@ -583,8 +306,9 @@ def optimize_inverse(
         Tolerance on the relative residual; default ``default_tol(dtype)`` (1e-10 for float64, 1e-5
         for float32 -- a few orders above what rounding allows).
     max_iter:
-        Outer iterations per start; the default depends on the method (500 for ``"newton"``,
-        5000 for the first-order baselines).
+        Outer iterations per start; the default depends on the method (2000 for ``"newton"``,
+        500 for ``"matrix_free"``, 5000 for ``"homotopy"`` and the first-order baselines).
+        Converged and stalled samples stop early, so the budget only binds for slow samples.
     prior:
         ``None``, ``"l2"`` (:math:`R = \|x\|^2`), ``"tv"`` (smoothed isotropic total variation
         over the last two dims, for images), a callable ``x -> (batch,)`` penalty, or a dict
@@ -672,10 +396,10 @@ def optimize_inverse(
                 raise InvalidInputError(f"input_shape must be a non-empty tuple of positive ints, got {input_shape!r}.")
         x0 = torch.zeros((y.shape[0], *in_shape), dtype=y.dtype, device=y.device)
     y = y.detach()
-    prior_obj = _make_prior(prior, float(prior_weight), in_shape)
-    if prior_obj is not None and prior_obj.description and all(w == 0 for _, _, w in prior_obj.terms):
+    prior_obj = make_prior(prior, float(prior_weight), in_shape)
+    if prior_obj is not None and all(w == 0 for _, _, w in prior_obj.terms):
         prior_obj = None
-    problem = _Problem(f, y, in_shape, prior_obj, bounds, tol)
+    problem = Problem(f, y, in_shape, prior_obj, bounds, tol)
     # ---- check f on x0: shape, finiteness, differentiability -------------------------------
     try:
         with torch.no_grad():
@@ -711,7 +435,7 @@ def optimize_inverse(
 
         bar = tqdm(total=max_iter * (restarts + 1), desc=f"optimize_inverse[{method}]", leave=True)
     try:
-        best = _Tracker(problem, x0, max_iter, bar)
+        best = Tracker(problem, x0, max_iter, bar)
         _run(method, problem, best, lr)
         iterations = best.iterations
         hmax, hmed = best.history()
@@ -727,7 +451,7 @@ def optimize_inverse(
                 start = bounds[0] + (bounds[1] - bounds[0]) * u
             else:
                 start = x0.reshape(problem.batch, problem.n) + noise
-            trial = _Tracker(problem, start, max_iter, bar)
+            trial = Tracker(problem, start, max_iter, bar)
             # only the selected samples run: mark the others as done in the trial
             skip = torch.ones_like(todo)
             skip[todo_idx] = False
@@ -769,14 +493,14 @@ def optimize_inverse(
     )
 
 
-def _better(trial: _Tracker, best: _Tracker) -> Tensor:
+def _better(trial: Tracker, best: Tracker) -> Tensor:
     """Per sample: does the trial beat the incumbent (converged first, then lower objective)?"""
     return (trial.converged & ~best.converged) | (
         (trial.converged == best.converged) & (trial.phi < best.phi)
     )
 
 
-def _run(method: str, problem: _Problem, tracker: _Tracker, lr: float | None) -> None:
+def _run(method: str, problem: Problem, tracker: Tracker, lr: float | None) -> None:
     """Dispatch to the solver module."""
     if method == "newton":
         from invlib import _newton

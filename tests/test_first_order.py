@@ -5,14 +5,14 @@ from __future__ import annotations
 import torch
 
 from invlib import _first_order
-from invlib.optimize import _Problem, _Tracker
+from invlib._problem import Problem, Tracker
 
 DT = torch.float64
 
 
 def _setup(f, y, x0, tol=1e-10, max_iter=100):
-    P = _Problem(f, y, tuple(x0.shape[1:]), None, None, tol)
-    return P, _Tracker(P, x0, max_iter)
+    P = Problem(f, y, tuple(x0.shape[1:]), None, None, tol)
+    return P, Tracker(P, x0, max_iter)
 
 
 def test_fixed_point_converges_at_the_contraction_rate():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from invlib import _krylov
-from invlib.optimize import _Problem, _Tracker
+from invlib._problem import Problem, Tracker
 
 DT = torch.float64
 
@@ -30,8 +30,8 @@ def test_gauss_newton_cg_on_an_expansive_smooth_map():
     f = lambda x: torch.tanh(x @ W.T) + 0.1 * x.sum(dim=1, keepdim=True)  # noqa: E731
     x_true = torch.randn(7, 4, generator=gen, dtype=DT)
     y = f(x_true)
-    P = _Problem(f, y, (4,), None, None, 1e-10)
-    T = _Tracker(P, torch.zeros(7, 4, dtype=DT), 100)
+    P = Problem(f, y, (4,), None, None, 1e-10)
+    T = Tracker(P, torch.zeros(7, 4, dtype=DT), 100)
     _krylov.gauss_newton_cg(P, T)
     assert bool(T.converged.all())
     assert torch.allclose(T.x, x_true, atol=1e-8)

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from invlib import _newton
-from invlib.optimize import _Problem, _Tracker
+from invlib._problem import Problem, Tracker
 
 DT = torch.float64
 
@@ -54,7 +54,7 @@ def test_inverse_falls_back_to_pseudo_inverse_for_singular_rows():
 
 
 def _problem(f, y, n):
-    return _Problem(f, y, (n,), None, None, 1e-10)
+    return Problem(f, y, (n,), None, None, 1e-10)
 
 
 def test_boundary_step_lands_just_past_the_kink():
@@ -91,7 +91,7 @@ def test_square_newton_solves_a_1d_kinked_equation_exactly():
     x_true = torch.tensor([[3.0], [-4.0], [0.5]], dtype=DT)
     y = f(x_true)
     P = _problem(f, y, 1)
-    T = _Tracker(P, torch.zeros(3, 1, dtype=DT), 50)
+    T = Tracker(P, torch.zeros(3, 1, dtype=DT), 50)
     _newton.square_newton(P, T)
     assert bool(T.converged.all())
     assert torch.allclose(T.x, x_true, atol=1e-12)
@@ -102,7 +102,7 @@ def test_levenberg_marquardt_stalls_at_least_squares_point():
     f = lambda x: x @ A.T  # noqa: E731
     y = torch.tensor([[1.0, 3.0]], dtype=DT)  # best x = 2, residual (-1, 1)
     P = _problem(f, y, 1)
-    T = _Tracker(P, torch.zeros(1, 1, dtype=DT), 100)
+    T = Tracker(P, torch.zeros(1, 1, dtype=DT), 100)
     _newton.levenberg_marquardt(P, T)
     assert not bool(T.converged.any()) and bool(T.stalled.all())
     assert abs(float(T.x) - 2.0) < 1e-8

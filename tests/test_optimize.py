@@ -14,7 +14,7 @@ from torch import nn
 import invlib
 from invlib import InvalidInputError, InversionResult, optimize_inverse
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 
 DT = torch.float64
 

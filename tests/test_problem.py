@@ -1,0 +1,78 @@
+"""invlib._problem: priors, the flattened problem and the per-sample tracker."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from invlib import InvalidInputError
+from invlib._problem import Problem, Tracker, make_prior
+
+DT = torch.float64
+
+
+def test_l2_prior_value_gradient_and_hessian():
+    prior = make_prior("l2", 0.5, (3,))
+    x = torch.tensor([[1.0, -2.0, 3.0], [0.0, 0.0, 1.0]], dtype=DT)
+    assert torch.allclose(prior.value(x), torch.tensor([7.0, 0.5], dtype=DT))
+    assert torch.allclose(prior.grad(x), x)  # d/dx 0.5 ||x||^2
+    assert torch.allclose(prior.hessian(x), torch.eye(3, dtype=DT).expand(2, 3, 3))
+    v = torch.randn(2, 3, dtype=DT)
+    assert torch.allclose(prior.hvp(x, v), v)
+
+
+def test_tv_prior_counts_edges_and_matches_autograd_derivatives():
+    prior = make_prior("tv", 1.0, (1, 3, 3))
+    step = torch.zeros(1, 9, dtype=DT)
+    step.view(1, 1, 3, 3)[..., 2] = 1.0  # a vertical edge of height 1 over 3 rows
+    assert torch.allclose(prior.value(step), torch.tensor([3.0], dtype=DT), atol=1e-2)
+    assert float(prior.value(torch.zeros(1, 9, dtype=DT))) == 0.0
+    x = torch.randn(2, 9, generator=torch.Generator().manual_seed(0), dtype=DT)
+    H = prior.hessian(x)
+    for i in range(2):
+        ref = torch.autograd.functional.hessian(lambda z: prior.value(z[None])[0], x[i])
+        assert torch.allclose(H[i], ref, atol=1e-8)
+    v = torch.randn(2, 9, dtype=DT)
+    assert torch.allclose(prior.hvp(x, v), (H @ v.unsqueeze(-1)).squeeze(-1), atol=1e-8)
+
+
+def test_prior_dict_and_callable_combine_with_their_weights():
+    custom = lambda x: x.reshape(x.shape[0], -1).sum(dim=1)  # noqa: E731
+    prior = make_prior({"l2": 2.0, custom: 3.0}, 1e-3, (2,))
+    x = torch.tensor([[1.0, 2.0]], dtype=DT)
+    assert torch.allclose(prior.value(x), torch.tensor([2.0 * 5.0 + 3.0 * 3.0], dtype=DT))
+    assert torch.allclose(prior.grad(x), 4.0 * x + 3.0)
+
+
+@pytest.mark.parametrize("bad", ["sparse", {}, {"l2": -1.0}, {"l2": float("inf")}])
+def test_invalid_priors(bad):
+    with pytest.raises(InvalidInputError):
+        make_prior(bad, 1e-3, (4,))
+
+
+def test_relative_residual_uses_one_for_zero_targets():
+    y = torch.tensor([[3.0, 4.0], [0.0, 0.0]], dtype=DT)
+    P = Problem(lambda x: x, y, (2,), None, None, 1e-10)
+    r = torch.tensor([[0.5, 0.0], [0.5, 0.0]], dtype=DT)
+    assert torch.allclose(P.rel(r, torch.arange(2)), torch.tensor([0.1, 0.5], dtype=DT))
+
+
+def test_tracker_keeps_the_last_finite_state_and_marks_nan_rows_stalled():
+    y = torch.ones(3, 2, dtype=DT)
+    P = Problem(lambda x: 2 * x, y, (2,), None, None, 1e-10)
+    T = Tracker(P, torch.zeros(3, 2, dtype=DT), max_iter=10)
+    idx = torch.arange(3)
+    x_new = torch.tensor([[0.5, 0.5], [float("nan"), 0.0], [0.25, 0.25]], dtype=DT)
+    T.record(idx, x_new, P.residual(x_new, idx))
+    assert T.converged.tolist() == [True, False, False]
+    assert T.stalled.tolist() == [False, True, False]
+    assert bool(torch.isfinite(T.x).all()) and torch.equal(T.x[1], torch.zeros(2, dtype=DT))
+    assert T.active().tolist() == [2]
+    assert T.iterations == 1 and len(T.history()[0]) == 1
+
+
+def test_tracker_rejects_a_start_where_f_is_not_finite():
+    y = torch.ones(2, 1, dtype=DT)
+    P = Problem(torch.log, y, (1,), None, None, 1e-10)
+    with pytest.raises(InvalidInputError, match="f\\(x0\\) contains NaN or inf"):
+        Tracker(P, torch.tensor([[1.0], [-1.0]], dtype=DT), max_iter=5)
