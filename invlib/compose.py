@@ -89,6 +89,13 @@ class InverseLayer(nn.Module):
             f"wrong shape at the inverse of {self.where}: expected {expected}, got {format_shape(got)}"
         )
 
+    def channels_first_shape(self, shape: torch.Size, c_out: int, c_in: int, n_spatial: int) -> torch.Size:
+        """Check ``y`` is ``(N, c_out, *spatial)`` with ``n_spatial`` spatial dims; ``x`` is ``(N, c_in, *spatial)``."""
+        if len(shape) != n_spatial + 2 or shape[1] != c_out:
+            spatial = ", ".join(["..."] * n_spatial)
+            raise self.shape_error(f"(N, {c_out}, {spatial}) ({c_out} channels)", shape)
+        return torch.Size((shape[0], c_in) + tuple(shape[2:]))
+
     def forward_log_abs_det(self, x: Tensor, y: Tensor) -> Tensor:
         r""":math:`\log|\det J_{f_l}(x)|` of the *forward* layer, one value per sample (dim 0)."""
         raise NotImplementedError(f"{self.where}: log|det J| is not available for this layer")

@@ -170,10 +170,7 @@ class CircularConvInverse(InverseLayer):
         return super()._apply(fn, recurse)
 
     def check_shape(self, shape: torch.Size) -> torch.Size:
-        if len(shape) != self.n_spatial + 2 or shape[1] != self.c_out:
-            spatial = ", ".join(["..."] * self.n_spatial)
-            raise self.shape_error(f"(N, {self.c_out}, {spatial}) ({self.c_out} channels)", shape)
-        return torch.Size((shape[0], self.c_in) + tuple(shape[2:]))
+        return self.channels_first_shape(shape, self.c_out, self.c_in, self.n_spatial)
 
     def forward(self, y: Tensor) -> Tensor:
         size = tuple(y.shape[2:])
@@ -230,10 +227,8 @@ class PatchConvInverse(InverseLayer):
         self._convt = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}[self.n_spatial]
 
     def check_shape(self, shape: torch.Size) -> torch.Size:
-        if len(shape) != self.n_spatial + 2 or shape[1] != self.c_out:
-            spatial = ", ".join(["..."] * self.n_spatial)
-            raise self.shape_error(f"(N, {self.c_out}, {spatial}) ({self.c_out} channels)", shape)
-        return torch.Size((shape[0], self.c_in) + tuple(n * k for n, k in zip(shape[2:], self.kernel_size)))
+        x_shape = self.channels_first_shape(shape, self.c_out, self.c_in, self.n_spatial)
+        return x_shape[:2] + torch.Size(n * k for n, k in zip(shape[2:], self.kernel_size))
 
     def forward(self, y: Tensor) -> Tensor:
         if self.bias is not None:

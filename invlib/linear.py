@@ -219,10 +219,7 @@ class ChannelMixInverse(InverseLayer):
         self._conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[n_spatial]
 
     def check_shape(self, shape: torch.Size) -> torch.Size:
-        if len(shape) != self.n_spatial + 2 or shape[1] != self.c_out:
-            spatial = ", ".join(["..."] * self.n_spatial)
-            raise self.shape_error(f"(N, {self.c_out}, {spatial}) ({self.c_out} channels)", shape)
-        return torch.Size((shape[0], self.c_in) + tuple(shape[2:]))
+        return self.channels_first_shape(shape, self.c_out, self.c_in, self.n_spatial)
 
     def forward(self, y: Tensor) -> Tensor:
         return self._conv(y, self.kernel, self.neg_shift)
