@@ -18,7 +18,6 @@ stationarity are those of :func:`invlib._newton.levenberg_marquardt`.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Callable
 
 import torch
@@ -73,7 +72,6 @@ def gauss_newton_cg(P: "Problem", T: "Tracker", *, tau: float = 1e-3, max_cg: in
     mu = torch.zeros(B, dtype=dtype, device=device)
     nu = torch.full((B,), 2.0, dtype=dtype, device=device)
     started = torch.zeros(B, dtype=torch.bool, device=device)
-    sqrt_tol = math.sqrt(P.tol)
     tiny = torch.finfo(dtype).tiny
     gen = torch.Generator(device="cpu").manual_seed(0)
     while True:
@@ -132,12 +130,7 @@ def gauss_newton_cg(P: "Problem", T: "Tracker", *, tau: float = 1e-3, max_cg: in
                 mu[idx] = mu_idx
                 started[idx] = True
         stat = g.norm(dim=1) / (scale + tiny)
-        if P.constrained:
-            stationary = stat <= sqrt_tol
-            stuck = torch.zeros_like(stationary)
-        else:
-            stationary = torch.zeros_like(stat, dtype=torch.bool)
-            stuck = stat <= 1e-2 * sqrt_tol
+        stationary, stuck = P.stationarity(stat)
         m_ = mu[idx]
         rtol = torch.clamp(rel.sqrt(), max=0.1)
         dx, _ = batched_cg(lambda v: a0(v) + m_[:, None] * v, -g, rtol, max_cg)

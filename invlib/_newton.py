@@ -414,7 +414,6 @@ def levenberg_marquardt(P: "Problem", T: "Tracker", *, tau: float = 1e-3) -> Non
     mu = torch.zeros(B, dtype=dtype, device=device)
     nu = torch.full((B,), 2.0, dtype=dtype, device=device)
     started = torch.zeros(B, dtype=torch.bool, device=device)
-    sqrt_tol = math.sqrt(P.tol)
     eye = torch.eye(n, dtype=dtype, device=device)
     tiny = torch.finfo(dtype).tiny
     while True:
@@ -443,12 +442,7 @@ def levenberg_marquardt(P: "Problem", T: "Tracker", *, tau: float = 1e-3) -> Non
             keep = (~fixed).to(dtype)
             A = A * keep[:, :, None] * keep[:, None, :] + torch.diag_embed(1.0 - keep)
         stat = g.norm(dim=1) / (scale + tiny)
-        if P.constrained:
-            stationary = stat <= sqrt_tol
-            stuck = torch.zeros_like(stationary)
-        else:
-            stationary = torch.zeros_like(stat, dtype=torch.bool)
-            stuck = stat <= 1e-2 * sqrt_tol
+        stationary, stuck = P.stationarity(stat)
         new = ~started[idx]
         if bool(new.any()):
             diag_max = A.diagonal(dim1=1, dim2=2).amax(dim=1)

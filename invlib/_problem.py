@@ -169,6 +169,19 @@ class Problem:
         """True when a prior or a box changes the problem from root finding to minimisation."""
         return self.prior is not None or self.bounds is not None
 
+    def stationarity(self, stat: Tensor) -> tuple[Tensor, Tensor]:
+        r"""``(stationary, stuck)`` masks from the scaled gradient norm ``stat`` per row.
+
+        With a prior or a box the solution is a stationary point of the objective:
+        :math:`s \le \sqrt{\mathrm{tol}}` ends the row successfully.  Without, only a zero
+        residual is a solution, and :math:`s \le 10^{-2}\sqrt{\mathrm{tol}}` means the row is
+        stuck at a non-zero local minimum of :math:`\|F(x)-y\|`.
+        """
+        sqrt_tol = math.sqrt(self.tol)
+        if self.constrained:
+            return stat <= sqrt_tol, torch.zeros_like(stat, dtype=torch.bool)
+        return torch.zeros_like(stat, dtype=torch.bool), stat <= 1e-2 * sqrt_tol
+
     def F(self, x: Tensor) -> Tensor:
         """:math:`F(x)` for flat ``x`` ``(b, n)``; returns ``(b, m)``."""
         b = x.shape[0]
