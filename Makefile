@@ -1,7 +1,8 @@
 # Two commands set everything up on a fresh machine with Python 3.11:
 #   make book   builds the executed HTML book (_build/html/index.html)
 #   make test   runs the whole test suite (it builds the book first: tests read the built pages)
-# Others: make exercises (regenerate the student release), make bench (speed measurements),
+# Others: make exercises (regenerate the student release), make notebooks (the chapters' .ipynb copies for
+#         Colab), make bench (speed measurements),
 #         make grade ASSIGNMENT=<id> (sandboxed parallel autograding of a class; see README.md).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -21,7 +22,7 @@ THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup book test test-hostile exercises bench grade linkcheck clean
+.PHONY: setup book test test-hostile exercises notebooks bench grade linkcheck clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,7 +51,13 @@ test-hostile: setup
 exercises: setup
 	$(BIN)/python -m tests.nbgrader_course release
 
+# The chapters' .ipynb copies that the Colab launch button opens, written from their .md sources (run it after
+# editing a chapter or the repository url in _config.yml; tests/test_notebooks_paired.py checks they are current).
+notebooks: setup
+	$(BIN)/python -m tests.paired_notebooks
+
 bench: setup
+	$(BIN)/pip install --quiet FrEIA==0.2  # only the benchmark compares against FrEIA
 	$(BIN)/python -m benchmarks
 
 # Grade a class: make grade ASSIGNMENT=ex01_functions [SUBMISSIONS=<folder or zip>] [WORKERS=2] [SCHEDULER=tcp://host:8786]

@@ -2,7 +2,8 @@
 
 Each ``benchmarks/bench_*.py`` module has a ``main()`` that prints a markdown section (tables of
 ratios measured in that one run). This runner prints them, and writes them with a description of
-the machine to ``benchmarks/RESULTS.md``. Run one alone with ``python -m benchmarks bench_exact``.
+the machine to ``benchmarks/RESULTS.md``. ``python -m benchmarks bench_exact`` re-runs one benchmark and
+replaces only its section of the file.
 """
 
 from __future__ import annotations
@@ -43,29 +44,48 @@ def machine() -> str:
     )
 
 
+SECTION = "<!-- section: {name} -->"
+HEADER = (
+    "# Benchmark results\n\n"
+    "Written by `make bench` (`python -m benchmarks`); `python -m benchmarks bench_x` re-measures one\n"
+    "section and replaces only that one. Every ratio in a table was measured in the same run, on the\n"
+    "machine named at the top of its section.\n"
+)
+
+
+def read_sections(path: Path) -> dict[str, str]:
+    """The sections of an existing RESULTS.md, by benchmark name (empty if there is none)."""
+    if not path.exists():
+        return {}
+    sections: dict[str, str] = {}
+    name = None
+    for line in path.read_text().splitlines(keepends=True):
+        if line.startswith("<!-- section: ") and line.rstrip().endswith(" -->"):
+            name = line.strip()[len("<!-- section: "):-len(" -->")]
+            sections[name] = ""
+        elif name is not None:
+            sections[name] += line
+    return {k: v.strip() for k, v in sections.items()}
+
+
 def main(argv: list[str]) -> None:
     names = argv or sorted(p.stem for p in HERE.glob("bench_*.py"))
-    sections = []
+    results = HERE / "RESULTS.md"
+    sections = {} if not argv else read_sections(results)
     for name in names:
         module = importlib.import_module(f"benchmarks.{name}")
         buffer = io.StringIO()
         start = time.perf_counter()
         with contextlib.redirect_stdout(buffer):
             module.main()
+        elapsed = time.perf_counter() - start
         text = buffer.getvalue().strip()
-        print(text, f"\n\n({name}: {time.perf_counter() - start:.0f} s)\n", flush=True)
-        sections.append(text)
-    if argv:  # a partial run does not overwrite the full record
-        return
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    header = (
-        "# Benchmark results\n\n"
-        f"Written by `make bench` on {stamp}.\n\n"
-        f"Machine: {machine()}.\n\n"
-        "Every ratio in a table was measured in the same run, on this machine.\n"
-    )
-    (HERE / "RESULTS.md").write_text(header + "\n" + "\n\n".join(sections) + "\n")
-    print(f"wrote {HERE / 'RESULTS.md'}")
+        print(text, f"\n\n({name}: {elapsed:.0f} s)\n", flush=True)
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        sections[name] = f"_Measured {stamp} in {elapsed:.0f} s on: {machine()}._\n\n{text}"
+    body = "\n\n".join(f"{SECTION.format(name=n)}\n{sections[n]}" for n in sorted(sections))
+    results.write_text(HEADER + "\n" + body + "\n")
+    print(f"wrote {results}")
 
 
 if __name__ == "__main__":
