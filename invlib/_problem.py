@@ -304,6 +304,31 @@ class Tracker:
                     active=int(idx.numel()), max_residual=f"{float(rel.max()) if rel.numel() else 0:.2e}"
                 )
 
+    def restart(self, rows: Tensor, x: Tensor) -> dict[str, Tensor]:
+        """Put the samples ``rows`` (a mask) back to ``x`` and make them active again.
+
+        Returns their state before the restart, for :meth:`keep_better`.
+        """
+        saved = {"rows": rows.clone(), "x": self.x[rows].clone(), "r": self.r[rows].clone(),
+                 "phi": self.phi[rows].clone(), "res": self.res[rows].clone()}
+        idx = rows.nonzero().flatten()
+        self.x[idx] = self.P.project(x)
+        self.r[idx] = self.P.residual(self.x[idx], idx)
+        self.phi[idx] = self.P.objective(self.r[idx], self.x[idx])
+        self.res[idx] = self.P.rel(self.r[idx], idx)
+        self.converged[idx] = self.res[idx] <= self.P.tol
+        self.stalled[idx] = False
+        return saved
+
+    def keep_better(self, saved: dict[str, Tensor]) -> None:
+        """Where the state ``saved`` by :meth:`restart` had a lower objective and the restart did not converge, restore it."""
+        idx = saved["rows"].nonzero().flatten()
+        worse = ~self.converged[idx] & (saved["phi"] < self.phi[idx])
+        back = idx[worse]
+        for name in ("x", "r", "phi", "res"):
+            getattr(self, name)[back] = saved[name][worse]
+        self.stalled[back] = True
+
     def history(self) -> tuple[list[float], list[float]]:
         """The recorded history as Python floats (one device sync)."""
         if not self._hist_max:

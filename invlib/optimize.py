@@ -295,8 +295,10 @@ def optimize_inverse(
     method:
         ``"auto"`` (dense ``"newton"`` when the per-sample Jacobian has at most 2**20 entries,
         else ``"matrix_free"``), ``"newton"`` (damped quasi-Newton with exact batched Jacobians,
-        Broyden updates between them and boundary-crossing steps on piecewise-linear maps; for
-        non-square maps, priors and boxes: Levenberg--Marquardt), ``"matrix_free"`` (Gauss--Newton
+        Broyden updates between them and boundary-crossing steps on piecewise-linear maps; samples
+        where it stalls, e.g. on a singular Jacobian, start again from ``x0`` with
+        Levenberg--Marquardt in the remaining budget; for non-square maps, priors and boxes:
+        Levenberg--Marquardt throughout), ``"matrix_free"`` (Gauss--Newton
         with JVP/VJP and conjugate gradients), ``"homotopy"`` (follows the preimage of the segment
         from :math:`f(x_0)` to :math:`y`; made for piecewise-linear maps), ``"fixed_point"``
         (:math:`x \leftarrow x + \omega(y - f(x))`, converges when :math:`f = I + g` with
@@ -508,7 +510,15 @@ def _run(method: str, problem: Problem, tracker: Tracker, lr: float | None) -> N
         if problem.constrained or problem.n != problem.m:
             _newton.levenberg_marquardt(problem, tracker)
         else:
+            start = tracker.x.clone()
             _newton.square_newton(problem, tracker)
+            # where Newton stalled (a singular Jacobian, a kink it cannot cross), Levenberg-Marquardt
+            # starts again from the same start with what is left of the budget; the better end point wins
+            stuck = tracker.stalled & ~tracker.converged
+            if bool(stuck.any()) and tracker.iterations < tracker.max_iter:
+                saved = tracker.restart(stuck, start[stuck])
+                _newton.levenberg_marquardt(problem, tracker)
+                tracker.keep_better(saved)
     elif method == "homotopy":
         from invlib import _newton
 

@@ -53,6 +53,15 @@ def test_inverse_falls_back_to_pseudo_inverse_for_singular_rows():
     assert torch.allclose(H[1], torch.linalg.pinv(J[1]))
 
 
+def test_inverse_treats_numerically_singular_rows_as_singular():
+    # rank one up to rounding: inv_ex "succeeds" with entries ~1e15, a step that flies off to infinity
+    J = torch.tensor([[[1.0, 1.0], [1.0, 1.0 + 1e-15]]], dtype=DT)
+    assert int(torch.linalg.inv_ex(J).info) == 0
+    H = _newton._inverse(J)
+    assert H.abs().max() < 1.0
+    assert torch.allclose(H[0], torch.linalg.pinv(J[0]))
+
+
 def _problem(f, y, n):
     return Problem(f, y, (n,), None, None, 1e-10)
 

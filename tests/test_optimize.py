@@ -434,3 +434,17 @@ def test_cuda_runs_on_y_device():
     assert bool(res.converged.all())
     assert float(x_error(res.x, x_true).max()) <= 1e-8
     assert math.isfinite(res.time_s)
+
+
+def test_auto_solves_square_maps_with_a_singular_jacobian():
+    # a layer norm removes the mean: the square map is many-to-one and its Jacobian singular everywhere;
+    # Newton's method alone stalls on every sample (residual ~1), the Levenberg-Marquardt fallback solves them
+    torch.manual_seed(0)
+    f = nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 8), nn.LayerNorm(8, elementwise_affine=False))
+    f = f.double().eval().requires_grad_(False)
+    y = f(torch.randn(32, 8, dtype=torch.float64))
+    result = invlib.optimize_inverse(f, y, seed=0)
+    assert result.method == "newton"
+    assert bool(result.converged.all()), result.residual.max()
+    assert float(result.residual.max()) <= result.tol
+    assert bool(torch.isfinite(result.x).all()) and float(result.x.abs().max()) < 1e3

@@ -76,3 +76,19 @@ def test_tracker_rejects_a_start_where_f_is_not_finite():
     P = Problem(torch.log, y, (1,), None, None, 1e-10)
     with pytest.raises(InvalidInputError, match="f\\(x0\\) contains NaN or inf"):
         Tracker(P, torch.tensor([[1.0], [-1.0]], dtype=DT), max_iter=5)
+
+
+def test_restart_then_keep_better_restores_only_rows_where_the_restart_did_worse():
+    y = torch.ones(3, 1, dtype=DT)
+    P = Problem(lambda x: x, y, (1,), None, None, 1e-10)
+    T = Tracker(P, torch.tensor([[0.9], [0.9], [0.9]], dtype=DT), max_iter=10)
+    T.stalled[:] = True
+    rows = torch.tensor([True, True, False])
+    saved = T.restart(rows, torch.tensor([[0.0], [0.99]], dtype=DT))
+    assert T.stalled.tolist() == [False, False, True]
+    assert T.active().tolist() == [0, 1]
+    assert torch.allclose(T.res, torch.tensor([1.0, 0.01, 0.1], dtype=DT))
+    T.keep_better(saved)  # row 0 is worse than before the restart (1.0 > 0.1), row 1 better
+    assert torch.allclose(T.x.flatten(), torch.tensor([0.9, 0.99, 0.9], dtype=DT))
+    assert torch.allclose(T.res, torch.tensor([0.1, 0.01, 0.1], dtype=DT))
+    assert T.stalled.tolist() == [True, False, True]
