@@ -77,3 +77,34 @@ def test_chapters_link_their_assignment(built):
         linked.update(re.findall(r'_downloads/[0-9a-f]+/(ex\d\d_[a-z0-9_]+)\.ipynb', html))
     missing = exercises - linked
     assert not missing, f"no chapter links these assignments: {sorted(missing)}"
+
+
+def launch_links(html: str) -> dict[str, str]:
+    """The launch buttons of a built page: ``{"Colab": href, "Binder": href, ...}`` (sphinx-book-theme's dropdown)."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    menu = soup.select_one(".dropdown-launch-buttons")
+    if menu is None:
+        return {}
+    return {a.get_text(strip=True): a["href"] for a in menu.select("a[href]")}
+
+
+@pytest.mark.parametrize("doc", [d for d in toc_files() if is_notebook(d)])
+def test_launch_buttons_open_the_chapter_notebook(doc, built):
+    """Colab opens only .ipynb files from GitHub: the chapter's Colab button must name its committed .ipynb copy
+    (``make notebooks``), not its .md; Binder and JupyterHub open that same notebook."""
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    repository = config["repository"]
+    org_repo = repository["url"].rstrip("/").removeprefix("https://github.com/")
+    book_dir = (repository.get("path_to_book") or "").strip("/")
+    path = f"{book_dir}/{doc}.ipynb" if book_dir else f"{doc}.ipynb"  # in the repository
+    assert (REPO / f"{doc}.ipynb").exists(), f"{doc}.ipynb does not exist: run `make notebooks`, then `make book`"
+    links = launch_links((built / f"{doc}.html").read_text())
+    colab = config["launch_buttons"].get("colab_url", "").rstrip("/")
+    if colab:
+        assert links.get("Colab") == f"{colab}/github/{org_repo}/blob/{repository['branch']}/{path}", \
+            f"{doc}: Colab button is {links.get('Colab')!r} (an .md? run `make notebooks`, then `make book`)"
+    for name in ("Binder", "JupyterHub"):
+        if name in links:
+            assert f"/{path}" in links[name], f"{doc}: the {name} button does not open {path}: {links[name]}"
