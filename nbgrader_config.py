@@ -51,7 +51,13 @@ c.Execute.kernel_manager_class = "gradekit.sandbox.SandboxKernelManager"
 c.Execute.raise_on_iopub_timeout = False  # a flooding kernel must not abort the whole run
 c.SandboxKernelManager.memory_limit = 4 * 2**30  # RLIMIT_AS; importing torch alone maps ~0.8 GB
 c.SandboxKernelManager.cpu_limit = 900  # RLIMIT_CPU per kernel process, seconds
-c.SandboxKernelManager.process_limit = 256  # RLIMIT_NPROC: processes and threads of the sandbox uid
+c.SandboxKernelManager.process_limit = 256  # RLIMIT_NPROC and the cgroup's pids.max: processes and threads
+# The whole sandbox (kernel and everything the student forks) shares this many CPUs (a cgroup, v1 or v2): a
+# fork bomb burns one core, not the grader's. A cell that times out (c.Execute.timeout) takes every process
+# the student started with it. Without a usable cgroup the launcher warns ("GRADEKIT CPU CAP UNAVAILABLE")
+# and runs the kernel at nice 19 with at most fallback_process_limit processes.
+c.SandboxKernelManager.cpu_cores = 1.0
+c.SandboxKernelManager.fallback_process_limit = 64
 c.SandboxKernelManager.file_size_limit = 256 * 2**20  # RLIMIT_FSIZE
 c.SandboxKernelManager.tmp_size = 256 * 2**20  # the kernel's private /tmp
 # The course library (wherever it is installed -- nbgrader also runs copies of this file in temporary

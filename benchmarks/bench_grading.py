@@ -6,7 +6,8 @@
 The submissions are synthetic and mixed: 40 % correct, 40 % partial (the first answer missing, or a
 declared wrong submission from ``tests/wrong_submissions/``), 20 % broken (the untouched release, a
 malformed notebook). Stock runs this course's configuration without the hardening (no sandbox, no
-guards); the gradekit runs use the full hardened configuration, so their times include the sandbox.
+guards); the gradekit runs use the full hardened configuration, so their times include the sandbox
+(each kernel capped at 1 CPU), the tamper guard and the merge into the gradebook.
 """
 
 from __future__ import annotations
@@ -93,12 +94,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=100, help="number of submissions (default 100)")
     parser.add_argument("--assignment", default="ex01_functions")
     parser.add_argument("--workers", type=int, default=2)
+    if argv is None and __name__ != "__main__":
+        argv = []  # called by `python -m benchmarks [bench_grading]`: sys.argv holds the runner's arguments
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be at least 1")
+    load_before = os.getloadavg()
     times = bench(args.n, args.assignment, args.workers)
+    load_after = os.getloadavg()
     stock = next(iter(times.values()))
-    print(f"Grading {args.n} synthetic submissions of {args.assignment} on {os.cpu_count()} CPU cores\n")
+    print(f"Grading {args.n} synthetic submissions of {args.assignment} on {os.cpu_count()} CPU cores "
+          f"(load average before: {load_before[0]:.2f} / {load_before[1]:.2f} / {load_before[2]:.2f}, "
+          f"after: {load_after[0]:.2f} / {load_after[1]:.2f} / {load_after[2]:.2f})\n")
     print("| method | wall time (s) | s / submission | speed-up vs stock |")
     print("|---|---:|---:|---:|")
     for name, t in times.items():

@@ -51,6 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sandbox":
         ok, why = sandbox_support()
         print("sandbox: available" if ok else f"sandbox: UNAVAILABLE -- {why}")
+        if ok:  # the CPU cap needs root too: probe it by making (and removing) a cgroup
+            from gradekit import cgroups
+
+            try:
+                group = cgroups.create(f"{cgroups.PREFIX}probe-{os.getpid()}", 1.0, 64)
+                group.remove()
+                print(f"CPU cap: available (cgroup v{group.version}, 1 CPU per sandbox by default)")
+            except (cgroups.CgroupUnavailable, OSError) as exc:
+                print(f"CPU cap: UNAVAILABLE -- {exc}; kernels run at nice 19 with fewer processes")
         return 0 if ok else 1
     if args.scheduler is None and args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)

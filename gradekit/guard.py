@@ -52,15 +52,10 @@ def __gradekit_install(nonce, module_names):
             mods[name] = importlib.import_module(name)
         except Exception:
             pass
-    if "torch" in mods:
-        # torch wraps some of its own functions lazily: importing torch._dynamo (which the first
-        # torch.optim step does) re-wraps torch.manual_seed. Do it now, so an honest submission's
-        # first optimizer step is not taken for tampering.
-        for lazy in ("torch._dynamo", "torch.optim"):
-            try:
-                importlib.import_module(lazy)
-            except Exception:
-                pass
+    # torch re-wraps one of its own functions lazily: importing torch._dynamo (which the first torch.optim
+    # step does) runs `torch.manual_seed = torch._disable_dynamo(torch.manual_seed)`. Importing it here
+    # cost 2.5 s per notebook; instead restore() accepts exactly that change (see `rewrapped`).
+    rewrapped = {("torch", "manual_seed"): "torch._dynamo"}
     volatile = {"input", "raw_input", "exit", "quit", "get_ipython", "display", "help", "copyright", "credits",
                 "license"}   # rebound by IPython/ipykernel themselves on every execution
     def public(d):
@@ -98,7 +93,12 @@ def __gradekit_install(nonce, module_names):
                 m.__class__ = types.ModuleType
             d = vars(m)
             for k, v in snap[name].items():
-                if d.get(k, missing) is not v:
+                cur = d.get(k, missing)
+                if cur is not v:
+                    lazy = rewrapped.get((name, k))
+                    if lazy and lazy in sys.modules and getattr(cur, "__wrapped__", missing) is v:
+                        snap[name][k] = cur   # torch's own re-wrap on importing torch._dynamo
+                        continue
                     found.append(name + "." + k)
                     d[k] = v
         for cls, orig in classes:

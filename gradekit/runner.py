@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from gradekit.journal import Entry, Journal
+from gradekit.sandbox import IMPORT_ROOT, RUNTIME_ENV
 from gradekit.submissions import Submission
 
 JOURNAL_NAME = "gradekit-journal.jsonl"
@@ -103,22 +104,25 @@ class Result:
 
 # ------------------------------------------------------------------------------------------ helpers
 def nbgrader_env() -> dict[str, str]:
-    """This interpreter's ``bin/`` first on PATH (nbgrader runs ``alembic`` by name), quiet warnings."""
+    """This interpreter's ``bin/`` first on PATH (nbgrader runs ``alembic`` by name), quiet warnings, and
+    this gradekit first on PYTHONPATH (the course's ``nbgrader_config.py`` imports it: it must be the
+    same code as the runner's, whatever an editable install elsewhere points to)."""
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [IMPORT_ROOT, env.get("PYTHONPATH")]))
     env.setdefault("MPLBACKEND", "Agg")
     env["PYTHONWARNINGS"] = "ignore"
     return env
 
 
 def _run_nbgrader(cwd: Path, args: list[str], timeout: float | None = None,
-                  memory_bytes: int | None = None) -> subprocess.CompletedProcess:
+                  memory_bytes: int | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     def limit() -> None:  # runs in the child: its own process group, bounded address space
         os.setsid()
         if memory_bytes:
             resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
 
-    proc = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=nbgrader_env(),
+    proc = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env={**nbgrader_env(), **(env or {})},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
                             preexec_fn=limit)
     try:
@@ -245,7 +249,9 @@ def _grade_items(task: Task, items: tuple[Item, ...]) -> tuple[dict[str, Result]
             args[2:2] = ["--student", items[0].student]
         error = ""
         try:
-            proc = _run_nbgrader(root, args, timeout=task.timeout * len(items), memory_bytes=task.memory_bytes)
+            # the kernels' socket folders live in this throw-away course: a killed nbgrader leaks none
+            proc = _run_nbgrader(root, args, timeout=task.timeout * len(items), memory_bytes=task.memory_bytes,
+                                 env={RUNTIME_ENV: str(root / ".kernels")})
             if proc.returncode != 0:
                 error = "nbgrader autograde failed: " + _tail(proc.stdout)
         except TimeoutError as exc:
@@ -264,14 +270,23 @@ def grade_one(task: Task) -> list[Result]:
     """Grade a task's submissions (in a worker process or on a Dask worker); one :class:`Result` each.
 
     All items run in one nbgrader process first; each item not completely graded there runs again
-    alone, and if that fails too it gets 0 on every test cell, flagged, with the error.
+    alone, and if that fails too it gets 0 on every test cell, flagged, with the error. An item with a
+    notebook nbgrader cannot even read (not JSON, not a notebook) gets that at once, without a run.
     """
     start = time.monotonic()
-    done, error = _grade_items(task, task.items)
+    unreadable = {item.student: why for item in task.items if (why := unreadable_notebook(item))}
+    runnable = tuple(item for item in task.items if item.student not in unreadable)
+    done, error = _grade_items(task, runnable) if runnable else ({}, "")
     results = []
     for item in task.items:
+        if item.student in unreadable:  # nbgrader cannot read it either: no nbgrader run, no retry
+            with tempfile.TemporaryDirectory() as tmp:
+                res = _failed_result(task, item, unreadable[item.student], Path(tmp))
+            res.seconds = (time.monotonic() - start) / len(task.items)
+            results.append(res)
+            continue
         res = done.get(item.student)
-        if res is None and len(task.items) > 1:
+        if res is None and len(runnable) > 1:
             alone, error = _grade_items(task, (item,))
             res = alone.get(item.student)
         if res is None:
@@ -280,6 +295,22 @@ def grade_one(task: Task) -> list[Result]:
         res.seconds = (time.monotonic() - start) / len(task.items)
         results.append(res)
     return results
+
+
+def unreadable_notebook(item: Item) -> str:
+    """Why nbgrader could not read one of ``item``'s notebooks (not UTF-8, not JSON, not a notebook), or ""."""
+    import json
+
+    for name, data in sorted(item.files.items()):
+        if not name.endswith(".ipynb"):
+            continue
+        try:
+            nb = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            return f"the notebook {name} is not valid JSON ({type(exc).__name__}: {str(exc)[:200]})"
+        if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list) or "nbformat" not in nb:
+            return f"the notebook {name} is valid JSON but not a Jupyter notebook (no cells / nbformat)"
+    return ""
 
 
 def _failed_result(task: Task, item: Item, error: str, tmp: Path) -> Result:
@@ -423,13 +454,21 @@ def _failure(task: Task, exc: BaseException) -> list[Result]:
         return [_failed_result(task, item, f"{type(exc).__name__}: {exc}", Path(tmp)) for item in task.items]
 
 
-def chunked(items: list[Item], workers: int, chunk_size: int | None) -> list[tuple[Item, ...]]:
-    """Split ``items`` into tasks of ``chunk_size`` (auto: about 3 tasks per worker, at most 8 each)."""
-    if chunk_size is None:
-        chunk_size = max(1, min(8, len(items) // (3 * max(1, workers))))
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
-    return [tuple(items[i:i + chunk_size]) for i in range(0, len(items), chunk_size)]
+def chunked(items: list, workers: int, chunk_size: int | None) -> list[tuple]:
+    """Split ``items`` into tasks of ``chunk_size``, or, by default, of *guided* sizes: each task takes
+    half of what is left per worker (at least 2, at most 16), so the first tasks are large (one nbgrader
+    start-up for many submissions) and the last ones small (the workers finish at about the same time).
+    """
+    if chunk_size is not None:
+        if not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+        return [tuple(items[i:i + chunk_size]) for i in range(0, len(items), chunk_size)]
+    out, i, workers = [], 0, max(1, workers)
+    while i < len(items):
+        size = max(2, min(16, (len(items) - i) // (2 * workers)))
+        out.append(tuple(items[i:i + size]))
+        i += size
+    return out
 
 
 @dataclass

@@ -21,9 +21,19 @@ Two halves:
      this kernel's processes: no fork explosion), with ``no_new_privs`` and the resource limits
      ``RLIMIT_AS`` (memory), ``RLIMIT_CPU``, ``RLIMIT_NPROC``, ``RLIMIT_FSIZE``, ``RLIMIT_CORE = 0``.
 
+  4. before it forks anything, moves itself -- and so the whole sandbox -- into a cgroup of its own
+     (:mod:`gradekit.cgroups`, v1 or v2) capped at ``--cpus`` CPUs (default 1) and ``--nproc`` tasks; a
+     fork bomb then burns one CPU, not the machine. When the sandbox ends, every task left in the group
+     is killed and the group removed. Where no cgroup is usable the kernel runs at ``nice 19`` with at
+     most ``--fallback-nproc`` processes, and the launcher says so on stderr
+     (``GRADEKIT CPU CAP UNAVAILABLE``).
+  5. an interrupt (``SIGINT``: nbclient's cell timeout, ``interrupt_on_timeout``) stops the world in the
+     namespace, SIGKILLs every process the student started and interrupts the kernel, so the next
+     cells run on an idle sandbox; a kill or a shutdown kills the launcher and with it the namespace.
+
   Where it does not (not root, no namespaces: e.g. a laptop), grading goes on: the launcher prints a
   clear ``GRADEKIT SANDBOX UNAVAILABLE`` warning on stderr and runs the kernel with the resource limits
-  only.
+  and ``nice 19`` only.
 
 Set ``GRADEKIT_NO_SANDBOX=1`` to force the warning path (used to measure stock behaviour).
 """
@@ -31,24 +41,35 @@ Set ``GRADEKIT_NO_SANDBOX=1`` to force the warning path (used to measure stock b
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import ctypes.util
 import functools
 import os
+import re
 import resource
 import shutil
 import signal
 import stat
 import sys
 import tempfile
+import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Integer, List, Unicode
+from traitlets import Float, Integer, List, Unicode
+
+from gradekit import cgroups
 
 DISABLE_ENV = "GRADEKIT_NO_SANDBOX"
 WARNING = "GRADEKIT SANDBOX UNAVAILABLE"
+CPU_WARNING = "GRADEKIT CPU CAP UNAVAILABLE"
+RUNTIME_ENV = "GRADEKIT_RUNTIME_DIR"  # where the kernel manager makes its socket folders (default: tempdir)
+SOCKET_PREFIX = "gradekit-kernel-"
+OWNER_FILE = "owner.pid"
+IMPORT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the folder holding gradekit/
 ROOT_DIR = "/tmp/.gradekit-sandbox-root"  # mount point of each sandbox's private tmpfs root
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
@@ -74,6 +95,8 @@ class Limits:
     ``cpu_seconds`` is ``RLIMIT_CPU`` per process (soft; the kernel gets ``SIGXCPU``, then ``SIGKILL``
     5 s later), ``max_processes`` is ``RLIMIT_NPROC`` (processes *and threads* of the sandbox uid),
     ``max_file_bytes`` is ``RLIMIT_FSIZE``, ``tmp_bytes`` the size of the private ``/tmp``.
+    ``cpus`` is the CPU cap of the whole sandbox (its cgroup; 0: no cap), ``fallback_processes`` the
+    ``RLIMIT_NPROC`` used instead of ``max_processes`` (if lower) where no cgroup is usable.
     """
 
     memory_bytes: int = 4 * 2**30
@@ -81,16 +104,22 @@ class Limits:
     max_processes: int = 256
     max_file_bytes: int = 256 * 2**20
     tmp_bytes: int = 256 * 2**20
+    cpus: float = 1.0
+    fallback_processes: int = 64
 
     def __post_init__(self) -> None:
-        for name in ("memory_bytes", "cpu_seconds", "max_processes", "max_file_bytes", "tmp_bytes"):
+        for name in ("memory_bytes", "cpu_seconds", "max_processes", "max_file_bytes", "tmp_bytes",
+                     "fallback_processes"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"Limits.{name} must be a positive int, got {value!r}")
+        if isinstance(self.cpus, bool) or not isinstance(self.cpus, (int, float)) or not self.cpus >= 0:
+            raise ValueError(f"Limits.cpus must be a number >= 0 (0: no CPU cap), got {self.cpus!r}")
 
     def as_args(self) -> list[str]:
         return [f"--memory={self.memory_bytes}", f"--cpu={self.cpu_seconds}", f"--nproc={self.max_processes}",
-                f"--fsize={self.max_file_bytes}", f"--tmp={self.tmp_bytes}"]
+                f"--fsize={self.max_file_bytes}", f"--tmp={self.tmp_bytes}", f"--cpus={self.cpus:g}",
+                f"--fallback-nproc={self.fallback_processes}"]
 
 
 @dataclass(frozen=True)
@@ -225,19 +254,24 @@ def _chown_tree(path: str, uid: int) -> None:
             os.lchown(os.path.join(dirpath, name), uid, uid)
 
 
-def apply_limits(limits: Limits, nproc: bool = True) -> None:
-    """Set the resource limits of the calling process (inherited by everything it starts)."""
+def apply_limits(limits: Limits, nproc: int | None = None) -> None:
+    """Set the resource limits of the calling process (inherited by everything it starts);
+    ``RLIMIT_NPROC`` only if ``nproc`` is given."""
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_bytes, limits.max_file_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if nproc:
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
-def kernel_env(workdir: str) -> dict[str, str]:
-    """The kernel's environment: a short allow-list (no instructor secrets), ``HOME`` in the private /tmp."""
+def kernel_env(workdir: str, cpus: float = 0) -> dict[str, str]:
+    """The kernel's environment: a short allow-list (no instructor secrets), ``HOME`` in the private /tmp,
+    and, under a CPU cap, at most that many OpenMP/MKL threads (more only spin against the quota)."""
     env = {k: v for k, v in os.environ.items() if k in ENV_KEEP or k.startswith("LC_")}
+    if cpus > 0:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.setdefault(var, str(max(1, int(cpus + 0.999))))
     env.update(HOME="/tmp", USER="student", LOGNAME="student", MPLCONFIGDIR="/tmp/.matplotlib",
                IPYTHONDIR="/tmp/.ipython", JUPYTER_RUNTIME_DIR="/tmp/.jupyter", PYTHONNOUSERSITE="1",
                PWD=workdir)
@@ -267,7 +301,74 @@ def _wait_for(child: int) -> int:
             return code if code >= 0 else 128 - code
 
 
-def run_sandboxed(plan: Plan, argv: list[str]) -> int:
+def cpu_cap(limits: Limits, name: str | None = None) -> tuple[cgroups.Cgroup | None, str]:
+    """Make this sandbox's cgroup and move the calling process into it: ``(group, "")``, or
+    ``(None, why not)`` where no cgroup is usable (or ``limits.cpus`` is 0)."""
+    if not limits.cpus:
+        return None, "the CPU cap is disabled (--cpus=0)"
+    try:
+        group = cgroups.create(name or f"{cgroups.PREFIX}{os.getpid()}", limits.cpus, limits.max_processes + 2)
+    except cgroups.CgroupUnavailable as exc:
+        return None, str(exc)
+    try:
+        group.add(0)
+    except OSError as exc:
+        group.remove(1.0)
+        return None, f"cannot join the cgroup: {exc.strerror}"
+    return group, ""
+
+
+def cpu_cap_warning(why: str, limits: Limits) -> str:
+    return (f"WARNING: {CPU_WARNING}: {why}. Student processes are not confined to {limits.cpus:g} CPU: the "
+            f"kernel runs at nice 19 with at most {min(limits.fallback_processes, limits.max_processes)} "
+            f"processes (RLIMIT_NPROC) instead.")
+
+
+def _stop_the_world(kernel: int) -> int:
+    """In the namespace's init: SIGKILL every process but init and the kernel, then interrupt the kernel.
+
+    ``kill(-1, SIGSTOP)`` from init stops every other process of the namespace at once (the kernel holds
+    the task list lock, so no fork slips through); stopped processes cannot fork, so one pass over
+    ``/proc`` kills them all. Returns how many were killed.
+    """
+    with contextlib.suppress(OSError):
+        os.kill(-1, signal.SIGSTOP)
+    killed = 0
+    for _ in range(3):
+        found = 0
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) not in (1, kernel):
+                with contextlib.suppress(OSError):
+                    os.kill(int(entry), signal.SIGKILL)
+                    found += 1
+        killed += found
+        if not found:
+            break
+    with contextlib.suppress(OSError):
+        os.kill(kernel, signal.SIGINT)
+    with contextlib.suppress(OSError):
+        os.kill(kernel, signal.SIGCONT)
+    return killed
+
+
+def _init_handler(kernel: int):
+    """init's signal handler: SIGINT stops the world (once per burst: the launcher forwards the same
+    interrupt that jupyter_client also sent to the process group); other signals go to the kernel."""
+    last = [0.0]
+
+    def handler(signum, _frame):
+        if signum == signal.SIGINT:
+            now = time.monotonic()
+            if now - last[0] > 1.0:
+                last[0] = now
+                _stop_the_world(kernel)
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(kernel, signum)
+    return handler
+
+
+def run_sandboxed(plan: Plan, argv: list[str], cgroup_name: str | None = None) -> int:
     """Run ``argv`` in the sandbox described by ``plan``; return its exit code (call as root)."""
     # The launcher dies with the grader that started it (a killed nbgrader or pytest, an instructor's
     # Ctrl-C); the namespace's init dies with the launcher, and the kernel and everything it forked
@@ -276,16 +377,32 @@ def run_sandboxed(plan: Plan, argv: list[str]) -> int:
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != grader:  # the grader died before the signal was armed
         return 1
-    uid = UID_BASE + os.getpid() % UID_SPAN
-    for path in plan.writable:
-        _chown_tree(path, uid)
-    env = kernel_env(plan.workdir)
-    _check(_libc().unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
-    init = os.fork()
+    group, why = cpu_cap(plan.limits, cgroup_name)
+    nproc = plan.limits.max_processes
+    if group is None:
+        nproc = min(nproc, plan.limits.fallback_processes)
+        print(cpu_cap_warning(why, plan.limits), file=sys.stderr, flush=True)
+    try:
+        uid = UID_BASE + os.getpid() % UID_SPAN
+        for path in plan.writable:
+            _chown_tree(path, uid)
+        env = kernel_env(plan.workdir, plan.limits.cpus)
+        _check(_libc().unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
+        init = os.fork()
+    except BaseException:
+        if group is not None:
+            group.remove()
+        raise
     if init:  # the launcher: stays outside, forwards signals (interrupts) to the namespace's init
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
             signal.signal(sig, _forward(init))
-        return _wait_for(init)
+        try:
+            return _wait_for(init)
+        finally:  # the namespace is gone; kill anything that is somehow left in the group, remove it
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+                signal.signal(sig, signal.SIG_IGN)
+            if group is not None:
+                group.remove()
     # PID 1 of the new namespace: dies with the launcher; when it exits, the kernel pulls everything down.
     try:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -299,7 +416,9 @@ def run_sandboxed(plan: Plan, argv: list[str]) -> int:
     if kernel == 0:
         try:
             os.setsid()
-            apply_limits(plan.limits)
+            apply_limits(plan.limits, nproc)
+            if group is None:
+                os.nice(19)
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
@@ -310,15 +429,17 @@ def run_sandboxed(plan: Plan, argv: list[str]) -> int:
             print(f"gradekit sandbox: could not start the kernel: {exc}", file=sys.stderr, flush=True)
         os._exit(71)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-        signal.signal(sig, _forward(kernel))
+        signal.signal(sig, _init_handler(kernel))
     os._exit(_wait_for(kernel))
 
 
 def run_unsandboxed(limits: Limits, argv: list[str], why: str) -> None:
     """The warning path: no isolation, resource limits only; replaces this process with ``argv``."""
-    print(f"WARNING: {WARNING}: {why}. Student code runs WITHOUT filesystem/network isolation "
-          f"(memory, CPU-time and file-size limits still apply).", file=sys.stderr, flush=True)
-    apply_limits(limits, nproc=False)  # RLIMIT_NPROC would count all of the instructor's processes
+    print(f"WARNING: {WARNING}: {why}. Student code runs WITHOUT filesystem/network isolation and WITHOUT "
+          f"a CPU or process cap, at nice 19 (memory, CPU-time and file-size limits still apply).",
+          file=sys.stderr, flush=True)
+    apply_limits(limits)  # RLIMIT_NPROC would count all of the instructor's processes
+    os.nice(19)
     os.execv(argv[0], argv)
 
 
@@ -333,12 +454,22 @@ def main(args: list[str] | None = None) -> int:
     parser.add_argument("--nproc", type=int, default=defaults.max_processes)
     parser.add_argument("--fsize", type=int, default=defaults.max_file_bytes)
     parser.add_argument("--tmp", type=int, default=defaults.tmp_bytes)
+    parser.add_argument("--cpus", type=float, default=defaults.cpus,
+                        help="CPU cap of the whole sandbox (cgroup), in CPUs; 0: none (default %(default)s)")
+    parser.add_argument("--fallback-nproc", type=int, default=defaults.fallback_processes,
+                        help="RLIMIT_NPROC where no cgroup is usable (default %(default)s)")
+    parser.add_argument("--cgroup-name", default=None, help="name of the sandbox's cgroup (default gradekit-PID)")
     parser.add_argument("argv", nargs=argparse.REMAINDER)
     ns = parser.parse_args(args)
     argv = ns.argv[1:] if ns.argv[:1] == ["--"] else ns.argv
     if not argv:
         parser.error("no kernel command given after --")
-    limits = Limits(ns.memory, ns.cpu, ns.nproc, ns.fsize, ns.tmp)
+    if ns.cgroup_name is not None and not re.fullmatch(re.escape(cgroups.PREFIX) + r"[\w.-]+", ns.cgroup_name):
+        parser.error(f"--cgroup-name must look like {cgroups.PREFIX}NAME")
+    try:
+        limits = Limits(ns.memory, ns.cpu, ns.nproc, ns.fsize, ns.tmp, ns.cpus, ns.fallback_nproc)
+    except ValueError as exc:
+        parser.error(str(exc))
     argv[0] = shutil.which(argv[0]) or argv[0]
     ok, why = sandbox_support()
     if not ok:
@@ -346,7 +477,7 @@ def main(args: list[str] | None = None) -> int:
     workdir = os.getcwd()
     plan = Plan(readonly=tuple(default_readonly_paths() + ns.ro), writable=tuple([workdir] + ns.rw),
                 workdir=workdir, limits=limits)
-    return run_sandboxed(plan, argv)
+    return run_sandboxed(plan, argv, ns.cgroup_name)
 
 
 # ------------------------------------------------------------------------------------ kernel manager
@@ -361,39 +492,109 @@ class SandboxKernelManager(AsyncKernelManager):
 
     memory_limit = Integer(Limits.memory_bytes, help="RLIMIT_AS of the kernel, bytes").tag(config=True)
     cpu_limit = Integer(Limits.cpu_seconds, help="RLIMIT_CPU of each kernel process, seconds").tag(config=True)
-    process_limit = Integer(Limits.max_processes, help="RLIMIT_NPROC: processes and threads").tag(config=True)
+    process_limit = Integer(Limits.max_processes, help="RLIMIT_NPROC and the cgroup's pids.max: processes and "
+                            "threads").tag(config=True)
     file_size_limit = Integer(Limits.max_file_bytes, help="RLIMIT_FSIZE, bytes").tag(config=True)
     tmp_size = Integer(Limits.tmp_bytes, help="size of the private /tmp, bytes").tag(config=True)
+    cpu_cores = Float(Limits.cpus, help="CPU cap of the whole sandbox (a cgroup), in CPUs; 0: no cap").tag(config=True)
+    fallback_process_limit = Integer(Limits.fallback_processes, help="RLIMIT_NPROC where no cgroup is usable "
+                                     "(the kernel then also runs at nice 19)").tag(config=True)
     readonly_paths = List(Unicode(), help="extra host paths the kernel may read (e.g. the course library)").tag(config=True)
 
     _socket_dir: str | None = None
+    _cgroup_name: str | None = None
 
     def limits(self) -> Limits:
-        return Limits(self.memory_limit, self.cpu_limit, self.process_limit, self.file_size_limit, self.tmp_size)
+        return Limits(self.memory_limit, self.cpu_limit, self.process_limit, self.file_size_limit, self.tmp_size,
+                      self.cpu_cores, self.fallback_process_limit)
 
     async def _async_pre_start_kernel(self, **kw):
         ok, why = sandbox_support()
         if not ok:
             self.log.warning("%s: %s -- grading goes on without isolation.", WARNING, why)
         if self._socket_dir is None:
-            self._socket_dir = tempfile.mkdtemp(prefix="gradekit-kernel-")
-            os.chmod(self._socket_dir, stat.S_IRWXU)
+            self._socket_dir = make_socket_dir()
+        self._cgroup_name = f"{cgroups.PREFIX}{uuid.uuid4().hex[:16]}"
         self.transport = "ipc"
         self.connection_file = os.path.join(self._socket_dir, "kernel.json")
         self.ip = os.path.join(self._socket_dir, "ipc")
-        return await super()._async_pre_start_kernel(**kw)
+        cmd, kw = await super()._async_pre_start_kernel(**kw)
+        # the launcher must be this gradekit, not whichever one `-m gradekit.sandbox` finds from the
+        # kernel's working directory (another checkout's editable install, say)
+        env = kw.setdefault("env", dict(os.environ))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [IMPORT_ROOT, env.get("PYTHONPATH")]))
+        return cmd, kw
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd = super().format_kernel_cmd(extra_arguments)
         prefix = [sys.executable, "-m", "gradekit.sandbox", *self.limits().as_args(), f"--rw={self._socket_dir}"]
+        if self._cgroup_name:
+            prefix.append(f"--cgroup-name={self._cgroup_name}")
         prefix += [f"--ro={p}" for p in self.readonly_paths]
         return prefix + ["--", *cmd]
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
+        # The launcher removes its cgroup when it ends; a SIGKILLed launcher (shutdown_kernel(now=True),
+        # a kernel that would not stop) cannot, and its namespace died with it: remove what is left.
+        if self._cgroup_name and not (self.provisioner and self.provisioner.has_process):
+            with contextlib.suppress(OSError):
+                group = cgroups.find(self._cgroup_name)
+                if group is not None:
+                    group.remove()
         if not restart and self._socket_dir:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None
+
+
+def make_socket_dir() -> str:
+    """A private folder for one kernel's sockets, under ``$GRADEKIT_RUNTIME_DIR`` or the temp dir.
+
+    It records the grader's pid, so folders left by a grader that was killed (no clean-up ran) are
+    removed by the next one (:func:`sweep_socket_dirs`).
+    """
+    parent = os.environ.get(RUNTIME_ENV) or None
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    sweep_socket_dirs(parent or tempfile.gettempdir())
+    path = tempfile.mkdtemp(prefix=SOCKET_PREFIX, dir=parent)
+    os.chmod(path, stat.S_IRWXU)
+    Path(path, OWNER_FILE).write_text(f"{os.getpid()}\n")
+    return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_socket_dirs(parent: str, unowned_after: float = 3600.0) -> list[str]:
+    """Remove ``gradekit-kernel-*`` folders in ``parent`` whose grader is dead (or, with no owner
+    recorded, older than ``unowned_after`` s); their paths."""
+    removed = []
+    now = time.time()
+    try:
+        entries = [e for e in os.scandir(parent) if e.name.startswith(SOCKET_PREFIX) and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return removed
+    for entry in entries:
+        try:
+            owner = Path(entry.path, OWNER_FILE).read_text().strip()
+            stale = not _alive(int(owner))
+        except (OSError, ValueError):
+            try:
+                stale = now - entry.stat(follow_symlinks=False).st_mtime > unowned_after
+            except OSError:
+                continue
+        if stale:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.path)
+    return removed
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ PROBE = textwrap.dedent('''
 def _launch(tmp_path, probe_args, env=None, limits=Limits(memory_bytes=2 * 2**30, max_processes=24)):
     cmd = [sys.executable, "-m", "gradekit.sandbox", *limits.as_args(), "--", sys.executable, "-c", PROBE, *probe_args]
     return subprocess.run(cmd, cwd=tmp_path / "student", capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+                          env={**os.environ, "PYTHONPATH": REPO, **(env or {})})
 
 
 @pytest.fixture
@@ -101,7 +101,8 @@ def test_warning_path_runs_without_isolation(world):
 
 
 def test_launcher_needs_a_command():
-    proc = subprocess.run([sys.executable, "-m", "gradekit.sandbox", "--"], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "gradekit.sandbox", "--"], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": REPO})
     assert proc.returncode == 2 and "no kernel command" in proc.stderr
 
 
@@ -118,3 +119,238 @@ def test_kernel_manager_runs_a_notebook(tmp_path):
     assert text.startswith("42"), nb.cells[0].outputs
     if sandbox_support()[0]:
         assert "False" in text
+
+
+# ------------------------------------------------------------------------------- CPU cap (cgroups)
+from gradekit import cgroups  # noqa: E402
+from gradekit.sandbox import CPU_WARNING, SandboxKernelManager, sweep_socket_dirs  # noqa: E402
+
+
+def _cgroup_v1_cpu() -> bool:
+    try:
+        group = cgroups.create(f"{cgroups.PREFIX}probe-{os.getpid()}", 1.0, 16)
+    except (cgroups.CgroupUnavailable, OSError):
+        return False
+    group.remove()
+    return group.version == 1
+
+
+needs_cgroup = pytest.mark.skipif(not (sandbox_support()[0] and _cgroup_v1_cpu()),
+                                  reason="needs the sandbox and a writable cgroup v1 cpu hierarchy")
+
+SPIN = textwrap.dedent('''
+    import json, os, sys, time
+    print(open("/proc/self/cgroup").read().replace("\\n", ";"), flush=True)
+    time.sleep(float(sys.argv[1]))
+    t0 = time.time()
+    kids = []
+    for _ in range(2):
+        pid = os.fork()
+        if pid == 0:
+            while time.time() - t0 < 2.0:
+                pass
+            os._exit(0)
+        kids.append(pid)
+    for pid in kids:
+        os.waitpid(pid, 0)
+    t = os.times()
+    forks = 0
+    try:
+        for _ in range(40):
+            if os.fork() == 0:
+                time.sleep(3); os._exit(0)
+            forks += 1
+    except OSError:
+        pass
+    print(json.dumps({"cpu": t.children_user + t.children_system, "nice": os.nice(0), "forks": forks,
+                      "omp": os.environ.get("OMP_NUM_THREADS")}))
+''')
+
+
+def _spin(tmp_path, *args, env=None, pause=0.0):
+    (tmp_path / "student").mkdir(exist_ok=True)
+    cmd = [sys.executable, "-m", "gradekit.sandbox", *args, "--", sys.executable, "-c", SPIN, str(pause)]
+    return subprocess.Popen(cmd, cwd=tmp_path / "student", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**{k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"},
+                                           "PYTHONPATH": REPO, **(env or {})})
+
+
+@needs_cgroup
+def test_cpu_cap_cgroup_is_set_up_capped_and_removed(tmp_path):
+    proc = _spin(tmp_path, "--cpus=0.25", "--nproc=64", "--cgroup-name=gradekit-test-cap", pause=1.0)
+    first = proc.stdout.readline()
+    assert ":cpu:/" in first and "gradekit-test-cap" in first, first
+    group = cgroups.find("gradekit-test-cap")
+    assert group is not None and group.version == 1
+    cpu_dir = next(d for d in group.dirs if "cpu.cfs_quota_us" in os.listdir(d))
+    assert (cpu_dir / "cpu.cfs_quota_us").read_text().strip() == "25000"
+    assert (cpu_dir / "cpu.cfs_period_us").read_text().strip() == "100000"
+    assert proc.pid in group.pids(), "the launcher itself must be in the group (so all of the sandbox is)"
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    # two processes spinning for 2 s under a 0.25-CPU cap get ~0.5 s of CPU (uncapped: up to 4 s)
+    assert result["cpu"] < 0.9, result
+    assert result["nice"] == 0 and result["omp"] == "1"
+    assert CPU_WARNING not in err
+    assert not any(d.exists() for d in group.dirs), "the cgroup outlived its sandbox"
+
+
+def test_no_cgroup_falls_back_to_nice_and_fewer_processes(tmp_path):
+    proc = _spin(tmp_path, "--nproc=64", "--fallback-nproc=12", env={"GRADEKIT_NO_CGROUP": "1"})
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["nice"] == 19
+    if sandbox_support()[0]:
+        assert CPU_WARNING in err and "nice 19" in err and "at most 12 processes" in err, err
+        assert result["forks"] < 12, result
+    else:
+        assert WARNING in err and "nice 19" in err
+
+
+def test_cgroup_v2_setup_on_a_fake_hierarchy(tmp_path, monkeypatch):
+    monkeypatch.delenv("GRADEKIT_NO_CGROUP", raising=False)
+    root = tmp_path / "cg"
+    (root / "grader").mkdir(parents=True)
+    (root / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    (root / "cgroup.subtree_control").write_text("cpu pids\n")
+    (root / "grader" / "cgroup.controllers").write_text("cpu pids\n")
+    (root / "grader" / "cgroup.subtree_control").write_text("\n")
+    own = tmp_path / "self-cgroup"
+    own.write_text("0::/\n")
+    group = cgroups.create("gradekit-v2", 0.5, 100, root=str(root), cgroup_file=str(own))
+    assert group.version == 2 and group.dirs == [root / "gradekit-v2"]
+    assert (root / "gradekit-v2" / "cpu.max").read_text() == "50000 100000\n"
+    assert (root / "gradekit-v2" / "pids.max").read_text() == "100\n"
+    # a non-root group that does not delegate cpu: v2 forbids sub-groups with controllers there
+    own.write_text("0::/grader\n")
+    with pytest.raises(cgroups.CgroupUnavailable, match="does not delegate cpu"):
+        cgroups.create("gradekit-v2b", 1.0, 100, root=str(root), cgroup_file=str(own))
+    assert not (root / "grader" / "gradekit-v2b").exists()
+
+
+def test_no_cgroup_hierarchy_is_reported(tmp_path, monkeypatch):
+    monkeypatch.delenv("GRADEKIT_NO_CGROUP", raising=False)
+    mounts = tmp_path / "mounts"
+    mounts.write_text("proc /proc proc rw 0 0\n")
+    with pytest.raises(cgroups.CgroupUnavailable, match="no cgroup v1 cpu hierarchy"):
+        cgroups.create("gradekit-x", 1.0, 10, root=str(tmp_path), mounts_file=str(mounts))
+
+
+def test_stale_socket_dirs_are_swept(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for name, owner in (("gradekit-kernel-dead", dead.pid), ("gradekit-kernel-live", os.getpid())):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "owner.pid").write_text(f"{owner}\n")
+    (tmp_path / "gradekit-kernel-old").mkdir()
+    os.utime(tmp_path / "gradekit-kernel-old", (0, 0))
+    (tmp_path / "gradekit-kernel-new").mkdir()
+    removed = sorted(os.path.basename(p) for p in sweep_socket_dirs(str(tmp_path)))
+    assert removed == ["gradekit-kernel-dead", "gradekit-kernel-old"]
+    assert sorted(os.listdir(tmp_path)) == ["gradekit-kernel-live", "gradekit-kernel-new"]
+
+
+# ------------------------------------------------------- the whole sandbox dies: timeout, kill, shutdown
+FORK_BOMB = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
+COUNT_ALIVE = textwrap.dedent('''
+    import os
+    alive = 0
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                if open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
+                    alive += 1
+            except OSError:
+                pass
+    print("alive", alive)
+''')
+SLEEPERS = textwrap.dedent('''
+    import os, signal, time
+    for _ in range(5):
+        if os.fork() == 0:
+            os.setsid()
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+            time.sleep(600)
+            os._exit(0)
+    print("forked")
+''')
+
+
+def _sandbox_uid_processes(uid: int) -> list[int]:
+    found = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                status = open(f"/proc/{p}/status").read()
+            except OSError:
+                continue
+            uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
+            state = next(line for line in status.splitlines() if line.startswith("State:")).split()[1]
+            if str(uid) in uids and state != "Z":
+                found.append(int(p))
+    return found
+
+
+@needs_cgroup
+@pytest.mark.hostile
+def test_fork_bomb_dies_at_the_cell_timeout_and_later_cells_run(tmp_path):
+    import time
+
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(cells=[new_code_cell("print('before')"), new_code_cell(FORK_BOMB), new_code_cell(COUNT_ALIVE)])
+    client = NotebookClient(nb, timeout=6, kernel_name="python3", interrupt_on_timeout=True, allow_errors=True,
+                            kernel_manager_class="gradekit.sandbox.SandboxKernelManager",
+                            resources={"metadata": {"path": str(tmp_path)}})
+    seen = {}
+
+    def on_start(**kw):  # runs when each cell starts: remember the sandbox's cgroup and uid
+        km = client.km
+        if km is not None and km.has_kernel and "name" not in seen:
+            seen.update(name=km._cgroup_name, uid=40000 + km.provisioner.pid % 20000, dir=km._socket_dir)
+
+    client.on_cell_execute = on_start
+    start = time.monotonic()
+    client.execute()
+    elapsed = time.monotonic() - start
+    assert nb.cells[0].outputs[0]["text"] == "before\n"
+    assert any(o.get("ename") for o in nb.cells[1].outputs), "the fork bomb cell should have timed out"
+    text = "".join(o.get("text", "") for o in nb.cells[2].outputs)
+    # only the namespace's init and the kernel are left: every process the bomb made was killed
+    assert text.strip() == "alive 2", nb.cells[2].outputs
+    assert elapsed < 90, f"grading the fork bomb notebook took {elapsed:.0f} s (cell timeout 6 s)"
+    assert seen and cgroups.find(seen["name"]) is None, "the sandbox's cgroup outlived it"
+    assert not os.path.exists(seen["dir"]), "the kernel's socket folder outlived it"
+    assert not _sandbox_uid_processes(seen["uid"]), "sandbox processes outlived the kernel"
+
+
+@needs_cgroup
+@pytest.mark.hostile
+@pytest.mark.parametrize("now", [True, False], ids=["kill", "shutdown"])
+def test_kernel_kill_and_shutdown_end_the_whole_sandbox(tmp_path, now):
+    import asyncio
+
+    async def scenario():
+        km = SandboxKernelManager(kernel_name="python3")
+        await km.start_kernel(cwd=str(tmp_path))
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=120)
+            reply = await kc.execute_interactive(SLEEPERS, timeout=60)
+            assert reply["content"]["status"] == "ok"
+            uid, name, sockets = 40000 + km.provisioner.pid % 20000, km._cgroup_name, km._socket_dir
+            assert len(_sandbox_uid_processes(uid)) >= 6  # the kernel and its 5 sleepers
+        finally:
+            kc.stop_channels()
+        await km.shutdown_kernel(now=now)
+        return uid, name, sockets
+
+    uid, name, sockets = asyncio.run(scenario())
+    assert not _sandbox_uid_processes(uid), "processes the student started outlived the kernel"
+    assert cgroups.find(name) is None
+    assert not os.path.exists(sockets)

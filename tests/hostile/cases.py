@@ -183,7 +183,7 @@ def hostile_cases(release: dict, aid: str, port: int = 9) -> dict[str, Case]:
         "sys-exit": Case(first("import sys\nsys.exit(0)"), "first-removed"),
         "os-exit": Case(first("import os\nos._exit(0)"), "first-removed"),
         "kill-kernel": Case(first("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"), "first-removed"),
-        "huge-output": Case(first("for _i in range(1_000_000):\n    print('spam ' * 16)"), "first-removed"),
+        "huge-output": Case(first("for _i in range(200_000):\n    print('spam ' * 16)"), "first-removed"),
         "monkeypatch": Case(_dump(_magic_answers(correct, prefix=PATCH)), "magic"),
         "monkeypatch-in-call": Case(_dump(_magic_answers(correct, prefix=PATCH, in_call="    _patch()\n")), "magic"),
         "ipython-transformer": Case(_dump(_magic_answers(correct, prefix=TRANSFORM)), "magic"),

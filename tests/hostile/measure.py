@@ -19,6 +19,7 @@ counted as not withstood (the reason is printed).
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+from gradekit.sandbox import DISABLE_ENV
 from tests.hostile.cases import controls, hostile_cases, leaked
 from tests.nbgrader_course import REPO, Course, run_nbgrader
 
@@ -108,6 +110,8 @@ def build_course(tmp: Path, aid: str, stock: bool, port: int, unsafe: bool) -> t
 def run_stock(aid: str, tmp: Path, cell_timeout: int, unsafe: bool = False) -> tuple[Run, dict, list[str]]:
     """Grade everything with stock nbgrader, sequentially."""
     srv, port = _listener()
+    saved = os.environ.get(DISABLE_ENV)
+    os.environ[DISABLE_ENV] = "1"  # belt and braces: the stock configuration does not use the sandbox at all
     try:
         course, data, skipped = build_course(tmp, aid, True, port, unsafe)
         for student, files in data["subs"].items():
@@ -126,6 +130,10 @@ def run_stock(aid: str, tmp: Path, cell_timeout: int, unsafe: bool = False) -> t
         return run, data, skipped
     finally:
         srv.close()
+        if saved is None:
+            os.environ.pop(DISABLE_ENV, None)
+        else:
+            os.environ[DISABLE_ENV] = saved
 
 
 def run_hardened(aid: str, tmp: Path, cell_timeout: int, workers: int = 2) -> tuple[Run, dict, list[str]]:
@@ -205,10 +213,13 @@ def main(argv: list[str] | None = None) -> None:
     for n in names:
         print(f"| {n} | " + " | ".join("withstood" if results[m][0][n] == "" else "NO: " + results[m][0][n]
                                        for m in results) + " |")
+    counts = []
     for mode, (verdict, run) in results.items():
         ok = sum(1 for v in verdict.values() if v == "")
+        counts.append(f"{mode} withstands {ok} of {len(verdict)}")
         print(f"{mode}: withstands {ok} of {len(verdict)} hostile submissions "
               f"(run completed: {run.completed}, {run.seconds:.0f} s)")
+    print("; ".join(counts))
     sys.stdout.flush()
 
 
