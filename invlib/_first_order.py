@@ -63,18 +63,9 @@ def _stationary(P: "Problem", x: Tensor, g_fit: Tensor, g_pri: Tensor) -> Tensor
     """Scale-free projected-gradient test, only meaningful with a prior or a box."""
     if not P.constrained:
         return torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
-    g = _project_grad(P, x, g_fit + g_pri)
+    g = P.hold_at_bounds(x, g_fit + g_pri)[0]
     scale = g_fit.norm(dim=1) + g_pri.norm(dim=1) + torch.finfo(x.dtype).tiny
     return g.norm(dim=1) / scale <= math.sqrt(P.tol)
-
-
-def _project_grad(P: "Problem", x: Tensor, g: Tensor) -> Tensor:
-    if P.bounds is None:
-        return g
-    lo, hi = P.bounds
-    span = (hi - lo) * 1e-12
-    fixed = ((x <= lo + span) & (g > 0)) | ((x >= hi - span) & (g < 0))
-    return torch.where(fixed, torch.zeros_like(g), g)
 
 
 def _fixed_point(P: "Problem", T: "Tracker", omega: float, patience: int = 50) -> None:
@@ -102,7 +93,7 @@ def _gd(P: "Problem", T: "Tracker", lr: float) -> None:
             return
         x = T.x[idx]
         r, phi, g_fit, g_pri = _grad(P, x, idx)
-        g = _project_grad(P, x, g_fit + g_pri)
+        g = P.hold_at_bounds(x, g_fit + g_pri)[0]
         stationary = _stationary(P, x, g_fit, g_pri)
         t = step[idx]
         x_new, r_new = x.clone(), r.clone()

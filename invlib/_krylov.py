@@ -99,13 +99,8 @@ def gauss_newton_cg(P: "Problem", T: "Tracker", *, tau: float = 1e-3, max_cg: in
         else:
             g = g_fit
             scale = None
-        keep = None
-        if P.bounds is not None:
-            lo, hi = P.bounds
-            span = (hi - lo) * 1e-12
-            fixed = ((x <= lo + span) & (g > 0)) | ((x >= hi - span) & (g < 0))
-            g = torch.where(fixed, torch.zeros_like(g), g)
-            keep = (~fixed).to(dtype)
+        g, fixed = P.hold_at_bounds(x, g)
+        keep = None if fixed is None else (~fixed).to(dtype)
 
         def a0(v: Tensor) -> Tensor:
             if keep is not None:

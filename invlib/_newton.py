@@ -443,11 +443,8 @@ def levenberg_marquardt(P: "Problem", T: "Tracker", *, tau: float = 1e-3) -> Non
         else:
             g = g_fit
             scale = g_fit.norm(dim=1) if P.constrained else J.flatten(1).norm(dim=1) * r.norm(dim=1)
-        if P.bounds is not None:
-            lo, hi = P.bounds
-            span = (hi - lo) * 1e-12
-            fixed = ((x <= lo + span) & (g > 0)) | ((x >= hi - span) & (g < 0))
-            g = torch.where(fixed, torch.zeros_like(g), g)
+        g, fixed = P.hold_at_bounds(x, g)
+        if fixed is not None:  # held coordinates: identity rows/columns, so their step is 0
             keep = (~fixed).to(dtype)
             A = A * keep[:, :, None] * keep[:, None, :] + torch.diag_embed(1.0 - keep)
         stat = g.norm(dim=1) / (scale + tiny)

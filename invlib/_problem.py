@@ -214,6 +214,19 @@ class Problem:
             return x
         return x.clamp(self.bounds[0], self.bounds[1])
 
+    def hold_at_bounds(self, x: Tensor, g: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The projected gradient and the mask of coordinates held at the box this step.
+
+        A coordinate is held when it sits on a bound (within :math:`10^{-12}` of the box width) and the
+        gradient ``g`` pushes it outward; its gradient entry becomes 0.  Without a box: ``(g, None)``.
+        """
+        if self.bounds is None:
+            return g, None
+        lo, hi = self.bounds
+        span = (hi - lo) * 1e-12
+        fixed = ((x <= lo + span) & (g > 0)) | ((x >= hi - span) & (g < 0))
+        return torch.where(fixed, torch.zeros_like(g), g), fixed
+
 
 class Tracker:
     r"""Per-sample bookkeeping shared by every solver.

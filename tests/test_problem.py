@@ -92,3 +92,17 @@ def test_restart_then_keep_better_restores_only_rows_where_the_restart_did_worse
     assert torch.allclose(T.x.flatten(), torch.tensor([0.9, 0.99, 0.9], dtype=DT))
     assert torch.allclose(T.res, torch.tensor([0.1, 0.01, 0.1], dtype=DT))
     assert T.stalled.tolist() == [True, False, True]
+
+
+def test_hold_at_bounds_zeroes_only_outward_gradients_on_the_box():
+    y = torch.ones(1, 4, dtype=DT)
+    x = torch.tensor([[0.0, 0.0, 0.5, 1.0]], dtype=DT)
+    g = torch.tensor([[1.0, -1.0, 1.0, -1.0]], dtype=DT)  # descent moves x by -g
+    boxed = Problem(lambda v: v, y, (4,), None, (0.0, 1.0), 1e-10)
+    projected, fixed = boxed.hold_at_bounds(x, g)
+    # at 0 with g > 0 (pushed below 0) and at 1 with g < 0 (pushed above 1): held; the others move
+    assert fixed.tolist() == [[True, False, False, True]]
+    assert projected.tolist() == [[0.0, -1.0, 1.0, 0.0]]
+    free = Problem(lambda v: v, y, (4,), None, None, 1e-10)
+    projected, fixed = free.hold_at_bounds(x, g)
+    assert fixed is None and torch.equal(projected, g)
