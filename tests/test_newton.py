@@ -9,15 +9,9 @@ from torch import nn
 from invlib import _newton
 from invlib._problem import Problem, Tracker
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 DT = torch.float64
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def test_batched_jacobian_matches_autograd_per_sample():
