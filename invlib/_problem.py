@@ -13,6 +13,7 @@ r"""The problem, the priors and the per-sample bookkeeping shared by every solve
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -20,7 +21,7 @@ from torch import Tensor
 
 from invlib.errors import InvalidInputError
 
-__all__ = ["Prior", "Problem", "Tracker", "make_prior"]
+__all__ = ["Prior", "Problem", "Snapshot", "Tracker", "better", "make_prior"]
 
 
 _TV_EPS = 1e-3
@@ -228,6 +229,23 @@ class Problem:
         return torch.where(fixed, torch.zeros_like(g), g), fixed
 
 
+@dataclass
+class Snapshot:
+    """The per-sample state of a :class:`Tracker` at one moment (:meth:`Tracker.snapshot`)."""
+
+    x: Tensor
+    r: Tensor
+    phi: Tensor
+    res: Tensor
+    converged: Tensor
+    stalled: Tensor
+
+
+def better(a: "Tracker | Snapshot", b: "Tracker | Snapshot") -> Tensor:
+    """Per sample: is ``a`` better than ``b`` (converged first, then lower objective)?"""
+    return (a.converged & ~b.converged) | ((a.converged == b.converged) & (a.phi < b.phi))
+
+
 class Tracker:
     r"""Per-sample bookkeeping shared by every solver.
 
@@ -317,13 +335,13 @@ class Tracker:
                     active=int(idx.numel()), max_residual=f"{float(rel.max()) if rel.numel() else 0:.2e}"
                 )
 
-    def restart(self, rows: Tensor, x: Tensor) -> dict[str, Tensor]:
-        """Put the samples ``rows`` (a mask) back to ``x`` and make them active again.
+    def snapshot(self) -> "Snapshot":
+        """A copy of the per-sample state, for :meth:`adopt_better` after trying something else."""
+        return Snapshot(self.x.clone(), self.r.clone(), self.phi.clone(), self.res.clone(),
+                        self.converged.clone(), self.stalled.clone())
 
-        Returns their state before the restart, for :meth:`keep_better`.
-        """
-        saved = {"rows": rows.clone(), "x": self.x[rows].clone(), "r": self.r[rows].clone(),
-                 "phi": self.phi[rows].clone(), "res": self.res[rows].clone()}
+    def restart(self, rows: Tensor, x: Tensor) -> None:
+        """Put the samples ``rows`` (a mask) back to ``x`` and make them active again."""
         idx = rows.nonzero().flatten()
         self.x[idx] = self.P.project(x)
         self.r[idx] = self.P.residual(self.x[idx], idx)
@@ -331,16 +349,13 @@ class Tracker:
         self.res[idx] = self.P.rel(self.r[idx], idx)
         self.converged[idx] = self.res[idx] <= self.P.tol
         self.stalled[idx] = False
-        return saved
 
-    def keep_better(self, saved: dict[str, Tensor]) -> None:
-        """Where the state ``saved`` by :meth:`restart` had a lower objective and the restart did not converge, restore it."""
-        idx = saved["rows"].nonzero().flatten()
-        worse = ~self.converged[idx] & (saved["phi"] < self.phi[idx])
-        back = idx[worse]
-        for name in ("x", "r", "phi", "res"):
-            getattr(self, name)[back] = saved[name][worse]
-        self.stalled[back] = True
+    def adopt_better(self, other: "Tracker | Snapshot", rows: Tensor) -> None:
+        """Among ``rows`` (a mask), take ``other``'s state where it is better (:func:`better`)."""
+        take = rows & better(other, self)
+        if bool(take.any()):
+            for name in Snapshot.__dataclass_fields__:
+                getattr(self, name)[take] = getattr(other, name)[take]
 
     def history(self) -> tuple[list[float], list[float]]:
         """The recorded history as Python floats (one device sync)."""

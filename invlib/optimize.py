@@ -464,14 +464,7 @@ def optimize_inverse(
             th, tm = trial.history()
             hmax += th
             hmed += tm
-            better = (~skip) & _better(trial, best)
-            if bool(better.any()):
-                best.x[better] = trial.x[better]
-                best.r[better] = trial.r[better]
-                best.phi[better] = trial.phi[better]
-                best.res[better] = trial.res[better]
-                best.converged[better] = trial.converged[better]
-                best.stalled[better] = trial.stalled[better]
+            best.adopt_better(trial, ~skip)
     finally:
         if bar is not None:
             bar.total = bar.n
@@ -495,13 +488,6 @@ def optimize_inverse(
     )
 
 
-def _better(trial: Tracker, best: Tracker) -> Tensor:
-    """Per sample: does the trial beat the incumbent (converged first, then lower objective)?"""
-    return (trial.converged & ~best.converged) | (
-        (trial.converged == best.converged) & (trial.phi < best.phi)
-    )
-
-
 def _run(method: str, problem: Problem, tracker: Tracker, lr: float | None) -> None:
     """Dispatch to the solver module."""
     if method == "newton":
@@ -516,9 +502,10 @@ def _run(method: str, problem: Problem, tracker: Tracker, lr: float | None) -> N
             # starts again from the same start with what is left of the budget; the better end point wins
             stuck = tracker.stalled & ~tracker.converged
             if bool(stuck.any()) and tracker.iterations < tracker.max_iter:
-                saved = tracker.restart(stuck, start[stuck])
+                newton_end = tracker.snapshot()
+                tracker.restart(stuck, start[stuck])
                 _newton.levenberg_marquardt(problem, tracker)
-                tracker.keep_better(saved)
+                tracker.adopt_better(newton_end, stuck)
     elif method == "homotopy":
         from invlib import _newton
 

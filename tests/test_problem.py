@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from invlib import InvalidInputError
-from invlib._problem import Problem, Tracker, make_prior
+from invlib._problem import Problem, Tracker, better, make_prior
 
 DT = torch.float64
 
@@ -78,20 +78,30 @@ def test_tracker_rejects_a_start_where_f_is_not_finite():
         Tracker(P, torch.tensor([[1.0], [-1.0]], dtype=DT), max_iter=5)
 
 
-def test_restart_then_keep_better_restores_only_rows_where_the_restart_did_worse():
+def test_restart_then_adopt_better_restores_only_rows_where_the_restart_did_worse():
     y = torch.ones(3, 1, dtype=DT)
     P = Problem(lambda x: x, y, (1,), None, None, 1e-10)
     T = Tracker(P, torch.tensor([[0.9], [0.9], [0.9]], dtype=DT), max_iter=10)
     T.stalled[:] = True
+    before = T.snapshot()
     rows = torch.tensor([True, True, False])
-    saved = T.restart(rows, torch.tensor([[0.0], [0.99]], dtype=DT))
+    T.restart(rows, torch.tensor([[0.0], [0.99]], dtype=DT))
     assert T.stalled.tolist() == [False, False, True]
     assert T.active().tolist() == [0, 1]
     assert torch.allclose(T.res, torch.tensor([1.0, 0.01, 0.1], dtype=DT))
-    T.keep_better(saved)  # row 0 is worse than before the restart (1.0 > 0.1), row 1 better
+    T.adopt_better(before, rows)  # row 0 is worse than before the restart (1.0 > 0.1), row 1 better
     assert torch.allclose(T.x.flatten(), torch.tensor([0.9, 0.99, 0.9], dtype=DT))
     assert torch.allclose(T.res, torch.tensor([0.1, 0.01, 0.1], dtype=DT))
     assert T.stalled.tolist() == [True, False, True]
+
+
+def test_better_prefers_converged_then_lower_objective():
+    y = torch.ones(3, 1, dtype=DT)
+    P = Problem(lambda x: x, y, (1,), None, None, 1e-10)
+    a = Tracker(P, torch.tensor([[1.0], [0.5], [0.8]], dtype=DT), max_iter=1)  # converged, phi .25, phi .04
+    b = Tracker(P, torch.tensor([[0.0], [1.0], [0.7]], dtype=DT), max_iter=1)  # phi 1, converged, phi .09
+    assert better(a, b).tolist() == [True, False, True]
+    assert better(b, a).tolist() == [False, True, False]
 
 
 def test_hold_at_bounds_zeroes_only_outward_gradients_on_the_box():
