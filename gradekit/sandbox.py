@@ -81,6 +81,8 @@ UID_BASE, UID_SPAN = 40000, 20000  # sandbox uids: UID_BASE + (launcher pid mod 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+# what the launcher and the namespace's init pass on (and the launcher ignores while it cleans up)
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 class SandboxError(RuntimeError):
@@ -394,12 +396,12 @@ def run_sandboxed(plan: Plan, argv: list[str], cgroup_name: str | None = None) -
             group.remove()
         raise
     if init:  # the launcher: stays outside, forwards signals (interrupts) to the namespace's init
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        for sig in FORWARDED_SIGNALS:
             signal.signal(sig, _forward(init))
         try:
             return _wait_for(init)
         finally:  # the namespace is gone; kill anything that is somehow left in the group, remove it
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            for sig in FORWARDED_SIGNALS:
                 signal.signal(sig, signal.SIG_IGN)
             if group is not None:
                 group.remove()
@@ -428,7 +430,7 @@ def run_sandboxed(plan: Plan, argv: list[str], cgroup_name: str | None = None) -
         except BaseException as exc:  # noqa: BLE001
             print(f"gradekit sandbox: could not start the kernel: {exc}", file=sys.stderr, flush=True)
         os._exit(71)
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+    for sig in FORWARDED_SIGNALS:
         signal.signal(sig, _init_handler(kernel))
     os._exit(_wait_for(kernel))
 
