@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from gradekit.journal import Entry, Journal
-from gradekit.sandbox import IMPORT_ROOT, RUNTIME_ENV
+from gradekit.sandbox import RUNTIME_ENV, prefer_this_gradekit
 from gradekit.submissions import Submission
 
 JOURNAL_NAME = "gradekit-journal.jsonl"
@@ -109,7 +109,7 @@ def nbgrader_env() -> dict[str, str]:
     same code as the runner's, whatever an editable install elsewhere points to)."""
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [IMPORT_ROOT, env.get("PYTHONPATH")]))
+    prefer_this_gradekit(env)
     env.setdefault("MPLBACKEND", "Agg")
     env["PYTHONWARNINGS"] = "ignore"
     return env

@@ -267,6 +267,12 @@ def apply_limits(limits: Limits, nproc: int | None = None) -> None:
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
+def prefer_this_gradekit(env: dict[str, str]) -> None:
+    """Put the folder holding this gradekit first on ``env``'s PYTHONPATH (in place), so a child process
+    imports this code, whatever an editable install elsewhere points to."""
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [IMPORT_ROOT, env.get("PYTHONPATH")]))
+
+
 def kernel_env(workdir: str, cpus: float = 0) -> dict[str, str]:
     """The kernel's environment: a short allow-list (no instructor secrets), ``HOME`` in the private /tmp,
     and, under a CPU cap, at most that many OpenMP/MKL threads (more only spin against the quota)."""
@@ -524,7 +530,7 @@ class SandboxKernelManager(AsyncKernelManager):
         # the launcher must be this gradekit, not whichever one `-m gradekit.sandbox` finds from the
         # kernel's working directory (another checkout's editable install, say)
         env = kw.setdefault("env", dict(os.environ))
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [IMPORT_ROOT, env.get("PYTHONPATH")]))
+        prefer_this_gradekit(env)
         return cmd, kw
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
