@@ -47,7 +47,7 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from gradekit.feedback import HideHiddenTests  # noqa: E402
 from gradekit.guard import ReconcileCells, TamperGuard, TamperVerdict  # noqa: E402
 
-c.Execute.kernel_manager_class = "gradekit.sandbox.SandboxKernelManager"
+c.Execute.kernel_manager_class = "gradekit.kernel_manager.SandboxKernelManager"
 c.Execute.raise_on_iopub_timeout = False  # a flooding kernel must not abort the whole run
 c.SandboxKernelManager.memory_limit = 4 * 2**30  # RLIMIT_AS; importing torch alone maps ~0.8 GB
 c.SandboxKernelManager.cpu_limit = 900  # RLIMIT_CPU per kernel process, seconds

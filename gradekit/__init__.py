@@ -2,8 +2,10 @@
 
 Modules (each has one job):
 
-* :mod:`gradekit.sandbox` -- a Jupyter kernel manager and launcher that run student code in a Linux
-  sandbox (no network, private filesystem view, memory / CPU-time / process limits, unprivileged uid);
+* :mod:`gradekit.sandbox` -- the launcher that runs a kernel, and so student code, in a Linux sandbox (no
+  network, private filesystem view, memory / CPU-time / process limits, unprivileged uid), and
+  :mod:`gradekit.kernel_manager`, the Jupyter kernel manager that starts kernels through it;
+* :mod:`gradekit.nbgrader_main` -- ``nbgrader``'s command line as the runner starts it (faster start-up);
 * :mod:`gradekit.guard` -- nbgrader preprocessors that defeat monkeypatching of what the tests rely on
   and keep a deleted or edited test cell from shrinking the maximum score;
 * :mod:`gradekit.feedback` -- a feedback preprocessor that hides the hidden tests' source;

@@ -2,8 +2,9 @@
 
 Two halves:
 
-* :class:`SandboxKernelManager`, a ``jupyter_client`` kernel manager that nbgrader's ``Execute``
-  preprocessor uses (``c.Execute.kernel_manager_class``). It talks to the kernel over **unix sockets**
+* :class:`gradekit.kernel_manager.SandboxKernelManager`, a ``jupyter_client`` kernel manager that
+  nbgrader's ``Execute`` preprocessor uses (``c.Execute.kernel_manager_class``; a module of its own, so
+  that the launcher, started once per graded notebook, imports no ``jupyter_client``). It talks to the kernel over **unix sockets**
   (ZMQ transport ``ipc``) in a private directory, because the kernel has no network at all (a fresh
   network namespace has no usable TCP path back to the grader), and it prefixes the kernel command
   with the launcher below.
@@ -54,12 +55,8 @@ import stat
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from jupyter_client.manager import AsyncKernelManager
-from traitlets import Float, Integer, List, Unicode
 
 from gradekit import cgroups
 
@@ -488,73 +485,6 @@ def main(args: list[str] | None = None) -> int:
     return run_sandboxed(plan, argv, ns.cgroup_name)
 
 
-# ------------------------------------------------------------------------------------ kernel manager
-class SandboxKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels run in the gradekit sandbox, reached over unix sockets.
-
-    Configure it from ``nbgrader_config.py``::
-
-        c.Execute.kernel_manager_class = "gradekit.sandbox.SandboxKernelManager"
-        c.SandboxKernelManager.memory_limit = 4 * 2**30
-    """
-
-    memory_limit = Integer(Limits.memory_bytes, help="RLIMIT_AS of the kernel, bytes").tag(config=True)
-    cpu_limit = Integer(Limits.cpu_seconds, help="RLIMIT_CPU of each kernel process, seconds").tag(config=True)
-    process_limit = Integer(Limits.max_processes, help="RLIMIT_NPROC and the cgroup's pids.max: processes and "
-                            "threads").tag(config=True)
-    file_size_limit = Integer(Limits.max_file_bytes, help="RLIMIT_FSIZE, bytes").tag(config=True)
-    tmp_size = Integer(Limits.tmp_bytes, help="size of the private /tmp, bytes").tag(config=True)
-    cpu_cores = Float(Limits.cpus, help="CPU cap of the whole sandbox (a cgroup), in CPUs; 0: no cap").tag(config=True)
-    fallback_process_limit = Integer(Limits.fallback_processes, help="RLIMIT_NPROC where no cgroup is usable "
-                                     "(the kernel then also runs at nice 19)").tag(config=True)
-    readonly_paths = List(Unicode(), help="extra host paths the kernel may read (e.g. the course library)").tag(config=True)
-
-    _socket_dir: str | None = None
-    _cgroup_name: str | None = None
-
-    def limits(self) -> Limits:
-        return Limits(self.memory_limit, self.cpu_limit, self.process_limit, self.file_size_limit, self.tmp_size,
-                      self.cpu_cores, self.fallback_process_limit)
-
-    async def _async_pre_start_kernel(self, **kw):
-        ok, why = sandbox_support()
-        if not ok:
-            self.log.warning("%s: %s -- grading goes on without isolation.", WARNING, why)
-        if self._socket_dir is None:
-            self._socket_dir = make_socket_dir()
-        self._cgroup_name = f"{cgroups.PREFIX}{uuid.uuid4().hex[:16]}"
-        self.transport = "ipc"
-        self.connection_file = os.path.join(self._socket_dir, "kernel.json")
-        self.ip = os.path.join(self._socket_dir, "ipc")
-        cmd, kw = await super()._async_pre_start_kernel(**kw)
-        # the launcher must be this gradekit, not whichever one `-m gradekit.sandbox` finds from the
-        # kernel's working directory (another checkout's editable install, say)
-        env = kw.setdefault("env", dict(os.environ))
-        prefer_this_gradekit(env)
-        return cmd, kw
-
-    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        cmd = super().format_kernel_cmd(extra_arguments)
-        prefix = [sys.executable, "-m", "gradekit.sandbox", *self.limits().as_args(), f"--rw={self._socket_dir}"]
-        if self._cgroup_name:
-            prefix.append(f"--cgroup-name={self._cgroup_name}")
-        prefix += [f"--ro={p}" for p in self.readonly_paths]
-        return prefix + ["--", *cmd]
-
-    async def _async_cleanup_resources(self, restart: bool = False) -> None:
-        await super()._async_cleanup_resources(restart=restart)
-        # The launcher removes its cgroup when it ends; a SIGKILLed launcher (shutdown_kernel(now=True),
-        # a kernel that would not stop) cannot, and its namespace died with it: remove what is left.
-        if self._cgroup_name and not (self.provisioner and self.provisioner.has_process):
-            with contextlib.suppress(OSError):
-                group = cgroups.find(self._cgroup_name)
-                if group is not None:
-                    group.remove()
-        if not restart and self._socket_dir:
-            shutil.rmtree(self._socket_dir, ignore_errors=True)
-            self._socket_dir = None
-
-
 def make_socket_dir() -> str:
     """A private folder for one kernel's sockets, under ``$GRADEKIT_RUNTIME_DIR`` or the temp dir.
 
@@ -603,6 +533,16 @@ def sweep_socket_dirs(parent: str, unowned_after: float = 3600.0) -> list[str]:
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(entry.path)
     return removed
+
+
+def __getattr__(name: str):
+    """``gradekit.sandbox.SandboxKernelManager`` still names the kernel manager (it lives in
+    :mod:`gradekit.kernel_manager`, so that the launcher does not import jupyter_client)."""
+    if name == "SandboxKernelManager":
+        from gradekit.kernel_manager import SandboxKernelManager
+
+        return SandboxKernelManager
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ def test_kernel_manager_runs_a_notebook(tmp_path):
 
     nb = new_notebook(cells=[new_code_cell("import os\nprint(6 * 7, os.path.exists('/work/main/solutions'))")])
     client = NotebookClient(nb, timeout=120, kernel_name="python3",
-                            kernel_manager_class="gradekit.sandbox.SandboxKernelManager",
+                            kernel_manager_class="gradekit.kernel_manager.SandboxKernelManager",
                             resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
     text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
@@ -123,7 +123,8 @@ def test_kernel_manager_runs_a_notebook(tmp_path):
 
 # ------------------------------------------------------------------------------- CPU cap (cgroups)
 from gradekit import cgroups  # noqa: E402
-from gradekit.sandbox import CPU_WARNING, SandboxKernelManager, sweep_socket_dirs  # noqa: E402
+from gradekit.kernel_manager import SandboxKernelManager  # noqa: E402
+from gradekit.sandbox import CPU_WARNING, sweep_socket_dirs  # noqa: E402
 
 
 def _cgroup_v1_cpu() -> bool:
@@ -307,7 +308,7 @@ def test_fork_bomb_dies_at_the_cell_timeout_and_later_cells_run(tmp_path):
 
     nb = new_notebook(cells=[new_code_cell("print('before')"), new_code_cell(FORK_BOMB), new_code_cell(COUNT_ALIVE)])
     client = NotebookClient(nb, timeout=6, kernel_name="python3", interrupt_on_timeout=True, allow_errors=True,
-                            kernel_manager_class="gradekit.sandbox.SandboxKernelManager",
+                            kernel_manager_class="gradekit.kernel_manager.SandboxKernelManager",
                             resources={"metadata": {"path": str(tmp_path)}})
     seen = {}
 
@@ -357,3 +358,16 @@ def test_kernel_kill_and_shutdown_end_the_whole_sandbox(tmp_path, now):
     assert not _sandbox_uid_processes(uid), "processes the student started outlived the kernel"
     assert cgroups.find(name) is None
     assert not os.path.exists(sockets)
+
+
+def test_the_launcher_imports_no_jupyter_client_and_the_old_manager_path_still_resolves():
+    # the launcher starts once per graded notebook: jupyter_client and traitlets cost it ~0.25 s each time
+    code = ("import sys, gradekit.sandbox as s; "
+            "print(sorted(m for m in ('jupyter_client', 'traitlets', 'zmq') if m in sys.modules)); "
+            "import gradekit.kernel_manager as k; print(s.SandboxKernelManager is k.SandboxKernelManager)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
+    assert out.split("\n")[:2] == ["[]", "True"], out
+    import gradekit.sandbox
+
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchThing'"):
+        gradekit.sandbox.NoSuchThing  # noqa: B018

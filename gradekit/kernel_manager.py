@@ -1,0 +1,91 @@
+"""The Jupyter kernel manager whose kernels run in the gradekit sandbox (:mod:`gradekit.sandbox`).
+
+nbgrader's ``Execute`` preprocessor uses it (``c.Execute.kernel_manager_class``). It talks to the
+kernel over **unix sockets** (ZMQ transport ``ipc``) in a private directory, because the kernel has no
+network at all, and it prefixes the kernel command with the launcher ``python -m gradekit.sandbox``.
+
+It lives apart from the launcher because it needs ``jupyter_client`` and ``traitlets``: importing them
+costs the launcher about 0.25 s of CPU time, once per graded notebook, for nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import uuid
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Float, Integer, List, Unicode
+
+from gradekit import cgroups
+from gradekit.sandbox import WARNING, Limits, make_socket_dir, prefer_this_gradekit, sandbox_support
+
+__all__ = ["SandboxKernelManager"]
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels run in the gradekit sandbox, reached over unix sockets.
+
+    Configure it from ``nbgrader_config.py``::
+
+        c.Execute.kernel_manager_class = "gradekit.kernel_manager.SandboxKernelManager"
+        c.SandboxKernelManager.memory_limit = 4 * 2**30
+    """
+
+    memory_limit = Integer(Limits.memory_bytes, help="RLIMIT_AS of the kernel, bytes").tag(config=True)
+    cpu_limit = Integer(Limits.cpu_seconds, help="RLIMIT_CPU of each kernel process, seconds").tag(config=True)
+    process_limit = Integer(Limits.max_processes, help="RLIMIT_NPROC and the cgroup's pids.max: processes and "
+                            "threads").tag(config=True)
+    file_size_limit = Integer(Limits.max_file_bytes, help="RLIMIT_FSIZE, bytes").tag(config=True)
+    tmp_size = Integer(Limits.tmp_bytes, help="size of the private /tmp, bytes").tag(config=True)
+    cpu_cores = Float(Limits.cpus, help="CPU cap of the whole sandbox (a cgroup), in CPUs; 0: no cap").tag(config=True)
+    fallback_process_limit = Integer(Limits.fallback_processes, help="RLIMIT_NPROC where no cgroup is usable "
+                                     "(the kernel then also runs at nice 19)").tag(config=True)
+    readonly_paths = List(Unicode(), help="extra host paths the kernel may read (e.g. the course library)").tag(config=True)
+
+    _socket_dir: str | None = None
+    _cgroup_name: str | None = None
+
+    def limits(self) -> Limits:
+        return Limits(self.memory_limit, self.cpu_limit, self.process_limit, self.file_size_limit, self.tmp_size,
+                      self.cpu_cores, self.fallback_process_limit)
+
+    async def _async_pre_start_kernel(self, **kw):
+        ok, why = sandbox_support()
+        if not ok:
+            self.log.warning("%s: %s -- grading goes on without isolation.", WARNING, why)
+        if self._socket_dir is None:
+            self._socket_dir = make_socket_dir()
+        self._cgroup_name = f"{cgroups.PREFIX}{uuid.uuid4().hex[:16]}"
+        self.transport = "ipc"
+        self.connection_file = os.path.join(self._socket_dir, "kernel.json")
+        self.ip = os.path.join(self._socket_dir, "ipc")
+        cmd, kw = await super()._async_pre_start_kernel(**kw)
+        # the launcher must be this gradekit, not whichever one `-m gradekit.sandbox` finds from the
+        # kernel's working directory (another checkout's editable install, say)
+        env = kw.setdefault("env", dict(os.environ))
+        prefer_this_gradekit(env)
+        return cmd, kw
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        cmd = super().format_kernel_cmd(extra_arguments)
+        prefix = [sys.executable, "-m", "gradekit.sandbox", *self.limits().as_args(), f"--rw={self._socket_dir}"]
+        if self._cgroup_name:
+            prefix.append(f"--cgroup-name={self._cgroup_name}")
+        prefix += [f"--ro={p}" for p in self.readonly_paths]
+        return prefix + ["--", *cmd]
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        # The launcher removes its cgroup when it ends; a SIGKILLed launcher (shutdown_kernel(now=True),
+        # a kernel that would not stop) cannot, and its namespace died with it: remove what is left.
+        if self._cgroup_name and not (self.provisioner and self.provisioner.has_process):
+            with contextlib.suppress(OSError):
+                group = cgroups.find(self._cgroup_name)
+                if group is not None:
+                    group.remove()
+        if not restart and self._socket_dir:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
