@@ -1,5 +1,5 @@
-"""Grading wall time: stock sequential ``nbgrader autograde`` vs ``gradekit`` on 2 processes vs a
-2-worker Dask ``LocalCluster``.
+"""Grading wall time: stock sequential ``nbgrader autograde`` vs ``gradekit`` on 2 (and 3) processes vs a
+2-worker Dask ``LocalCluster``, all on the same cores.
 
 ``python -m benchmarks.bench_grading [--n 100] [--assignment ex01_functions]``
 
@@ -73,11 +73,12 @@ def bench(n: int, aid: str, workers: int = 2) -> dict[str, float]:
         times["stock nbgrader autograde, sequential"] = time.monotonic() - start
         shutil.rmtree(course.root)
 
-        course = _course(tmp / "pool", aid, stock=False)
-        start = time.monotonic()
-        grade_all(course.root, aid, subs, workers=workers, progress=False)
-        times[f"gradekit, process pool ({workers} workers)"] = time.monotonic() - start
-        shutil.rmtree(course.root)
+        for n_workers in (workers, workers + 1):  # one more process than cores: fills the cores' idle waits
+            course = _course(tmp / f"pool{n_workers}", aid, stock=False)
+            start = time.monotonic()
+            grade_all(course.root, aid, subs, workers=n_workers, progress=False)
+            times[f"gradekit, process pool ({n_workers} workers)"] = time.monotonic() - start
+            shutil.rmtree(course.root)
 
         from distributed import LocalCluster
 
