@@ -329,12 +329,12 @@ def cpu_cap_warning(why: str, limits: Limits) -> str:
             f"processes (RLIMIT_NPROC) instead.")
 
 
-def _stop_the_world(kernel: int) -> int:
-    """In the namespace's init: SIGKILL every process but init and the kernel, then interrupt the kernel.
+def _kill_all_but(kernel: int) -> int:
+    """In the namespace's init: stop every other process at once, then SIGKILL all but the kernel.
 
     ``kill(-1, SIGSTOP)`` from init stops every other process of the namespace at once (the kernel holds
     the task list lock, so no fork slips through); stopped processes cannot fork, so one pass over
-    ``/proc`` kills them all. Returns how many were killed.
+    ``/proc`` kills them all. The kernel is left stopped. Returns how many were killed.
     """
     with contextlib.suppress(OSError):
         os.kill(-1, signal.SIGSTOP)
@@ -349,10 +349,30 @@ def _stop_the_world(kernel: int) -> int:
         killed += found
         if not found:
             break
+    return killed
+
+
+def _stop_the_world(kernel: int, settle: float = 2.0) -> int:
+    """In the namespace's init: SIGKILL every process but init and the kernel, then interrupt the kernel.
+
+    A kernel that is itself forking in a loop (a fork bomb's first process) can fork once more between
+    ``SIGCONT`` and the moment Python acts on the interrupt. So after the interrupt the sweep repeats,
+    every 20 ms, until three sweeps in a row find nothing (or ``settle`` seconds have passed).
+    Returns how many processes were killed.
+    """
+    killed = _kill_all_but(kernel)
     with contextlib.suppress(OSError):
         os.kill(kernel, signal.SIGINT)
     with contextlib.suppress(OSError):
         os.kill(kernel, signal.SIGCONT)
+    quiet, deadline = 0, time.monotonic() + settle
+    while quiet < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+        found = _kill_all_but(kernel)
+        with contextlib.suppress(OSError):
+            os.kill(kernel, signal.SIGCONT)
+        killed += found
+        quiet = 0 if found else quiet + 1
     return killed
 
 
