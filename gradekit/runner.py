@@ -122,9 +122,9 @@ def _run_nbgrader(cwd: Path, args: list[str], timeout: float | None = None,
         if memory_bytes:
             resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
 
-    proc = subprocess.Popen([sys.executable, "-m", "gradekit.nbgrader_main", *args], cwd=cwd, env={**nbgrader_env(), **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-                            preexec_fn=limit)
+    proc = subprocess.Popen([sys.executable, "-m", "gradekit.nbgrader_main", *args], cwd=cwd,
+                            env={**nbgrader_env(), **(env or {})}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, errors="replace", preexec_fn=limit)
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -4,10 +4,10 @@ Two halves:
 
 * :class:`gradekit.kernel_manager.SandboxKernelManager`, a ``jupyter_client`` kernel manager that
   nbgrader's ``Execute`` preprocessor uses (``c.Execute.kernel_manager_class``; a module of its own, so
-  that the launcher, started once per graded notebook, imports no ``jupyter_client``). It talks to the kernel over **unix sockets**
-  (ZMQ transport ``ipc``) in a private directory, because the kernel has no network at all (a fresh
-  network namespace has no usable TCP path back to the grader), and it prefixes the kernel command
-  with the launcher below.
+  that the launcher, started once per graded notebook, imports no ``jupyter_client``). It talks to the
+  kernel over **unix sockets** (ZMQ transport ``ipc``) in a private directory, because the kernel has no
+  network at all (a fresh network namespace has no usable TCP path back to the grader), and it prefixes
+  the kernel command with the launcher below.
 * the launcher, ``python -m gradekit.sandbox [limits] -- KERNEL ARGV``. Where the OS allows it (root,
   Linux namespaces), it
 
@@ -357,8 +357,10 @@ def _stop_the_world(kernel: int, settle: float = 2.0) -> int:
 
     A kernel that is itself forking in a loop (a fork bomb's first process) can fork once more between
     ``SIGCONT`` and the moment Python acts on the interrupt. So after the interrupt the sweep repeats,
-    every 20 ms, until three sweeps in a row find nothing (or ``settle`` seconds have passed).
-    Returns how many processes were killed.
+    every 20 ms, until three sweeps in a row find nothing (or ``settle`` seconds have passed). A zombie
+    counts as found (the kernel never reaps the bomb's children), so after a fork bomb the sweep runs for
+    the whole ``settle``; leaving zombies out made the fork-bomb test need 8 interrupts, not 3 (one run each).
+    Returns how many processes were killed (zombies included).
     """
     killed = _kill_all_but(kernel)
     with contextlib.suppress(OSError):
