@@ -1,5 +1,5 @@
-"""Grading wall time: stock sequential ``nbgrader autograde`` vs ``gradekit`` on 2 (and 3) processes vs a
-2-worker Dask ``LocalCluster``, all on the same cores.
+"""Grading wall time: stock sequential ``nbgrader autograde`` vs ``gradekit`` on 1, 2 and 3 processes vs
+a 2-worker Dask ``LocalCluster``, all on the same cores.
 
 ``python -m benchmarks.bench_grading [--n 100] [--assignment ex01_functions]``
 
@@ -7,7 +7,10 @@ The submissions are synthetic and mixed: 40 % correct, 40 % partial (the first a
 declared wrong submission from ``tests/wrong_submissions/``), 20 % broken (the untouched release, a
 malformed notebook). Stock runs this course's configuration without the hardening (no sandbox, no
 guards); the gradekit runs use the full hardened configuration, so their times include the sandbox
-(each kernel capped at 1 CPU), the tamper guard and the merge into the gradebook.
+(each kernel capped at 1 CPU), the tamper guard and the merge into the gradebook. Their kernels are
+forks of a pre-loaded server (:mod:`gradekit.zygote`), one per worker, which imports torch once; stock
+nbgrader starts a fresh kernel, which imports it again, for every notebook. The 1-worker row separates
+what pre-loading gains from what parallelism gains.
 """
 
 from __future__ import annotations
@@ -73,7 +76,8 @@ def bench(n: int, aid: str, workers: int = 2) -> dict[str, float]:
         times["stock nbgrader autograde, sequential"] = time.monotonic() - start
         shutil.rmtree(course.root)
 
-        for n_workers in (workers, workers + 1):  # one more process than cores: fills the cores' idle waits
+        # one worker: what pre-loading alone gains; one more process than cores: fills the cores' idle waits
+        for n_workers in (1, workers, workers + 1):
             course = _course(tmp / f"pool{n_workers}", aid, stock=False)
             start = time.monotonic()
             grade_all(course.root, aid, subs, workers=n_workers, progress=False)

@@ -10,17 +10,21 @@ costs the launcher about 0.25 s of CPU time, once per graded notebook, for nothi
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import json
 import os
 import shutil
+import subprocess
 import sys
 import uuid
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Float, Integer, List, Unicode
+from traitlets import Bool, Float, Integer, List, Unicode
 
-from gradekit import cgroups
-from gradekit.sandbox import WARNING, Limits, make_socket_dir, prefer_this_gradekit, sandbox_support
+from gradekit import cgroups, zygote
+from gradekit.sandbox import (WARNING, Limits, _alive, kernel_env, make_socket_dir, prefer_this_gradekit,
+                              sandbox_support)
 
 __all__ = ["SandboxKernelManager"]
 
@@ -44,6 +48,10 @@ class SandboxKernelManager(AsyncKernelManager):
     fallback_process_limit = Integer(Limits.fallback_processes, help="RLIMIT_NPROC where no cgroup is usable "
                                      "(the kernel then also runs at nice 19)").tag(config=True)
     readonly_paths = List(Unicode(), help="extra host paths the kernel may read (e.g. the course library)").tag(config=True)
+    preload = List(Unicode(), list(zygote.DEFAULT_PRELOAD), help="modules the pre-loaded kernel server imports "
+                   "once, so that kernels start without importing them (gradekit.zygote)").tag(config=True)
+    use_zygote = Bool(True, help="start kernels as forks of a pre-loaded server (gradekit.zygote) where the full "
+                      "sandbox is available").tag(config=True)
 
     _socket_dir: str | None = None
     _cgroup_name: str | None = None
@@ -71,7 +79,11 @@ class SandboxKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd = super().format_kernel_cmd(extra_arguments)
-        prefix = [sys.executable, "-m", "gradekit.sandbox", *self.limits().as_args(), f"--rw={self._socket_dir}"]
+        prefix = [sys.executable, "-m", "gradekit.sandbox"]
+        if self.use_zygote and sandbox_support()[0] and zygote.is_ipykernel(cmd):
+            path, pid = _server(tuple(self.preload), server_threads(self.cpu_cores))
+            prefix = [sys.executable, "-m", "gradekit.zygote", path, str(pid)]
+        prefix += [*self.limits().as_args(), f"--rw={self._socket_dir}"]
         if self._cgroup_name:
             prefix.append(f"--cgroup-name={self._cgroup_name}")
         prefix += [f"--ro={p}" for p in self.readonly_paths]
@@ -89,3 +101,62 @@ class SandboxKernelManager(AsyncKernelManager):
         if not restart and self._socket_dir:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None
+
+
+_servers: dict[tuple, tuple[subprocess.Popen, str]] = {}
+
+
+def server_threads(cpus: float) -> str:
+    """The OpenMP/MKL thread count kernels get under a CPU cap of ``cpus`` ("0": unset)."""
+    threads = kernel_env("/", cpus).get("OMP_NUM_THREADS", "0")
+    return threads if threads.isdigit() else "0"
+
+
+def _server(modules: tuple[str, ...], threads: str) -> tuple[str, int]:
+    """The socket path and pid of a pre-loaded kernel server for ``modules`` and ``threads`` OpenMP
+    threads: the one named by ``$GRADEKIT_ZYGOTE`` (a grading worker's, see :func:`shared_server`) if it
+    matches and runs, else this process's own, started now if there is none (it imports in the
+    background; the first client waits for it). A server ends with the process that started it."""
+    with contextlib.suppress(ValueError, TypeError):
+        path, pid, shared_modules, shared_threads = json.loads(os.environ.get(zygote.SHARED_ENV) or "null")
+        if (tuple(shared_modules), shared_threads) == (modules, threads) and _alive(pid):
+            return path, pid
+    key = (modules, threads)
+    if key in _servers and _servers[key][0].poll() is None:
+        proc, folder = _servers[key]
+    else:
+        folder = make_socket_dir()
+        env = dict(os.environ)
+        prefer_this_gradekit(env)
+        path = os.path.join(folder, zygote.SOCKET_NAME)
+        proc = subprocess.Popen([sys.executable, "-m", "gradekit.zygote", "serve", path, str(os.getpid()), threads,
+                                 *modules], cwd="/", env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+        _servers[key] = (proc, folder)
+    return os.path.join(folder, zygote.SOCKET_NAME), proc.pid
+
+
+def shared_server(config) -> str | None:
+    """For a grading worker that runs nbgrader again and again: the ``$GRADEKIT_ZYGOTE`` value naming a
+    pre-loaded server of this process that fits the course ``config`` (a traitlets ``Config``), so that
+    the server imports torch once per worker instead of once per nbgrader run; None where the course
+    does not use one."""
+    manager = str(config.Execute.get("kernel_manager_class", ""))
+    options = config.SandboxKernelManager
+    if not manager.endswith("SandboxKernelManager") or not options.get("use_zygote", True):
+        return None
+    if not sandbox_support()[0]:
+        return None
+    modules = tuple(options.get("preload", zygote.DEFAULT_PRELOAD))
+    threads = server_threads(options.get("cpu_cores", Limits.cpus))
+    path, pid = _server(modules, threads)
+    return json.dumps([path, pid, list(modules), threads])
+
+
+@atexit.register
+def _stop_servers() -> None:
+    for proc, folder in _servers.values():
+        with contextlib.suppress(OSError):
+            proc.kill()
+            proc.wait(5)
+        shutil.rmtree(folder, ignore_errors=True)
+    _servers.clear()

@@ -42,6 +42,7 @@ from typing import Callable, Iterable, Iterator
 from gradekit.journal import Entry, Journal
 from gradekit.sandbox import RUNTIME_ENV, prefer_this_gradekit
 from gradekit.submissions import Submission
+from gradekit.zygote import SHARED_ENV
 
 JOURNAL_NAME = "gradekit-journal.jsonl"
 
@@ -250,8 +251,12 @@ def _grade_items(task: Task, items: tuple[Item, ...]) -> tuple[dict[str, Result]
         error = ""
         try:
             # the kernels' socket folders live in this throw-away course: a killed nbgrader leaks none
+            env = {RUNTIME_ENV: str(root / ".kernels")}
+            shared = _shared_server(root)
+            if shared:  # this worker's pre-loaded kernel server: torch is imported once per worker
+                env[SHARED_ENV] = shared
             proc = _run_nbgrader(root, args, timeout=task.timeout * len(items), memory_bytes=task.memory_bytes,
-                                 env={RUNTIME_ENV: str(root / ".kernels")})
+                                 env=env)
             if proc.returncode != 0:
                 error = "nbgrader autograde failed: " + _tail(proc.stdout)
         except TimeoutError as exc:
@@ -264,6 +269,15 @@ def _grade_items(task: Task, items: tuple[Item, ...]) -> tuple[dict[str, Result]
             if _complete(res):
                 out[item.student] = res
         return out, error
+
+
+def _shared_server(root: Path) -> str | None:
+    from gradekit.kernel_manager import shared_server
+
+    try:
+        return shared_server(_load_course_config(root))
+    except Exception:  # noqa: BLE001 -- without it each nbgrader run starts its own server
+        return None
 
 
 def grade_one(task: Task) -> list[Result]:

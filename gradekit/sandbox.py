@@ -395,8 +395,29 @@ def _init_handler(kernel: int):
     return handler
 
 
-def run_sandboxed(plan: Plan, argv: list[str], cgroup_name: str | None = None) -> int:
+def exec_kernel(argv: list[str], env: dict[str, str]) -> None:
+    """Start the kernel the usual way: replace the (sandboxed, unprivileged) process with ``argv``."""
+    os.execve(argv[0], argv, env)
+
+
+@dataclass
+class Hooks:
+    """How a pre-loaded kernel server (:mod:`gradekit.zygote`) reuses the launcher in a forked process.
+
+    ``start(argv, env)`` starts the kernel in the sandboxed, unprivileged process (default: exec it);
+    ``uid_seed`` picks the sandbox uid (default: this process's pid); ``private_fds`` are closed in the
+    namespace's init at once; ``launched(init)`` runs in the launcher once init exists.
+    """
+
+    start: object = exec_kernel
+    uid_seed: int | None = None
+    private_fds: tuple[int, ...] = ()
+    launched: object = None
+
+
+def run_sandboxed(plan: Plan, argv: list[str], cgroup_name: str | None = None, hooks: Hooks | None = None) -> int:
     """Run ``argv`` in the sandbox described by ``plan``; return its exit code (call as root)."""
+    hooks = hooks or Hooks()
     # The launcher dies with the grader that started it (a killed nbgrader or pytest, an instructor's
     # Ctrl-C); the namespace's init dies with the launcher, and the kernel and everything it forked
     # with the namespace. Without this an orphaned sandbox (a fork bomb, say) ran on after its grader.
@@ -410,7 +431,7 @@ def run_sandboxed(plan: Plan, argv: list[str], cgroup_name: str | None = None) -
         nproc = min(nproc, plan.limits.fallback_processes)
         print(cpu_cap_warning(why, plan.limits), file=sys.stderr, flush=True)
     try:
-        uid = UID_BASE + os.getpid() % UID_SPAN
+        uid = UID_BASE + (os.getpid() if hooks.uid_seed is None else hooks.uid_seed) % UID_SPAN
         for path in plan.writable:
             _chown_tree(path, uid)
         env = kernel_env(plan.workdir, plan.limits.cpus)
@@ -423,6 +444,8 @@ def run_sandboxed(plan: Plan, argv: list[str], cgroup_name: str | None = None) -
     if init:  # the launcher: stays outside, forwards signals (interrupts) to the namespace's init
         for sig in FORWARDED_SIGNALS:
             signal.signal(sig, _forward(init))
+        if hooks.launched is not None:
+            hooks.launched(init)
         try:
             return _wait_for(init)
         finally:  # the namespace is gone; kill anything that is somehow left in the group, remove it
@@ -432,6 +455,9 @@ def run_sandboxed(plan: Plan, argv: list[str], cgroup_name: str | None = None) -
                 group.remove()
     # PID 1 of the new namespace: dies with the launcher; when it exits, the kernel pulls everything down.
     try:
+        for fd in hooks.private_fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         build_root(plan)
         os.chroot(ROOT_DIR)
@@ -451,7 +477,7 @@ def run_sandboxed(plan: Plan, argv: list[str], cgroup_name: str | None = None) -
             os.setresuid(uid, uid, uid)
             _prctl(PR_SET_NO_NEW_PRIVS, 1)
             os.umask(0o022)
-            os.execve(argv[0], argv, env)
+            hooks.start(argv, env)
         except BaseException as exc:  # noqa: BLE001
             print(f"gradekit sandbox: could not start the kernel: {exc}", file=sys.stderr, flush=True)
         os._exit(71)
@@ -470,8 +496,11 @@ def run_unsandboxed(limits: Limits, argv: list[str], why: str) -> None:
     os.execv(argv[0], argv)
 
 
-def main(args: list[str] | None = None) -> int:
-    """``python -m gradekit.sandbox [--ro PATH]... [--rw PATH]... [limits] -- KERNEL ARGV``."""
+def main(args: list[str] | None = None, hooks: Hooks | None = None) -> int:
+    """``python -m gradekit.sandbox [--ro PATH]... [--rw PATH]... [limits] -- KERNEL ARGV``.
+
+    ``hooks`` (:class:`Hooks`) adapt it to a forked, pre-loaded process; they need the full sandbox.
+    """
     parser = argparse.ArgumentParser(prog="python -m gradekit.sandbox", description=main.__doc__)
     parser.add_argument("--ro", action="append", default=[], help="extra read-only path")
     parser.add_argument("--rw", action="append", default=[], help="extra read-write directory")
@@ -500,11 +529,13 @@ def main(args: list[str] | None = None) -> int:
     argv[0] = shutil.which(argv[0]) or argv[0]
     ok, why = sandbox_support()
     if not ok:
+        if hooks is not None:
+            raise SandboxError(f"a pre-loaded kernel needs the full sandbox: {why}")
         run_unsandboxed(limits, argv, why)
     workdir = os.getcwd()
     plan = Plan(readonly=tuple(default_readonly_paths() + ns.ro), writable=tuple([workdir] + ns.rw),
                 workdir=workdir, limits=limits)
-    return run_sandboxed(plan, argv, ns.cgroup_name)
+    return run_sandboxed(plan, argv, ns.cgroup_name, hooks)
 
 
 def make_socket_dir() -> str:
