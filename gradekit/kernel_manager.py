@@ -126,7 +126,7 @@ def _server(modules: tuple[str, ...], threads: str) -> tuple[str, int]:
         proc, folder = _servers[key]
     else:
         folder = make_socket_dir()
-        env = dict(os.environ)
+        env = zygote.launcher_env(dict(os.environ))  # its forks are kernels: no secrets in their memory
         prefer_this_gradekit(env)
         path = os.path.join(folder, zygote.SOCKET_NAME)
         proc = subprocess.Popen([sys.executable, "-m", "gradekit.zygote", "serve", path, str(os.getpid()), threads,

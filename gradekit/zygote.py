@@ -9,9 +9,9 @@ grading process, which imports ``ipykernel`` and the ``preload`` modules once, a
 
 1. jupyter_client starts the *client*, ``python -m gradekit.zygote SOCKET [launcher args] -- KERNEL
    ARGV`` (it stands where the launcher ``python -m gradekit.sandbox`` would). The client connects to
-   the server's unix socket and sends its arguments, working directory, the kernel's allow-listed
-   environment (:data:`gradekit.sandbox.ENV_KEEP`; nothing else of the grader's environment reaches
-   the server) and its stdin/stdout/stderr.
+   the server's unix socket and sends its arguments, working directory, the allow-listed environment
+   (:func:`launcher_env`: the server, started with the same allow-list, holds nothing else of the
+   grader's environment, so neither do its forks) and its stdin/stdout/stderr.
 2. The server forks; the child runs the unchanged launcher (:func:`gradekit.sandbox.main`): namespaces,
    private root, cgroup, PID-namespace init, unprivileged uid, resource limits, ``no_new_privs``. Only
    the last step differs: instead of ``exec``-ing ``python -m ipykernel_launcher`` the unprivileged
@@ -49,6 +49,15 @@ CONNECT_TIMEOUT = 60.0  # seconds the client waits for a server that is still im
 _HEADER = struct.Struct("!I")
 _unread: dict[int, bytes] = {}  # per socket: bytes received after the last message
 _KERNEL_PATH: list[str] = []  # the server's sys.path without its own folder and PYTHONPATH
+
+
+def launcher_env(env: dict[str, str]) -> dict[str, str]:
+    """What of ``env`` reaches the server and its forks: the kernel's allow-list
+    (:data:`gradekit.sandbox.ENV_KEEP`, ``LC_*``), the launcher's own ``GRADEKIT_*`` switches and
+    ``PYTHONPATH``. A fork keeps its parent's memory, the original environment block included (a kernel
+    can read it in ``/proc/self/environ``), so nothing else of the grader's environment may get there."""
+    return {k: v for k, v in env.items()
+            if k in sandbox.ENV_KEEP or k.startswith(("LC_", "GRADEKIT_")) or k == "PYTHONPATH"}
 
 
 # --------------------------------------------------------------------------------------------- wire
@@ -286,9 +295,9 @@ def client(path: str, server: int, args: list[str], timeout: float = CONNECT_TIM
     sock = _connect(path, server, timeout)
     reply = None
     if sock is not None:
-        env = {k: v for k, v in os.environ.items() if k in sandbox.ENV_KEEP or k.startswith("LC_")}
         try:
-            _send(sock, {"args": args, "cwd": os.getcwd(), "env": env, "client": os.getpid()}, [0, 1, 2])
+            _send(sock, {"args": args, "cwd": os.getcwd(), "env": launcher_env(dict(os.environ)),
+                         "client": os.getpid()}, [0, 1, 2])
             reply, _ = _receive(sock)
         except (OSError, ConnectionError, ValueError):
             reply = None

@@ -24,7 +24,12 @@ preloaded = 'torch' in sys.modules
 import numpy as np
 sockets = sorted(os.readlink(f'/proc/self/fd/{fd}') for fd in os.listdir('/proc/self/fd')
                  if os.path.exists(f'/proc/self/fd/{fd}') and os.readlink(f'/proc/self/fd/{fd}').startswith('socket:'))
-print(json.dumps({'preloaded': preloaded, 'uid': os.getuid(), 'draw': float(np.random.rand()),
+try:  # the environment block a fork inherited (unreadable once the uid changed, on this kernel)
+    environ = open('/proc/self/environ', 'rb').read().decode(errors='replace')
+except PermissionError:
+    environ = ''
+environ += repr(dict(os.environ))
+print(json.dumps({'preloaded': preloaded, 'secret': 'INSTRUCTOR_TOKEN' in environ, 'uid': os.getuid(), 'draw': float(np.random.rand()),
                   'sees_repo': os.path.exists(%r), 'grader_code': any(m.startswith('gradekit') for m in sys.modules),
                   'sockets': sockets}))
 """ % os.path.join(REPO, "solutions")
@@ -59,17 +64,23 @@ def _socket_inodes(pid: int) -> set[str]:
 
 
 @needs_sandbox
-def test_forked_kernels_are_preloaded_sandboxed_and_hold_nothing_of_the_server(tmp_path):
+def test_forked_kernels_are_preloaded_sandboxed_and_hold_nothing_of_the_server(tmp_path, monkeypatch):
     from gradekit import kernel_manager
 
+    kernel_manager._stop_servers()  # a server started now, by a grader with a secret in its environment
+    monkeypatch.setenv("INSTRUCTOR_TOKEN", "hunter2")
     first, second = _run_probe(tmp_path / "a"), _run_probe(tmp_path / "b")
     servers = [proc for proc, _ in kernel_manager._servers.values() if proc.poll() is None]
     assert servers, "no pre-loaded server is running"
     server_sockets = set().union(*(_socket_inodes(proc.pid) for proc in servers))
+    for proc in servers:  # every fork inherits this block: it must hold nothing of the grader's secrets
+        with open(f"/proc/{proc.pid}/environ", "rb") as f:
+            assert b"INSTRUCTOR_TOKEN" not in f.read()
     for probe in (first, second):
         assert probe["preloaded"], "the kernel should start with torch already imported"
         assert probe["uid"] >= 40000 and not probe["sees_repo"], probe
         assert not probe["grader_code"], "the kernel should not carry the grader's modules"
+        assert not probe["secret"], "the grader's environment reached the kernel (a fork keeps its environ block)"
         assert not server_sockets & set(probe["sockets"]), "the kernel holds a socket of the server"
     assert first["draw"] != second["draw"], "NumPy's global generator must be reseeded in every fork"
 
@@ -93,7 +104,7 @@ def test_a_client_with_no_server_runs_the_launcher_itself(tmp_path):
                            "--", sys.executable, "-c", "import os; print('ran as', os.getuid())"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=60, env=ENV)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("ran as 4"), proc.stdout
+    assert 40000 <= int(proc.stdout.split()[-1]) < 60000, proc.stdout
     assert time.monotonic() - start < 30, "the client waited for a server that is not running"
 
 
