@@ -199,3 +199,33 @@ def test_the_kernel_command_is_recognised():
     assert is_ipykernel([sys.executable, "-m", "ipykernel_launcher", "-f", "k.json"])
     assert not is_ipykernel(["/some/other/python", "-m", "ipykernel_launcher", "-f", "k.json"])
     assert not is_ipykernel([sys.executable, "-c", "print(1)"])
+
+
+@needs_sandbox
+def test_a_worker_shares_one_server_between_its_nbgrader_runs(monkeypatch):
+    from traitlets.config import Config
+
+    from gradekit import kernel_manager
+    from gradekit.zygote import SHARED_ENV
+
+    config = Config()
+    config.Execute.kernel_manager_class = "gradekit.kernel_manager.SandboxKernelManager"
+    config.SandboxKernelManager.preload = ["numpy"]
+    shared = kernel_manager.shared_server(config)
+    assert shared is not None and kernel_manager.shared_server(config) == shared, "one server per worker"
+    path, pid, modules, threads = json.loads(shared)
+    assert modules == ["numpy"] and os.path.exists(os.path.dirname(path))
+    # an nbgrader run with the same configuration uses it instead of starting its own
+    monkeypatch.setenv(SHARED_ENV, shared)
+    monkeypatch.setattr(kernel_manager, "_servers", {})
+    assert kernel_manager._server(("numpy",), threads) == (path, pid)
+    assert not kernel_manager._servers
+    # one with other modules does not
+    other_path, other_pid = kernel_manager._server(("numpy", "torch"), threads)
+    assert other_pid != pid
+    kernel_manager._stop_servers()
+    config.SandboxKernelManager.use_zygote = False
+    assert kernel_manager.shared_server(config) is None
+    config.SandboxKernelManager.use_zygote = True
+    config.Execute.kernel_manager_class = "jupyter_client.manager.KernelManager"
+    assert kernel_manager.shared_server(config) is None
