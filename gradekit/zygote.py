@@ -45,7 +45,8 @@ from gradekit import sandbox
 SOCKET_NAME = "zygote.sock"
 DEFAULT_PRELOAD = ("numpy", "torch")
 SHARED_ENV = "GRADEKIT_ZYGOTE"  # a server a grading worker shares between its nbgrader runs (JSON)
-CONNECT_TIMEOUT = 60.0  # seconds the client waits for a server that is still importing
+TIMEOUT_ENV = "GRADEKIT_ZYGOTE_TIMEOUT"  # seconds a client waits for its fork (default 30), then starts alone
+DEFAULT_TIMEOUT = 30.0
 _HEADER = struct.Struct("!I")
 _unread: dict[int, bytes] = {}  # per socket: bytes received after the last message
 _KERNEL_PATH: list[str] = []  # the server's sys.path without its own folder and PYTHONPATH
@@ -271,11 +272,18 @@ def _zombie(pid: int) -> bool:
         return True
 
 
-def client(path: str, server: int, args: list[str], timeout: float = CONNECT_TIMEOUT) -> int:
+def client(path: str, server: int, args: list[str], timeout: float | None = None) -> int:
     """Have the server (pid ``server``) at ``path`` run ``python -m gradekit.sandbox ARGS`` in a fork; its exit code.
 
-    Runs the launcher in this process instead where the server does not answer.
+    Runs the launcher in this process instead where the server is gone or has not forked within ``timeout``
+    seconds (default ``$GRADEKIT_ZYGOTE_TIMEOUT`` or 30; a server still importing counts as not answering).
     """
+    if timeout is None:
+        try:
+            timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT)
+        except ValueError:
+            timeout = DEFAULT_TIMEOUT
+    start = time.monotonic()
     grader = os.getppid()
     sandbox._prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != grader:
@@ -298,10 +306,16 @@ def client(path: str, server: int, args: list[str], timeout: float = CONNECT_TIM
         try:
             _send(sock, {"args": args, "cwd": os.getcwd(), "env": launcher_env(dict(os.environ)),
                          "client": os.getpid()}, [0, 1, 2])
+            sock.settimeout(max(0.1, timeout - (time.monotonic() - start)))
             reply, _ = _receive(sock)
-        except (OSError, ConnectionError, ValueError):
+            sock.settimeout(None)
+        except (OSError, ConnectionError, ValueError):  # socket.timeout is an OSError
             reply = None
     if reply is None:  # no server: be the launcher
+        if sock is not None:
+            sock.close()  # a fork made later for this request finds the socket closed and ends
+            print(f"gradekit zygote: the kernel server did not answer within {timeout:g} s; starting the kernel "
+                  "without it", file=sys.stderr, flush=True)
         for sig in sandbox.FORWARDED_SIGNALS:
             signal.signal(sig, signal.SIG_DFL if sig != signal.SIGINT else signal.default_int_handler)
         for signum in pending:

@@ -29,7 +29,8 @@ try:  # the environment block a fork inherited (unreadable once the uid changed,
 except PermissionError:
     environ = ''
 environ += repr(dict(os.environ))
-print(json.dumps({'preloaded': preloaded, 'secret': 'INSTRUCTOR_TOKEN' in environ, 'uid': os.getuid(), 'draw': float(np.random.rand()),
+print(json.dumps({'preloaded': preloaded, 'secret': 'INSTRUCTOR_TOKEN' in environ, 'uid': os.getuid(),
+                  'draw': float(np.random.rand()),
                   'sees_repo': os.path.exists(%r), 'grader_code': any(m.startswith('gradekit') for m in sys.modules),
                   'sockets': sockets}))
 """ % os.path.join(REPO, "solutions")
@@ -229,3 +230,26 @@ def test_a_worker_shares_one_server_between_its_nbgrader_runs(monkeypatch):
     config.SandboxKernelManager.use_zygote = True
     config.Execute.kernel_manager_class = "jupyter_client.manager.KernelManager"
     assert kernel_manager.shared_server(config) is None
+
+
+@needs_sandbox
+def test_a_server_that_never_answers_only_delays_the_kernel(tmp_path):
+    import socket
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # accepts connections, never forks
+    listener.bind(str(tmp_path / "mute.sock"))
+    listener.listen(4)
+    # files, not pipes: the stdout/stderr sent to the mute server stay open in its queue until it closes
+    with open(tmp_path / "out", "w") as out, open(tmp_path / "err", "w") as err:
+        try:
+            proc = subprocess.run([sys.executable, "-m", "gradekit.zygote", str(tmp_path / "mute.sock"),
+                                   str(os.getpid()), "--", sys.executable, "-c",
+                                   "import os; print('ran as', os.getuid())"],
+                                  cwd=tmp_path, stdout=out, stderr=err, timeout=60,
+                                  env={**ENV, "GRADEKIT_ZYGOTE_TIMEOUT": "2"})
+        finally:
+            listener.close()
+    stdout, stderr = (tmp_path / "out").read_text(), (tmp_path / "err").read_text()
+    assert proc.returncode == 0, stderr
+    assert 40000 <= int(stdout.split()[-1]) < 60000, stdout
+    assert "did not answer within 2 s" in stderr
