@@ -103,7 +103,8 @@ class SandboxKernelManager(AsyncKernelManager):
             self._socket_dir = None
 
 
-_servers: dict[tuple, tuple[subprocess.Popen, str]] = {}
+_servers: dict[tuple, tuple[subprocess.Popen, str, int]] = {}  # (modules, threads) -> (server, folder, owner pid)
+_finalizers: dict[int, object] = {}  # pid -> its multiprocessing finalizer
 
 
 def server_threads(cpus: float) -> str:
@@ -122,16 +123,16 @@ def _server(modules: tuple[str, ...], threads: str) -> tuple[str, int]:
         if (tuple(shared_modules), shared_threads) == (modules, threads) and _alive(pid):
             return path, pid
     key = (modules, threads)
-    if key in _servers and _servers[key][0].poll() is None:
-        proc, folder = _servers[key]
-    else:
+    if key in _servers and _servers[key][2] == os.getpid() and _servers[key][0].poll() is None:
+        proc, folder, _ = _servers[key]
+    else:  # none yet, it died, or it is the server of the process this one was forked from
         folder = make_socket_dir()
         env = zygote.launcher_env(dict(os.environ))  # its forks are kernels: no secrets in their memory
         prefer_this_gradekit(env)
         path = os.path.join(folder, zygote.SOCKET_NAME)
         proc = subprocess.Popen([sys.executable, "-m", "gradekit.zygote", "serve", path, str(os.getpid()), threads,
                                  *modules], cwd="/", env=env, stdin=subprocess.DEVNULL, start_new_session=True)
-        _servers[key] = (proc, folder)
+        _servers[key] = (proc, folder, os.getpid())
     return os.path.join(folder, zygote.SOCKET_NAME), proc.pid
 
 
@@ -149,12 +150,18 @@ def shared_server(config) -> str | None:
     modules = tuple(options.get("preload", zygote.DEFAULT_PRELOAD))
     threads = server_threads(options.get("cpu_cores", Limits.cpus))
     path, pid = _server(modules, threads)
+    if os.getpid() not in _finalizers:  # a pool worker ends without atexit; multiprocessing runs its finalizers
+        import multiprocessing.util
+
+        _finalizers[os.getpid()] = multiprocessing.util.Finalize(None, _stop_servers, exitpriority=10)
     return json.dumps([path, pid, list(modules), threads])
 
 
 @atexit.register
 def _stop_servers() -> None:
-    for proc, folder in _servers.values():
+    for proc, folder, owner in _servers.values():
+        if owner != os.getpid():  # a forked copy of the table: the servers are the parent's
+            continue
         with contextlib.suppress(OSError):
             proc.kill()
             proc.wait(5)

@@ -223,6 +223,11 @@ def serve(path: str, parent: int, modules: list[str], threads: int, poll: float 
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        if os.path.basename(folder).startswith(sandbox.SOCKET_PREFIX):  # made for this server alone
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _accept_forever(listener: socket.socket, modules: list[str], parent: int, poll: float) -> None:

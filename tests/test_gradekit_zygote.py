@@ -71,7 +71,7 @@ def test_forked_kernels_are_preloaded_sandboxed_and_hold_nothing_of_the_server(t
     kernel_manager._stop_servers()  # a server started now, by a grader with a secret in its environment
     monkeypatch.setenv("INSTRUCTOR_TOKEN", "hunter2")
     first, second = _run_probe(tmp_path / "a"), _run_probe(tmp_path / "b")
-    servers = [proc for proc, _ in kernel_manager._servers.values() if proc.poll() is None]
+    servers = [proc for proc, *_ in kernel_manager._servers.values() if proc.poll() is None]
     assert servers, "no pre-loaded server is running"
     server_sockets = set().union(*(_socket_inodes(proc.pid) for proc in servers))
     for proc in servers:  # every fork inherits this block: it must hold nothing of the grader's secrets
@@ -253,3 +253,31 @@ def test_a_server_that_never_answers_only_delays_the_kernel(tmp_path):
     assert proc.returncode == 0, stderr
     assert 40000 <= int(stdout.split()[-1]) < 60000, stdout
     assert "did not answer within 2 s" in stderr
+
+
+def test_a_forked_process_leaves_its_parents_servers_alone():
+    from gradekit import kernel_manager
+
+    path, pid = kernel_manager._server(("numpy",), "1")
+    child = os.fork()
+    if child == 0:  # a pool worker forked from this process, ending: its finalizer runs _stop_servers
+        code = 1
+        try:
+            kernel_manager._stop_servers()
+            code = 0
+        finally:
+            os._exit(code)
+    assert os.waitpid(child, 0)[1] == 0
+    try:
+        assert sandbox_alive(pid), "a forked child killed its parent's kernel server"
+        assert os.path.exists(os.path.dirname(path)), "a forked child removed its parent's server folder"
+        assert kernel_manager._server(("numpy",), "1") == (path, pid)
+    finally:
+        kernel_manager._stop_servers()
+    assert not os.path.exists(os.path.dirname(path))
+
+
+def sandbox_alive(pid: int) -> bool:
+    from gradekit.sandbox import _alive
+
+    return _alive(pid) and open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
