@@ -56,6 +56,15 @@ class SandboxKernelManager(AsyncKernelManager):
     _socket_dir: str | None = None
     _cgroup_name: str | None = None
 
+    def zygote_key(self) -> tuple[tuple[str, ...], str] | None:
+        """What the pre-loaded server this manager's kernels fork from must be (:func:`_server`): its
+        modules and the kernels' OpenMP thread count ("0": unset); None where it uses none
+        (``use_zygote`` off, no full sandbox)."""
+        if not (self.use_zygote and sandbox_support()[0]):
+            return None
+        threads = kernel_env("/", self.cpu_cores).get("OMP_NUM_THREADS", "0")
+        return tuple(self.preload), threads if threads.isdigit() else "0"
+
     def limits(self) -> Limits:
         return Limits(self.memory_limit, self.cpu_limit, self.process_limit, self.file_size_limit, self.tmp_size,
                       self.cpu_cores, self.fallback_process_limit)
@@ -80,8 +89,9 @@ class SandboxKernelManager(AsyncKernelManager):
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd = super().format_kernel_cmd(extra_arguments)
         prefix = [sys.executable, "-m", "gradekit.sandbox"]
-        if self.use_zygote and sandbox_support()[0] and zygote.is_ipykernel(cmd):
-            path, pid = _server(tuple(self.preload), server_threads(self.cpu_cores))
+        key = self.zygote_key() if zygote.is_ipykernel(cmd) else None
+        if key:
+            path, pid = _server(*key)
             prefix = [sys.executable, "-m", "gradekit.zygote", path, str(pid)]
         prefix += [*self.limits().as_args(), f"--rw={self._socket_dir}"]
         if self._cgroup_name:
@@ -107,12 +117,6 @@ _servers: dict[tuple, tuple[subprocess.Popen, str, int]] = {}  # (modules, threa
 _finalizers: dict[int, object] = {}  # pid -> its multiprocessing finalizer
 
 
-def server_threads(cpus: float) -> str:
-    """The OpenMP/MKL thread count kernels get under a CPU cap of ``cpus`` ("0": unset)."""
-    threads = kernel_env("/", cpus).get("OMP_NUM_THREADS", "0")
-    return threads if threads.isdigit() else "0"
-
-
 def _server(modules: tuple[str, ...], threads: str) -> tuple[str, int]:
     """The socket path and pid of a pre-loaded kernel server for ``modules`` and ``threads`` OpenMP
     threads: the one named by ``$GRADEKIT_ZYGOTE`` (a grading worker's, see :func:`shared_server`) if it
@@ -129,9 +133,9 @@ def _server(modules: tuple[str, ...], threads: str) -> tuple[str, int]:
         folder = make_socket_dir()
         env = zygote.launcher_env(dict(os.environ))  # its forks are kernels: no secrets in their memory
         prefer_this_gradekit(env)
-        path = os.path.join(folder, zygote.SOCKET_NAME)
-        proc = subprocess.Popen([sys.executable, "-m", "gradekit.zygote", "serve", path, str(os.getpid()), threads,
-                                 *modules], cwd="/", env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen([sys.executable, "-m", "gradekit.zygote", "serve",
+                                 os.path.join(folder, zygote.SOCKET_NAME), str(os.getpid()), threads, *modules],
+                                cwd="/", env=env, stdin=subprocess.DEVNULL, start_new_session=True)
         _servers[key] = (proc, folder, os.getpid())
     return os.path.join(folder, zygote.SOCKET_NAME), proc.pid
 
@@ -141,20 +145,17 @@ def shared_server(config) -> str | None:
     pre-loaded server of this process that fits the course ``config`` (a traitlets ``Config``), so that
     the server imports torch once per worker instead of once per nbgrader run; None where the course
     does not use one."""
-    manager = str(config.Execute.get("kernel_manager_class", ""))
-    options = config.SandboxKernelManager
-    if not manager.endswith("SandboxKernelManager") or not options.get("use_zygote", True):
+    if not str(config.Execute.get("kernel_manager_class", "")).endswith("SandboxKernelManager"):
         return None
-    if not sandbox_support()[0]:
+    key = SandboxKernelManager(config=config).zygote_key()  # the course's options, the manager's defaults
+    if key is None:
         return None
-    modules = tuple(options.get("preload", zygote.DEFAULT_PRELOAD))
-    threads = server_threads(options.get("cpu_cores", Limits.cpus))
-    path, pid = _server(modules, threads)
+    path, pid = _server(*key)
     if os.getpid() not in _finalizers:  # a pool worker ends without atexit; multiprocessing runs its finalizers
         import multiprocessing.util
 
         _finalizers[os.getpid()] = multiprocessing.util.Finalize(None, _stop_servers, exitpriority=10)
-    return json.dumps([path, pid, list(modules), threads])
+    return json.dumps([path, pid, list(key[0]), key[1]])
 
 
 @atexit.register

@@ -57,6 +57,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from gradekit import cgroups
 
@@ -409,10 +410,10 @@ class Hooks:
     namespace's init at once; ``launched(init)`` runs in the launcher once init exists.
     """
 
-    start: object = exec_kernel
+    start: Callable[[list[str], dict[str, str]], None] = exec_kernel
     uid_seed: int | None = None
     private_fds: tuple[int, ...] = ()
-    launched: object = None
+    launched: Callable[[int], None] | None = None
 
 
 def run_sandboxed(plan: Plan, argv: list[str], cgroup_name: str | None = None, hooks: Hooks | None = None) -> int:
@@ -555,13 +556,18 @@ def make_socket_dir() -> str:
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs: it exists and is not a zombie (exited, not yet reaped)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return not os.path.isdir("/proc")  # no procfs to ask: it exists, which is all kill() says
 
 
 def sweep_socket_dirs(parent: str, unowned_after: float = 3600.0) -> list[str]:

@@ -104,6 +104,16 @@ def preload(modules: list[str]) -> list[str]:
     return failed
 
 
+def _close_fds_except(*keep: int) -> None:
+    """Close every file descriptor of this process but 0-2 and ``keep``."""
+    top = os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 65536
+    low = 3
+    for fd in sorted(k for k in keep if k >= 3):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, top)
+
+
 def _start_in_process(argv: list[str], env: dict[str, str]) -> None:
     """The sandboxed process's last step: run the kernel ``argv`` describes here, then exit (any other
     command is exec-ed, as the launcher does)."""
@@ -112,7 +122,7 @@ def _start_in_process(argv: list[str], env: dict[str, str]) -> None:
     if not is_ipykernel(argv):
         sandbox.exec_kernel(argv, env)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    os.closerange(3, os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 65536)
+    _close_fds_except()
     os.environ.clear()
     os.environ.update(env)
     numpy = sys.modules.get("numpy")
@@ -179,11 +189,7 @@ def _serve_one(listener: socket.socket, conn: socket.socket) -> None:  # pragma:
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
-        keep = {0, 1, 2, conn.fileno()}
-        for fd in map(int, os.listdir("/proc/self/fd")):
-            if fd not in keep:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+        _close_fds_except(conn.fileno())
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -210,9 +216,8 @@ def serve(path: str, parent: int, modules: list[str], threads: int, poll: float 
     _KERNEL_PATH[:] = [p for p in sys.path[1:] if os.path.realpath(p) not in ours]
     if not sandbox.sandbox_support()[0]:
         return  # the clients find no server and run the launcher themselves (its warning path)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # read once, at import: the kernels' value
-        if threads:
-            os.environ[var] = str(threads)
+    if threads:  # read once, at import: the kernels' value
+        os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)  # a server of the same grader that died (the folder is the grader's own)
@@ -264,17 +269,9 @@ def _connect(path: str, server: int, timeout: float) -> socket.socket | None:
             return sock
         except (FileNotFoundError, ConnectionRefusedError):
             sock.close()
-            if time.monotonic() > deadline or not sandbox._alive(server) or _zombie(server):
+            if time.monotonic() > deadline or not sandbox._alive(server):
                 return None
             time.sleep(0.02)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def client(path: str, server: int, args: list[str], timeout: float | None = None) -> int:
