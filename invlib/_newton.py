@@ -355,7 +355,7 @@ def square_newton(
             den = (s * Hd).sum(dim=1)
             safe = acc & (den.abs() > 1e-12 * s.norm(dim=1) * Hd.norm(dim=1))
             coef = (s - Hd) * (safe.to(s.dtype) / torch.where(safe, den, torch.ones_like(den)))[:, None]
-            H.baddbmm_(coef.unsqueeze(2), sH.unsqueeze(1))
+            H.addcmul_(coef.unsqueeze(2), sH.unsqueeze(1))  # rank one per row (baddbmm_ loops over rows on CPU)
             Hr_new = Hr_new + coef * (sH * r_new).sum(dim=1, keepdim=True)
         dx = -Hr_new
         fresh = fr & ~acc
