@@ -19,6 +19,7 @@ from invlib.errors import (
     NotInvertibleError,
     SaturationWarning,
     StaleInverseWarning,
+    TrainingModeWarning,
     UnsupportedLayerError,
 )
 from invlib.inverse import InverseModel, inverse
@@ -45,6 +46,7 @@ __all__ = [
     "SaturationWarning",
     "StaleInverseWarning",
     "ConvergenceWarning",
+    "TrainingModeWarning",
 ]
 
 __version__ = "0.1.0"

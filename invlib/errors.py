@@ -22,6 +22,7 @@ __all__ = [
     "SaturationWarning",
     "StaleInverseWarning",
     "ConvergenceWarning",
+    "TrainingModeWarning",
 ]
 
 
@@ -101,3 +102,11 @@ class StaleInverseWarning(UserWarning):
 
 class ConvergenceWarning(UserWarning):
     """A fixed-point inverse stopped at ``max_iter`` before its error bound reached ``tol``."""
+
+
+class TrainingModeWarning(UserWarning):
+    """A module handed to :func:`invlib.optimize_inverse` is in training mode, and some of its layers
+    behave differently there (dropout draws new masks, batch norm uses and updates batch statistics,
+    spectral normalisation changes the weights on every call): the map being inverted moves while it
+    is solved.  Call ``model.eval()`` first.
+    """

@@ -38,14 +38,15 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from invlib._problem import Problem, Tracker, make_prior
-from invlib.errors import InvalidInputError
+from invlib.errors import InvalidInputError, TrainingModeWarning
 
 __all__ = ["InversionResult", "optimize_inverse", "METHODS", "default_tol"]
 
@@ -239,6 +240,51 @@ def _check_differentiable(problem: Problem, x0: Tensor) -> None:
         )
 
 
+def _training_mode_layers(f: Any) -> list[str]:
+    """The layers of ``f`` (an ``nn.Module``) whose training-mode behaviour makes ``f`` a moving target.
+
+    Each entry reads ``"path (Class): what it does"``.  Layers that act the same in both modes are
+    not listed, so a plain MLP left in training mode (every new module starts there) gives ``[]``.
+    """
+    if not isinstance(f, nn.Module):
+        return []
+    from invlib.flows import SpectralNormLinear
+
+    found = []
+    for path, m in f.named_modules():
+        if not m.training:
+            continue
+        what = ""
+        if isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0:
+            what = "draws a new random mask on every call"
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+            what = "normalises with the statistics of whatever batch it is given and updates its running statistics"
+        elif isinstance(m, SpectralNormLinear) and m.n_power_iterations > 0:
+            what = "runs power iterations that change its weights on every call"
+        elif type(m).__name__ == "_SpectralNorm" or any(
+            type(h).__name__ == "SpectralNorm" for h in m._forward_pre_hooks.values()
+        ):
+            what = "torch spectral normalisation: power iterations change the weights on every call"
+        if what:
+            found.append(f"{path or '<model>'} ({type(m).__name__}): {what}")
+    return found
+
+
+def _warn_if_training(f: Any) -> None:
+    """Warn (:class:`TrainingModeWarning`) when ``f`` is a module whose training mode moves the target."""
+    layers = _training_mode_layers(f)
+    if layers:
+        shown = "; ".join(layers[:3]) + (f"; and {len(layers) - 3} more" if len(layers) > 3 else "")
+        warnings.warn(
+            f"f is an nn.Module in training mode, and {len(layers)} of its layers behave differently there "
+            f"({shown}). The map then changes while it is being inverted, so the result need not be a "
+            f"preimage under the eval-mode model and the solver may not converge. Call f.eval() first "
+            f"(and f.train() afterwards to go on training).",
+            TrainingModeWarning,
+            stacklevel=3,
+        )
+
+
 def _choose_method(problem: Problem) -> str:
     if problem.n * problem.m > _DENSE_LIMIT:
         return "matrix_free"
@@ -345,6 +391,12 @@ def optimize_inverse(
         output does not depend differentiably on ``x`` (for gradient-based methods), an unknown
         ``method`` or ``prior``, invalid ``tol``/``max_iter``/``bounds``/``restarts``.
         Non-convergence is not an error: it is reported in ``converged`` and ``residual``.
+
+    Warns
+    -----
+    TrainingModeWarning
+        ``f`` is an ``nn.Module`` in training mode with layers that behave differently there
+        (dropout, batch norm, spectral normalisation's power iteration): call ``f.eval()`` first.
     """
     t_start = time.perf_counter()
     # ---- validate arguments --------------------------------------------------------------
@@ -353,6 +405,7 @@ def optimize_inverse(
     if not callable(f):
         raise InvalidInputError(f"f must be callable (an nn.Module or a function), got {type(f).__name__}.")
     y = _check_tensor("y", y)
+    _warn_if_training(f)
     if tol is None:
         tol = default_tol(y.dtype)
     if not isinstance(tol, (int, float)) or not (tol > 0 and math.isfinite(tol)):

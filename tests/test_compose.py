@@ -112,7 +112,8 @@ def test_errors_are_value_errors() -> None:
                 invlib.UnsupportedLayerError, invlib.NonFiniteResultError):
         assert issubclass(cls, ValueError)
     assert issubclass(invlib.UnsupportedLayerError, invlib.NotInvertibleError)
-    for cls in (invlib.SaturationWarning, invlib.StaleInverseWarning, invlib.ConvergenceWarning):
+    for cls in (invlib.SaturationWarning, invlib.StaleInverseWarning, invlib.ConvergenceWarning,
+                invlib.TrainingModeWarning):
         assert issubclass(cls, UserWarning)
 
 

@@ -375,6 +375,40 @@ def test_non_differentiable_callable_is_rejected():
         optimize_inverse(through_numpy, y, method="lbfgs")
 
 
+def test_module_in_training_mode_that_moves_the_target_warns():
+    torch.manual_seed(0)
+    blocks = nn.Sequential(invlib.InvertibleResidualBlock(4, hidden=8, lipschitz=0.7)).to(DT)
+    x_true = torch.randn(3, 4, dtype=DT)
+    y = blocks.eval()(x_true).detach()
+    blocks.train()
+    with pytest.warns(invlib.TrainingModeWarning, match=r"training mode.*0\.g_layers\.0 \(SpectralNormLinear\).*f\.eval\(\)"):
+        optimize_inverse(blocks, y, max_iter=2)
+    dropout = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.2)).to(DT)
+    with pytest.warns(invlib.TrainingModeWarning, match=r"1 \(Dropout\): draws a new random mask"):
+        optimize_inverse(dropout, torch.ones(2, 3, dtype=DT), max_iter=1)
+    norm = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3)).to(DT)
+    with pytest.warns(invlib.TrainingModeWarning, match=r"BatchNorm1d"):
+        # in training mode it cannot even run on the one-sample probe of the input checks
+        with pytest.raises(InvalidInputError, match="when training"):
+            optimize_inverse(norm, torch.ones(2, 3, dtype=DT), max_iter=1)
+    sn = nn.utils.parametrizations.spectral_norm(nn.Linear(3, 3).to(DT))
+    with pytest.warns(invlib.TrainingModeWarning, match=r"torch spectral normalisation"):
+        optimize_inverse(sn, torch.ones(2, 3, dtype=DT), max_iter=1)
+
+
+def test_training_mode_without_mode_dependent_layers_does_not_warn():
+    import warnings
+
+    plain = leaky_net(3, 0.5)  # a new module is in training mode, but nothing in it depends on that
+    assert plain.training
+    blocks = nn.Sequential(invlib.InvertibleResidualBlock(3, hidden=6, lipschitz=0.7)).to(DT).eval()
+    no_dropout = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.0)).to(DT)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", invlib.TrainingModeWarning)
+        for f in (plain, blocks, no_dropout, lambda x: 2 * x):
+            optimize_inverse(f, torch.ones(2, 3, dtype=DT), max_iter=3)
+
+
 def test_unknown_method_lists_the_valid_ones():
     with pytest.raises(InvalidInputError) as info:
         optimize_inverse(lambda x: x, torch.ones(1, 2, dtype=DT), method="bfgs")
