@@ -378,9 +378,12 @@ def main(device: str = "cpu", batch: int = 256, dim: int = 64, adam_steps: int =
         if r["lbfgs"][0] >= 0.99:  # what a tenth of L-BFGS's time buys
             t_fwd, t_jac = r["unit_costs"]
             tenth = r["lbfgs"][2] / 10
-            budget = (f"a tenth of L-BFGS's time ({1e3 * tenth:.0f} ms) = {tenth / t_fwd:.0f} forward passes or "
-                      f"{tenth / t_jac:.1f} Jacobians + inverses of the whole batch ({1e3 * t_fwd:.2f} / "
-                      f"{1e3 * t_jac:.1f} ms each)")
+            budget = f"a tenth of L-BFGS's time ({1e3 * tenth:.0f} ms) = {tenth / t_fwd:.0f} forward passes"
+            if math.isnan(t_jac):  # non-square: no inverse to count
+                budget += f" of the whole batch ({1e3 * t_fwd:.2f} ms each)"
+            else:
+                budget += (f" or {tenth / t_jac:.1f} Jacobians + inverses of the whole batch ({1e3 * t_fwd:.2f} / "
+                           f"{1e3 * t_jac:.1f} ms each)")
         notes = "; ".join(
             s for s in (f"invlib: {r['invlib_info']}", f"Adam {r['adam_info']}", f"L-BFGS {r['lbfgs_info']}",
                         r.get("exact_info", ""), r.get("note", ""), budget) if s
