@@ -248,6 +248,9 @@ def _training_mode_layers(f: Any) -> list[str]:
     """
     if not isinstance(f, nn.Module):
         return []
+    from torch.nn.utils.parametrizations import _SpectralNorm
+    from torch.nn.utils.spectral_norm import SpectralNorm as SpectralNormHook
+
     from invlib.flows import SpectralNormLinear
 
     found = []
@@ -261,9 +264,8 @@ def _training_mode_layers(f: Any) -> list[str]:
             what = "normalises with the statistics of whatever batch it is given and updates its running statistics"
         elif isinstance(m, SpectralNormLinear) and m.n_power_iterations > 0:
             what = "runs power iterations that change its weights on every call"
-        elif type(m).__name__ == "_SpectralNorm" or any(
-            type(h).__name__ == "SpectralNorm" for h in m._forward_pre_hooks.values()
-        ):
+        elif isinstance(m, _SpectralNorm) or any(isinstance(h, SpectralNormHook)
+                                                 for h in m._forward_pre_hooks.values()):
             what = "torch spectral normalisation: power iterations change the weights on every call"
         if what:
             found.append(f"{path or '<model>'} ({type(m).__name__}): {what}")
