@@ -106,7 +106,8 @@ def preload(modules: list[str]) -> list[str]:
 
 def _close_fds_except(*keep: int) -> None:
     """Close every file descriptor of this process but 0-2 and ``keep``."""
-    top = os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 65536
+    top = os.sysconf("SC_OPEN_MAX")
+    top = top if top > 0 else 65536
     low = 3
     for fd in sorted(k for k in keep if k >= 3):
         os.closerange(low, fd)
