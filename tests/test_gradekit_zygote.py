@@ -147,7 +147,8 @@ def _uid_processes(uid: int) -> list[int]:
 
 @needs_sandbox
 def test_an_interrupt_reaches_the_forked_sandbox_and_the_exit_code_comes_back(server, tmp_path):
-    code = ("import time\nprint('ready', flush=True)\ntry:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n"
+    # 'ready' is printed inside the try: a SIGINT that arrives right after it must land in the handler
+    code = ("import time\ntry:\n    print('ready', flush=True)\n    time.sleep(60)\nexcept KeyboardInterrupt:\n"
             "    print('interrupted', flush=True)\n    raise SystemExit(3)\n")
     client = _client(server, tmp_path, code)
     assert client.stdout.readline().strip() == "ready"
