@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine with Python 3.11:
 #   make book   builds the executed HTML book (_build/html/index.html)
 #   make test   runs the whole test suite (it builds the book first: tests read the built pages)
+#   make check  the fast inner loop: invlib's and gradekit's tests, no book, no browser, no nbgrader runs
 # Others: make exercises (regenerate the student release), make notebooks (the chapters' .ipynb copies for
 #         Colab), make bench (speed measurements),
 #         make grade ASSIGNMENT=<id> (sandboxed parallel autograding of a class; see README.md).
@@ -17,12 +18,12 @@ export PYTHONHASHSEED := 0
 # made a 64x16 matmul take 11 ms instead of 0.02 ms -- a 100x slowdown. `make bench` sets threads itself.
 THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 # Never export MPLBACKEND=Agg here: inside the book's kernels it turns plt.show() into a no-op and the
-# executed chapters lose their figures (tests/test_browser.py checks they are there).
+# executed chapters lose their figures (tests/course/test_browser.py checks they are there).
 
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup book test test-hostile exercises notebooks bench grade linkcheck clean
+.PHONY: setup book test check test-hostile exercises notebooks bench grade linkcheck clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,17 +45,22 @@ $(CHROMIUM):
 test: book $(CHROMIUM)
 	$(THREADS) $(BIN)/python -m pytest
 
+# The fast inner loop: invlib's and gradekit's tests without the book build, the browser or nbgrader runs
+# (tests/invlib, tests/gradekit; tests/course holds the book and assignment checks that `make test` adds).
+check: setup
+	$(THREADS) $(BIN)/python -m pytest tests/invlib tests/gradekit -m "not slow and not hostile" -p no:cacheprovider
+
 # The hostile-submission grading tests alone (fork and memory bombs...; `make test` runs them too).
 test-hostile: setup
 	$(THREADS) $(BIN)/python -m pytest -m hostile -p no:cacheprovider
 
 exercises: setup
-	$(BIN)/python -m tests.nbgrader_course release
+	$(BIN)/python -m tools.nbgrader_course release
 
 # The chapters' .ipynb copies that the Colab launch button opens, written from their .md sources (run it after
-# editing a chapter or the repository url in _config.yml; tests/test_notebooks_paired.py checks they are current).
+# editing a chapter or the repository url in _config.yml; tests/course/test_notebooks_paired.py checks they are current).
 notebooks: setup
-	$(BIN)/python -m tests.paired_notebooks
+	$(BIN)/python -m tools.paired_notebooks
 
 bench: setup
 	$(BIN)/pip install --quiet FrEIA==0.2  # only the benchmark compares against FrEIA

@@ -26,7 +26,7 @@ from gradekit.runner import grade_all
 from gradekit.submissions import Submission
 from tests.hostile.cases import controls
 from tests.hostile.measure import stock_config
-from tests.nbgrader_course import (Course, load_wrong_submissions, nbgrader_env, run_nbgrader,
+from tools.nbgrader_course import (Course, load_wrong_submissions, nbgrader_env, run_nbgrader,
                                    wrong_submission, correct_submission)
 import nbformat
 

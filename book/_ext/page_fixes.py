@@ -1,6 +1,6 @@
 """Sphinx extension: two fixes that keep the book's pages free of browser console errors.
 
-Both were caught by tests/test_browser.py on a fresh headless browser:
+Both were caught by tests/course/test_browser.py on a fresh headless browser:
 
 * Under Jupyter Book 1.x, sphinx-thebe registers its inline ``const THEBE_JS_URL = ...`` script twice
   (once with filename ``None``, once ``""``), so every page raised "Identifier 'THEBE_JS_URL' has already

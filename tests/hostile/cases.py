@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import nbformat
 
-from tests.nbgrader_course import correct_submission
+from tools.nbgrader_course import correct_submission
 
 LEAK_MARKERS = ("LEAKED", "CONNECTED")
 DEF = re.compile(r"^def\s+([A-Za-z_]\w*)\s*\(", re.M)

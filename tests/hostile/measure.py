@@ -31,7 +31,7 @@ from pathlib import Path
 
 from gradekit.sandbox import DISABLE_ENV
 from tests.hostile.cases import controls, hostile_cases, leaked
-from tests.nbgrader_course import REPO, Course, run_nbgrader
+from tools.nbgrader_course import REPO, Course, run_nbgrader
 
 BANNER = "# Hardening (gradekit"
 UNSAFE_STOCK = {"memory-bomb", "fork-bomb"}

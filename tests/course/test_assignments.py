@@ -13,7 +13,7 @@ import filecmp
 import nbformat
 import pytest
 
-from tests.nbgrader_course import (
+from tools.nbgrader_course import (
     EXERCISES,
     HIDDEN_REGION,
     SOLUTION_REGION,

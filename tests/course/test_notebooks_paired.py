@@ -1,6 +1,6 @@
 """Every chapter with code has a current ``.ipynb`` copy next to its ``.md``, for the Colab launch button.
 
-``make notebooks`` (``python -m tests.paired_notebooks``) writes them; see that module for why they exist.
+``make notebooks`` (``python -m tools.paired_notebooks``) writes them; see that module for why they exist.
 Fast: nothing is executed, the notebooks are only read.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from tests.paired_notebooks import (
+from tools.paired_notebooks import (
     COLAB_TAG,
     REPO,
     chapters,

@@ -1,7 +1,7 @@
 """Drive nbgrader on a throw-away copy of the course, as an instructor would.
 
-Used by the test suite (``tests/test_assignments.py``) and by ``make exercises``
-(``python -m tests.nbgrader_course release``), which regenerates ``exercises/`` from ``solutions/``.
+Used by the test suite (``tests/course/test_assignments.py``) and by ``make exercises``
+(``python -m tools.nbgrader_course release``), which regenerates ``exercises/`` from ``solutions/``.
 
 A *submission* is a dict ``{notebook file name: nbformat NotebookNode}``. Three kinds are built here:
 

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from tests.test_book import HTML, REPO, source_of, toc_files
+from tests.course.test_book import HTML, REPO, source_of, toc_files
 
 pytestmark = pytest.mark.browser
 
@@ -231,7 +231,7 @@ def test_launch_buttons_follow_the_config(open_page):
     hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
     for name, url in wanted.items():
         assert any(h.startswith(url.rstrip("/")) for h in hrefs), f"no {name} launch button on {SEARCH_PAGE}"
-    # Every button opens the chapter's .ipynb copy (Colab cannot open the .md); tests/test_book.py checks the
+    # Every button opens the chapter's .ipynb copy (Colab cannot open the .md); tests/course/test_book.py checks the
     # exact links of every chapter.
     launch = [h for h in hrefs if any(h.startswith(url.rstrip("/")) for url in wanted.values())]
     assert all(f"/{SEARCH_PAGE}.ipynb" in h for h in launch), f"a launch button does not open the .ipynb: {launch}"

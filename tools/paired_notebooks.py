@@ -6,13 +6,13 @@ when a file ``<chapter>.ipynb`` sits next to the chapter's ``<chapter>.md``. So 
 that has code cells gets such a sibling, written here by jupytext from the ``.md``: the same cells, no outputs,
 deterministic cell ids, so the files are small and change only when the chapter does. The ``.md`` stays the
 source of truth; ``_config.yml`` excludes the ``.ipynb`` copies from the build (one source per document), and
-``tests/test_notebooks_paired.py`` fails when one is missing or out of date.
+``tests/course/test_notebooks_paired.py`` fails when one is missing or out of date.
 
 Colab has no invlib. Every chapter therefore opens with a code cell, tagged ``remove-cell`` (the web page does
 not show it), that pip-installs invlib from the repository named in ``_config.yml`` when it runs on Colab and
 does nothing anywhere else. The cell is part of the ``.md`` too, so the two files hold the same cells.
 
-``python -m tests.paired_notebooks`` (``make notebooks``) adds or updates that cell in each chapter's ``.md``
+``python -m tools.paired_notebooks`` (``make notebooks``) adds or updates that cell in each chapter's ``.md``
 and rewrites its ``.ipynb``; ``--check`` only reports what is stale.
 """
 
@@ -70,7 +70,7 @@ def colab_block(cfg: dict | None = None) -> str:
 
 
 def toc_files() -> list[str]:
-    from tests.test_book import toc_files as from_toc
+    from tests.course.test_book import toc_files as from_toc
 
     return from_toc()
 
@@ -154,7 +154,7 @@ def write(doc: str, cfg: dict | None = None) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.paired_notebooks", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.paired_notebooks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="report stale notebooks, change nothing")
     parser.add_argument("docs", nargs="*", help="chapters to process (default: every chapter with code)")
     args = parser.parse_args(argv)

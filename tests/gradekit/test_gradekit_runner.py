@@ -21,7 +21,7 @@ from gradekit.runner import JOURNAL_NAME, export_csv, grade_all
 from gradekit.submissions import Submission
 from tests.hostile.cases import controls
 from tests.hostile.measure import judge, run_hardened
-from tests.nbgrader_course import Course, hidden_test_lines, nbgrader_env, run_nbgrader
+from tools.nbgrader_course import Course, hidden_test_lines, nbgrader_env, run_nbgrader
 
 # one xdist worker for the whole module: the hostile run is shared, and each run uses 2 processes itself.
 # Part of `make test` (each sandbox is capped at 1 CPU, and a timed-out cell's processes are killed, so the

@@ -13,7 +13,7 @@ import pytest
 
 from gradekit.sandbox import WARNING, Limits, sandbox_support
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 needs_sandbox = pytest.mark.skipif(not sandbox_support()[0], reason=f"no sandbox here: {sandbox_support()[1]}")
 
 PROBE = textwrap.dedent('''
@@ -297,7 +297,7 @@ def _sandbox_uid_processes(uid: int) -> list[int]:
 
 @needs_cgroup
 @pytest.mark.hostile
-# the same xdist worker as tests/test_gradekit_runner.py's hostile run: two fork bombs at once on 2 cores
+# the same xdist worker as tests/gradekit/test_gradekit_runner.py's hostile run: two fork bombs at once on 2 cores
 # (each capped at 1 CPU) took this notebook to 161 s in a review run
 @pytest.mark.xdist_group("gradekit-runner")
 def test_fork_bomb_dies_at_the_cell_timeout_and_later_cells_run(tmp_path):
