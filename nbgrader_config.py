@@ -19,6 +19,8 @@ c.CourseDirectory.submitted_directory = os.path.join("_grading", "submitted")
 c.CourseDirectory.autograded_directory = os.path.join("_grading", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("_grading", "feedback")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "_grading", "gradebook.db")
+# _grading/ is git-ignored: a fresh clone has none, and sqlite cannot create the gradebook without its folder.
+os.makedirs(os.path.join(HERE, "_grading"), exist_ok=True)
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store"]
 
 # Student stubs: the same text in every assignment, so tests can recognise an untouched release.
