@@ -191,3 +191,128 @@ def test_flow_inside_sequential_is_a_snapshot() -> None:
     inv_bad = invlib.inverse(nn.Sequential(AffineCoupling(6, 8)))
     with pytest.raises(invlib.InvalidInputError, match=r"inverse of 0: AffineCoupling: expected \(\.\.\., 6\), got \(2, 5\)"):
         inv_bad(torch.zeros(2, 5))
+
+
+# -------------------------------------------------------------------------------------------
+# Masked autoregressive layers (MADE masks, MAF / IAF)
+# -------------------------------------------------------------------------------------------
+from invlib.flows import MaskedAutoregressiveAffine, made_masks, residual_logdet_estimate  # noqa: E402
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["order", "reversed"])
+def test_made_masks_make_output_i_depend_on_earlier_inputs_only(reverse: bool) -> None:
+    dim = 5
+    masks = made_masks(dim, hidden=7, n_hidden_layers=3, reverse=reverse)
+    assert [tuple(m.shape) for m in masks] == [(7, 5), (7, 7), (7, 7), (5, 7)]
+    reach = masks[0]
+    for m in masks[1:]:
+        reach = (m @ reach > 0).float()  # reach[i, j] = 1 iff some path joins input j to output i
+    order = torch.arange(dim).flip(0) if reverse else torch.arange(dim)
+    position = torch.empty(dim, dtype=torch.long)
+    position[order] = torch.arange(dim)
+    expected = (position[:, None] > position[None, :]).float()  # strictly earlier inputs, all of them
+    assert torch.equal(reach, expected)
+
+
+def _maf(dim: int = 5, **kw) -> MaskedAutoregressiveAffine:
+    torch.manual_seed(0)
+    layer = MaskedAutoregressiveAffine(dim, 16, **kw).double()
+    with torch.no_grad():  # larger weights than the default init, so s and t vary visibly
+        for p in layer.parameters():
+            p.mul_(3)
+    return layer
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["order", "reversed"])
+def test_autoregressive_jacobian_is_triangular_and_logdet_is_its_diagonal(reverse: bool) -> None:
+    f = _maf(reverse=reverse)
+    x = torch.randn(5, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    jac = torch.autograd.functional.jacobian(lambda v: f(v[None])[0], x)
+    strict_upper = torch.triu(torch.ones(5, 5, dtype=torch.bool), 1)
+    upper = jac.flip(0, 1) if reverse else jac  # reversed order: lower triangular instead
+    assert upper[strict_upper].abs().max() == 0
+    assert (upper.diagonal() - 1).abs().max() > 1e-3  # the scales are not all 1
+    torch.testing.assert_close(f.log_abs_det_jacobian(x[None])[0],
+                               torch.linalg.slogdet(jac).logabsdet, atol=1e-12, rtol=0)
+
+
+def test_autoregressive_forward_is_one_call_inverse_is_dim_calls() -> None:
+    f = _maf(dim=6)
+    x = torch.randn(32, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    f.conditioner_calls = 0
+    with torch.no_grad():
+        y = f(x)
+        assert f.conditioner_calls == 1
+        x_hat = f.inverse(y)
+    assert f.conditioner_calls == 1 + 6
+    assert (x_hat - x).abs().max().item() < 1e-12
+    # one call fewer than dim leaves the last coordinate in the order wrong (not exact to rounding)
+    with torch.no_grad():
+        x_part = torch.zeros_like(y)
+        for _ in range(5):
+            s, t = f.scale_shift(x_part)
+            x_part = (y - t) * torch.exp(-s)
+    torch.testing.assert_close(x_part[:, :5], x[:, :5], atol=1e-12, rtol=0)
+    assert (x_part[:, 5] - x[:, 5]).abs().max() > 1e-6
+
+
+def test_autoregressive_bad_inputs() -> None:
+    f = MaskedAutoregressiveAffine(4, 8)
+    with pytest.raises(invlib.InvalidInputError, match=r"expects y of shape \(\.\.\., 4\), got \(2, 3\)"):
+        f.inverse(torch.zeros(2, 3))
+    with pytest.raises(invlib.InvalidInputError, match="1 NaN and 0 inf"):
+        f.inverse(torch.tensor([[0.0, float("nan"), 0.0, 0.0]]))
+    with pytest.raises(ValueError, match="needs dim >= 2"):
+        MaskedAutoregressiveAffine(1)
+    with pytest.raises(ValueError, match=r"hidden must be >= dim - 1 = 4"):
+        MaskedAutoregressiveAffine(5, hidden=3)
+    with pytest.raises(ValueError, match="scale_bound must be > 0"):
+        MaskedAutoregressiveAffine(4, scale_bound=0)
+
+
+# -------------------------------------------------------------------------------------------
+# Residual-flow log-determinant estimate
+# -------------------------------------------------------------------------------------------
+def test_residual_logdet_estimate_matches_slogdet_for_a_linear_branch() -> None:
+    gen = torch.Generator().manual_seed(3)
+    a = torch.randn(4, 4, dtype=torch.float64, generator=gen)
+    a = 0.6 * a / torch.linalg.matrix_norm(a, 2)  # ||J_g|| = 0.6: the series converges
+
+    def g(v: torch.Tensor) -> torch.Tensor:
+        return v @ a.T
+
+    exact = torch.linalg.slogdet(torch.eye(4, dtype=torch.float64) + a).logabsdet
+    x = torch.randn(3, 4, dtype=torch.float64, generator=gen)
+    # all terms, many probes: close to the exact value (probe noise ~ 1/sqrt(P))
+    est = residual_logdet_estimate(g, x, n_terms=60, n_probes=20000, generator=gen)
+    assert est.shape == (3,)
+    assert (est - exact).abs().max() < 0.03
+    # per-probe values: their mean is the estimate, their spread is the probe noise
+    single = residual_logdet_estimate(g, x, n_terms=60, n_probes=400, generator=gen, per_probe=True)
+    assert single.shape == (400, 3) and single.std() > 0.01
+    # the truncated series: exact trace of the first n terms, bias within D L^(n+1) / ((n+1)(1-L))
+    for n in (1, 3, 8):
+        series = sum((-1) ** (k + 1) / k * torch.trace(torch.linalg.matrix_power(a, k))
+                     for k in range(1, n + 1))
+        assert abs(series - exact) <= 4 * 0.6 ** (n + 1) / ((n + 1) * 0.4)
+        est_n = residual_logdet_estimate(g, x, n_terms=n, n_probes=20000, generator=gen)
+        assert (est_n - series).abs().max() < 0.03
+
+
+def test_residual_logdet_estimate_on_an_iresnet_block() -> None:
+    f = make("InvertibleResidualBlock", dim=3, lipschitz=0.5).double()
+    x = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    est = residual_logdet_estimate(f.g, x, n_terms=30, n_probes=20000,
+                                   generator=torch.Generator().manual_seed(5))
+    assert (est - f.log_abs_det_jacobian(x)).abs().max() < 0.03
+
+
+def test_residual_logdet_estimate_bad_inputs() -> None:
+    with pytest.raises(invlib.InvalidInputError, match="n_terms must be an integer >= 1, got 0"):
+        residual_logdet_estimate(lambda v: v, torch.zeros(2, 3), n_terms=0, n_probes=1)
+    with pytest.raises(invlib.InvalidInputError, match="n_probes must be an integer >= 1, got 2.5"):
+        residual_logdet_estimate(lambda v: v, torch.zeros(2, 3), n_terms=1, n_probes=2.5)
+    with pytest.raises(invlib.InvalidInputError, match=r"g must map \(\.\.\., D\) to \(\.\.\., D\)"):
+        residual_logdet_estimate(lambda v: v[:, :2], torch.zeros(2, 3), n_terms=1, n_probes=1)
+    with pytest.raises(invlib.InvalidInputError, match="1 NaN"):
+        residual_logdet_estimate(lambda v: v, torch.tensor([[0.0, float("nan")]]), n_terms=1, n_probes=1)
