@@ -8,6 +8,9 @@ Public API
 - :func:`optimize_inverse` -- a robust batched inverse of any differentiable map, CPU or CUDA.
 - :class:`AdditiveCoupling`, :class:`AffineCoupling`, :class:`InvertibleResidualBlock` --
   invertible-by-design modules with ``inverse`` and ``log_abs_det_jacobian``.
+- :class:`FunctionCoupling`, :class:`ReversibleBlock`, :class:`ReversibleRNNCell`,
+  :func:`reversible_forward`, :func:`saved_activation_bytes` -- reversible (RevNet, Reformer,
+  reversible RNN) blocks from additive couplings, and a backward pass that recomputes activations.
 - Errors: :class:`NotInvertibleError`, :class:`DomainError`, :class:`InvalidInputError`.
 """
 
@@ -26,6 +29,13 @@ from invlib.inverse import InverseModel, inverse
 from invlib.diagnose import Diagnosis, LayerReport, diagnose
 from invlib.flows import AdditiveCoupling, AffineCoupling, InvertibleResidualBlock
 from invlib.optimize import InversionResult, optimize_inverse
+from invlib.reversible import (
+    FunctionCoupling,
+    ReversibleBlock,
+    ReversibleRNNCell,
+    reversible_forward,
+    saved_activation_bytes,
+)
 
 __all__ = [
     "inverse",
@@ -38,6 +48,11 @@ __all__ = [
     "AdditiveCoupling",
     "AffineCoupling",
     "InvertibleResidualBlock",
+    "FunctionCoupling",
+    "ReversibleBlock",
+    "ReversibleRNNCell",
+    "reversible_forward",
+    "saved_activation_bytes",
     "NotInvertibleError",
     "DomainError",
     "InvalidInputError",
