@@ -33,8 +33,17 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP)
 
+# The chapters' kernels load the book's IPython settings (figures as SVG) from book/_ipython, and matplotlib reads
+# book/partN/matplotlibrc from the chapter's folder. The execution cache keys on a chapter's code only, so when these
+# settings change every chapter is executed again (their hash is kept in _build/.figure-settings).
+FIGURE_SETTINGS := book/_ipython/profile_default/ipython_kernel_config.py $(wildcard book/*/matplotlibrc)
+
 book: setup
-	$(THREADS) INVLIB_STATIC_WIDGETS=1 $(BIN)/jupyter-book build . -W -n --keep-going
+	@settings=$$(cat $(FIGURE_SETTINGS) | sha1sum | cut -d' ' -f1); \
+	if [ -d _build/.jupyter_cache ] && [ "$$(cat _build/.figure-settings 2>/dev/null)" != "$$settings" ]; then \
+	  echo "The figure settings changed: every chapter is executed again."; rm -rf _build/.jupyter_cache; fi; \
+	mkdir -p _build && echo "$$settings" > _build/.figure-settings
+	$(THREADS) INVLIB_STATIC_WIDGETS=1 IPYTHONDIR=$(abspath book/_ipython) $(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "The book: $(abspath _build/html/index.html)"
 
 # The browser tests drive Debian's chromium (Playwright cannot download browsers here).

@@ -11,6 +11,10 @@ source of truth; ``_config.yml`` excludes the ``.ipynb`` copies from the build (
 Colab has no invlib. Every chapter therefore opens with a code cell, tagged ``remove-cell`` (the web page does
 not show it), that pip-installs invlib from the repository named in ``_config.yml`` when it runs on Colab and
 does nothing anywhere else. The cell is part of the ``.md`` too, so the two files hold the same cells.
+That repository is the book's one setting for where its sources live: ``repository: url:``. While it is empty
+(a copy of the course that has not said where it is published) the book hides its launch buttons
+(``book/_ext/repository_buttons.py``) and the cell names no repository: on Colab it stops with a message that
+says how to install invlib, instead of installing from a placeholder.
 
 ``python -m tools.paired_notebooks`` (``make notebooks``) adds or updates that cell in each chapter's ``.md``
 and rewrites its ``.ipynb``; ``--check`` only reports what is stale.
@@ -43,15 +47,43 @@ def config() -> dict:
     return yaml.safe_load((REPO / "_config.yml").read_text())
 
 
-def install_target(cfg: dict | None = None) -> str:
-    """What Colab pip-installs: ``git+<repository url>@<branch>``, from ``_config.yml``."""
-    repository = (cfg or config())["repository"]
-    url = repository["url"].rstrip("/")
-    branch = repository.get("branch") or "master"  # sphinx-book-theme's default, as in its launch links
+def repository_url(cfg: dict | None = None) -> str | None:
+    """The course repository's URL (``repository: url:`` in ``_config.yml``), or None while it is unset."""
+    repository = (cfg or config()).get("repository") or {}
+    url = (repository.get("url") or "").strip().rstrip("/")
+    return url or None
+
+
+def install_target(cfg: dict | None = None) -> str | None:
+    """What Colab pip-installs: ``git+<repository url>@<branch>``, from ``_config.yml``; None while the url is unset."""
+    cfg = cfg or config()
+    url = repository_url(cfg)
+    if url is None:
+        return None
+    branch = (cfg.get("repository") or {}).get("branch") or "master"  # sphinx-book-theme's default, as in its links
     return f"git+{url}@{branch}"
 
 
+# What the Colab cell says on Colab while no repository is set, one line of the cell each.
+NO_REPOSITORY_MESSAGE = (
+    "invlib is not installed, and this copy of the course names no repository to install it from. ",
+    "Install it from your copy of the course: !pip install git+<its GitHub URL>",
+)
+
+
 def colab_cell_source(cfg: dict | None = None) -> str:
+    target = install_target(cfg)
+    if target is None:
+        return (
+            "# On Google Colab only: invlib must be installed from the course's repository, which this copy does not\n"
+            "# name yet (`repository: url:` in _config.yml). Elsewhere this cell does nothing.\n"
+            "import sys\n"
+            "\n"
+            f"if {COLAB_TEST}:\n"
+            "    raise RuntimeError(\n"
+            + "".join(f'        "{line}"\n' for line in NO_REPOSITORY_MESSAGE)
+            + "    )"
+        )
     return (
         "# On Google Colab only: install invlib from the course's repository (elsewhere this cell does nothing).\n"
         "import sys\n"
@@ -59,7 +91,7 @@ def colab_cell_source(cfg: dict | None = None) -> str:
         f"if {COLAB_TEST}:\n"
         "    import subprocess\n"
         "\n"
-        f'    invlib_source = "{install_target(cfg)}"\n'
+        f'    invlib_source = "{target}"\n'
         '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", invlib_source], check=True)'
     )
 

@@ -96,6 +96,16 @@ def test_launch_buttons_open_the_chapter_notebook(doc, built):
     (``make notebooks``), not its .md; Binder and JupyterHub open that same notebook."""
     config = yaml.safe_load((REPO / "_config.yml").read_text())
     repository = config["repository"]
+    if not (repository.get("url") or "").strip():
+        # The one setting is unset: no button may lead to a repository (book/_ext/repository_buttons.py).
+        html = (built / f"{doc}.html").read_text()
+        assert not launch_links(html), f"{doc}: launch buttons shown although `repository: url:` is unset"
+        from bs4 import BeautifulSoup
+
+        header = BeautifulSoup(html, "html.parser").select(".article-header-buttons a[href]")
+        to_github = [a["href"] for a in header if "github.com" in a["href"]]
+        assert not to_github, f"{doc}: repository buttons although `repository: url:` is unset: {to_github}"
+        return
     org_repo = repository["url"].rstrip("/").removeprefix("https://github.com/")
     book_dir = (repository.get("path_to_book") or "").strip("/")
     path = f"{book_dir}/{doc}.ipynb" if book_dir else f"{doc}.ipynb"  # in the repository

@@ -229,6 +229,12 @@ def test_launch_buttons_follow_the_config(open_page):
     assert wanted, "no launch button is configured"
     page, _ = open_page(f"{SEARCH_PAGE}.html")
     hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+    if not (config["repository"].get("url") or "").strip():
+        # The one setting is unset: the buttons are hidden (book/_ext/repository_buttons.py), none opens a placeholder.
+        assert page.locator(".dropdown-launch-buttons").count() == 0, "launch buttons shown with no repository set"
+        launch = [h for h in hrefs if any(h.startswith(url.rstrip("/")) for url in wanted.values())]
+        assert not launch, f"launch links with no repository set: {launch}"
+        return
     for name, url in wanted.items():
         assert any(h.startswith(url.rstrip("/")) for h in hrefs), f"no {name} launch button on {SEARCH_PAGE}"
     # Every button opens the chapter's .ipynb copy (Colab cannot open the .md); tests/course/test_book.py checks the

@@ -57,8 +57,25 @@ def test_chapter_starts_with_the_colab_install_cell(doc):
 
 def test_install_target_is_the_configured_repository():
     repository = config()["repository"]
+    if not repository.get("url"):
+        assert install_target() is None  # unset: the Colab cell names no repository (tested below)
+        return
     assert install_target() == f"git+{repository['url'].rstrip('/')}@{repository['branch']}"
     assert install_target().startswith("git+https://github.com/"), "Colab launch buttons need a GitHub repository"
+
+
+def test_colab_cell_follows_the_one_repository_setting():
+    """Set: the cell pip-installs from url@branch. Unset: it installs nothing and points at no address at all."""
+    published = {"repository": {"url": "https://github.com/someone/course/", "branch": "spring"}}
+    source = colab_cell_source(published)
+    assert 'invlib_source = "git+https://github.com/someone/course@spring"' in source
+    for unset in ({"repository": {"url": ""}}, {"repository": {"url": None}}, {"repository": {}}, {}):
+        source = colab_cell_source(unset)
+        assert install_target(unset) is None
+        assert "pip install" not in source.split("raise")[0] and "subprocess" not in source
+        assert "http" not in source and "github.com/" not in source, source
+        assert "raise RuntimeError(" in source  # on Colab: a clear stop, not an install from a placeholder
+        compile(source, "<colab cell>", "exec")
 
 
 def test_no_stray_chapter_notebooks():
