@@ -11,10 +11,13 @@ Public API
 - :class:`FunctionCoupling`, :class:`ReversibleBlock`, :class:`ReversibleRNNCell`,
   :func:`reversible_forward`, :func:`saved_activation_bytes` -- reversible (RevNet, Reformer,
   reversible RNN) blocks from additive couplings, and a backward pass that recomputes activations.
-- Errors: :class:`NotInvertibleError`, :class:`DomainError`, :class:`InvalidInputError`.
+- Errors: :class:`NotInvertibleError` (and its subclass :class:`CannotCertifyError`: a layer-wise
+  check cannot decide), :class:`DomainError` (and :class:`UnrecoverableSamplesError`),
+  :class:`InvalidInputError`.
 """
 
 from invlib.errors import (
+    CannotCertifyError,
     ConvergenceWarning,
     DomainError,
     InvalidInputError,
@@ -23,6 +26,7 @@ from invlib.errors import (
     SaturationWarning,
     StaleInverseWarning,
     TrainingModeWarning,
+    UnrecoverableSamplesError,
     UnsupportedLayerError,
 )
 from invlib.inverse import InverseModel, inverse
@@ -54,7 +58,9 @@ __all__ = [
     "reversible_forward",
     "saved_activation_bytes",
     "NotInvertibleError",
+    "CannotCertifyError",
     "DomainError",
+    "UnrecoverableSamplesError",
     "InvalidInputError",
     "UnsupportedLayerError",
     "NonFiniteResultError",

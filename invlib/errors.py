@@ -4,6 +4,9 @@ The hierarchy is small on purpose:
 
 * :class:`NotInvertibleError` -- the *model* cannot be inverted exactly (a layer is
   many-to-one, narrowing, rank deficient, random, ...). Raised by :func:`invlib.inverse`.
+  Its subclass :class:`CannotCertifyError` says less: a layer is many-to-one on its whole input
+  space, but the layers before it never produce some of those inputs, so a layer-by-layer check
+  cannot decide whether the *model* is invertible.
 * :class:`DomainError` -- the *value* handed to an inverse lies outside the range of the
   forward map (``|y| >= 1`` for tanh, ``y <= 0`` for softplus, ...).
 * :class:`InvalidInputError` -- the value is malformed: NaN/inf, wrong shape, dtype or device.
@@ -15,7 +18,9 @@ from __future__ import annotations
 
 __all__ = [
     "NotInvertibleError",
+    "CannotCertifyError",
     "DomainError",
+    "UnrecoverableSamplesError",
     "InvalidInputError",
     "UnsupportedLayerError",
     "NonFiniteResultError",
@@ -51,8 +56,61 @@ class NotInvertibleError(ValueError):
         super().__init__(f"{where} is not invertible: {reason}. Instead: {suggestion}.")
 
 
+class CannotCertifyError(NotInvertibleError):
+    r"""A layer is not injective on its whole input space, but it may be injective on the inputs the
+    layers before it actually produce, so invertibility cannot be decided layer by layer.
+
+    A layer-wise check is *sufficient*, not necessary: for :math:`f = f_2 \circ f_1`, :math:`f` is
+    injective iff :math:`f_2` is injective on the image :math:`f_1(\mathbb{R}^n)`, which may be a
+    small part of :math:`f_2`'s input space when :math:`f_1` is not onto (a widening ``Linear``, a
+    ``ReLU``, a bounded activation, a custom module). Example: ``Linear(3, 6)`` with
+    :math:`W = [I; -I]`, ``ReLU``, ``Linear(6, 3)`` with :math:`[I, -I]` is the identity, although
+    the ``ReLU`` and the narrowing ``Linear`` are each many-to-one on :math:`\mathbb{R}^6`.
+
+    A subclass of :class:`NotInvertibleError`, so existing handlers still catch it.
+
+    Attributes
+    ----------
+    path, layer, reason, suggestion:
+        As for :class:`NotInvertibleError`: the layer that is many-to-one on its whole input space.
+    culprits:
+        ``"path: Layer"`` of the earlier layers whose image is not their whole output space.
+    """
+
+    def __init__(self, path: str, layer: str, reason: str, suggestion: str,
+                 culprits: list[str]) -> None:
+        self.path = path
+        self.layer = layer
+        self.reason = reason
+        self.suggestion = suggestion
+        self.culprits = list(culprits)
+        where = f"{path}: {layer}" if path else layer
+        before = ", ".join(self.culprits) if self.culprits else "the earlier layers"
+        ValueError.__init__(
+            self,
+            f"cannot certify layer by layer that the model is invertible: {where} is not injective "
+            f"on its whole input space ({reason}), but its inputs come through {before}, whose image is not "
+            f"their whole output space, so {where} may be injective on the inputs it receives. "
+            f"To decide: {suggestion}.")
+
+
 class DomainError(ValueError):
     """A value lies outside the range of the forward map, so no preimage exists."""
+
+
+class UnrecoverableSamplesError(DomainError):
+    """A range-aware inverse cannot recover some samples of ``y`` (their indices are in
+    :attr:`samples`): the values it sees do not determine a unique preimage, or show two.
+
+    Attributes
+    ----------
+    samples:
+        Indices (along dim 0 of the flattened batch) of the samples that cannot be recovered.
+    """
+
+    def __init__(self, message: str, samples: list[int]) -> None:
+        self.samples = list(samples)
+        super().__init__(message)
 
 
 class InvalidInputError(ValueError):

@@ -26,18 +26,20 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from invlib.activations import ACTIVATION_CLASSES, build_activation
-from invlib.compose import BuildOptions, InverseLayer, InverseModel, per_sample_sum
+from invlib.activations import ACTIVATION_CLASSES, ActivationInverse, build_activation
+from invlib.compose import BuildOptions, IdentityInverse, InverseLayer, InverseModel, per_sample_sum
 from invlib.conv import build_conv
-from invlib.errors import NotInvertibleError, UnsupportedLayerError
+from invlib.errors import CannotCertifyError, NotInvertibleError, UnsupportedLayerError
 from invlib.flows import AdditiveCoupling, AffineCoupling, InvertibleResidualBlock
 from invlib.linear import build_batchnorm, build_dropout, build_identity, build_linear
+from invlib.range_aware import MAX_TRIPLE_WIDTH, ReLUPairInverse, ReLUTripleInverse, full_column_rank
 from invlib.reshape import RESHAPE_CLASSES, build_reshape
-from invlib.validation import check_tensor
+from invlib.validation import check_tensor, where
 
 __all__ = ["inverse", "iter_layers", "ModuleInverse", "SUPPORTED", "InverseModel"]
 
@@ -256,9 +258,175 @@ def _record_input_shapes(model: nn.Module, layers: list[tuple[str, nn.Module]],
     return shapes
 
 
+# ---------------------------------------------------------------------------------------------
+# What the layers before a layer can produce: decides "not invertible" vs "cannot certify"
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Image:
+    r"""What is known of the image :math:`S = f_{l-1} \circ \dots \circ f_1(\mathbb{R}^n)`, the set of
+    inputs layer :math:`l` can receive.
+
+    ``kind``: ``"box"`` -- :math:`S` is the open box :math:`(lo, hi)^d` (``(-inf, inf)``: all of
+    :math:`\mathbb{R}^d`); ``"open"`` -- :math:`S` is a non-empty open set (the image of a box under
+    bijections that map open sets to open sets); ``"other"`` -- nothing known (a widening map, a
+    range-aware block, a custom module). ``culprits`` are the layers that made it smaller than
+    :math:`\mathbb{R}^d`.
+    """
+
+    kind: str = "box"
+    lo: float = -math.inf
+    hi: float = math.inf
+    culprits: tuple[str, ...] = ()
+
+    @property
+    def everything(self) -> bool:
+        return self.kind == "box" and self.lo == -math.inf and self.hi == math.inf
+
+    def shrunk(self, kind: str, by: str, lo: float = -math.inf, hi: float = math.inf) -> "_Image":
+        return _Image(kind, lo, hi, self.culprits + (by,))
+
+
+#: Elementwise layers that are many-to-one on some interval (their flat or folded parts).
+_ELEMENTWISE_LOSSY = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.Hardsigmoid, nn.Hardswish, nn.Threshold,
+                      nn.Softshrink, nn.Hardshrink, nn.GELU, nn.SiLU, nn.Mish, nn.LeakyReLU, nn.PReLU,
+                      nn.RReLU, nn.ELU, nn.CELU, nn.Softplus)
+def _lossy_on_every_open_set(module: nn.Module, err: NotInvertibleError) -> bool:
+    if isinstance(module, (nn.Linear, nn.modules.conv._ConvNd, nn.modules.batchnorm._BatchNorm)):
+        return err.reason.startswith(("narrowing", "rank"))
+    pooling_or_norm = tuple(c for classes, _, _ in _NOT_INVERTIBLE for c in classes
+                            if not issubclass(c, _ELEMENTWISE_LOSSY))
+    return isinstance(module, pooling_or_norm)
+
+
+def _grid(module: nn.Module, lo: float, hi: float) -> Tensor:
+    """Points of :math:`(lo, hi)` (clipped to :math:`[-60, 60]`, where every activation here is
+    already linear or constant), with the breakpoints of piecewise activations added."""
+    a, b = max(lo, -60.0), min(hi, 60.0)
+    points = [torch.linspace(a, b, 20001, dtype=torch.float64)]
+    marks = [0.0, 3.0, -3.0, 6.0, -1.5]
+    for attr in ("lambd", "threshold", "min_val", "max_val"):
+        v = getattr(module, attr, None)
+        if isinstance(v, (int, float)):
+            marks += [float(v), -float(v)]
+    extra = torch.tensor([m + d for m in marks for d in (-1e-9, 0.0, 1e-9)], dtype=torch.float64)
+    points.append(extra[(extra > a) & (extra < b)])
+    return torch.cat(points).sort().values
+
+
+def _on_box(module: nn.Module, lo: float, hi: float) -> str:
+    """``"lossy"``, ``"identity"`` or ``"injective"``: the elementwise ``module`` on :math:`(lo, hi)`."""
+    t = _grid(module, lo, hi)
+    try:
+        with torch.no_grad():
+            v = copy.deepcopy(module).double().eval()(t.unsqueeze(1)).squeeze(1)
+    except (RuntimeError, TypeError):
+        return "lossy"  # e.g. a per-channel PReLU: no 1-channel evaluation; keep the plain error
+    d = v.diff()
+    if torch.equal(v, t):
+        return "identity"
+    return "injective" if bool((d > 0).all() or (d < 0).all()) else "lossy"
+
+
+def _image_after(img: _Image, module: nn.Module, inv: InverseLayer, label: str, opts: BuildOptions) -> _Image:
+    r"""The image after a layer that was inverted: bijections of :math:`\mathbb{R}^d` keep
+    "everything", open maps keep "open", activations map a box to a box."""
+    if isinstance(inv, (ReLUPairInverse, ReLUTripleInverse)):
+        return img.shrunk("other", label)
+    if isinstance(module, (nn.Identity, nn.modules.dropout._DropoutNd) + RESHAPE_CLASSES) or (
+            isinstance(inv, IdentityInverse)):
+        return img  # the identity or a permutation of entries: the same box
+    if isinstance(inv, ActivationInverse):
+        if img.kind != "box":
+            return img
+        if img.everything:
+            if inv.lower == -math.inf and inv.upper == math.inf:
+                return img
+            return img.shrunk("box", label, inv.lower, inv.upper)
+        try:
+            ends = torch.tensor([[max(img.lo, -1e300)], [min(img.hi, 1e300)]], dtype=torch.float64)
+            with torch.no_grad():
+                lo, hi = (float(v) for v in copy.deepcopy(module).double().eval()(ends).flatten())
+        except (RuntimeError, TypeError):
+            return _Image("open", culprits=img.culprits)
+        if not lo < hi:
+            return _Image("open", culprits=img.culprits)
+        lo = -math.inf if lo <= -1e250 else lo
+        hi = math.inf if hi >= 1e250 else hi
+        return _Image("box", lo, hi, img.culprits)
+    exact = getattr(inv, "exact", not opts.least_squares)
+    known_bijection = (isinstance(module, (nn.Linear, nn.modules.conv._ConvNd,
+                                           nn.modules.batchnorm._BatchNorm, AdditiveCoupling,
+                                           AffineCoupling, InvertibleResidualBlock)) and exact)
+    if known_bijection:
+        return img if img.everything else _Image("open" if img.kind != "other" else "other",
+                                                   culprits=img.culprits)
+    return img.shrunk("other", label)
+
+
+_CERTIFY_FIX = ("run invlib.optimize_inverse on your data and check that the Jacobian has full column "
+                "rank along it (invlib.diagnose(model, x)); or, where a widening full-rank Linear is "
+                "directly followed by ReLU (and at most one more Linear), invlib.inverse inverts that "
+                "block range-aware, exactly on its image")
+
+
+def _refusal(err: NotInvertibleError, module: nn.Module, img: _Image, path: str,
+             opts: BuildOptions) -> NotInvertibleError | InverseLayer:
+    """Given the plain refusal ``err`` of ``module``, decide with what its inputs can be:
+
+    * plain :class:`NotInvertibleError` when it loses information on inputs it does receive
+      (its inputs are all of :math:`\\mathbb{R}^d`; or an open set and it is many-to-one near every
+      point; or a box on which this elementwise layer is many-to-one);
+    * an inverse, when the layer is the identity on the box its inputs lie in;
+    * :class:`CannotCertifyError` otherwise.
+    """
+    if isinstance(err, (UnsupportedLayerError, CannotCertifyError)) or img.everything:
+        return err
+    culprits = list(img.culprits)
+    if _lossy_on_every_open_set(module, err):
+        if img.kind != "other":
+            return err
+        return CannotCertifyError(err.path, err.layer, err.reason, _CERTIFY_FIX, culprits)
+    if not isinstance(module, _ELEMENTWISE_LOSSY) or module.training and isinstance(module, nn.RReLU):
+        return err  # training mode, missing shapes, zero padding...: not about the inputs
+    if img.kind == "box":
+        verdict = _on_box(module, img.lo, img.hi)
+        if verdict == "lossy":
+            return err
+        if verdict == "identity":
+            return IdentityInverse(path, type(module).__name__)
+        return CannotCertifyError(
+            err.path, err.layer, err.reason,
+            f"it is injective on ({img.lo:g}, {img.hi:g}), the box its inputs lie in, so the model may "
+            f"well be invertible, but invlib has no exact inverse for it there; {_CERTIFY_FIX}", culprits)
+    return CannotCertifyError(err.path, err.layer, err.reason, _CERTIFY_FIX, culprits)
+
+
+def _range_aware_block(layers: list[tuple[str, nn.Module]], i: int, opts: BuildOptions,
+                       ) -> tuple[InverseLayer, int] | None:
+    """A range-aware inverse for ``Linear (widening, full column rank) -> ReLU`` at ``layers[i]``,
+    extended by a following ``Linear`` that has no exact inverse of its own; ``None`` if none applies.
+    Returns the inverse and the number of layers it covers."""
+    if i + 1 >= len(layers):
+        return None
+    (p0, lin), (p1, act) = layers[i], layers[i + 1]
+    if not (type(lin) is nn.Linear and type(act) is nn.ReLU and lin.out_features > lin.in_features
+            and full_column_rank(lin.weight, opts.rcond)):
+        return None
+    label = f"Linear -> {where(p1, 'ReLU')}"
+    if i + 2 < len(layers) and type(layers[i + 2][1]) is nn.Linear:
+        p2, nxt = layers[i + 2]
+        square = (nxt.in_features == nxt.out_features
+                  and full_column_rank(nxt.weight, opts.rcond))
+        if not square and nxt.out_features >= lin.in_features and lin.out_features <= MAX_TRIPLE_WIDTH:
+            inv = ReLUTripleInverse(p0, f"{label} -> {where(p2, 'Linear')}", lin.weight, lin.bias,
+                                    nxt.weight, nxt.bias, opts.rcond)
+            return inv, 3
+    return ReLUPairInverse(p0, label, lin.weight, lin.bias, opts.rcond), 2
+
+
 def inverse(model: nn.Module, *, least_squares: bool = False, clamp: bool = False,
             rcond: float | None = None, solver: str = "explicit",
-            example_input: Tensor | None = None) -> InverseModel:
+            example_input: Tensor | None = None, range_aware: bool = True) -> InverseModel:
     r"""The exact inverse :math:`f^{-1}` of ``model`` (:math:`f`), so that
     ``inverse(model)(model(x))`` :math:`\approx x`.
 
@@ -292,6 +460,31 @@ def inverse(model: nn.Module, *, least_squares: bool = False, clamp: bool = Fals
         to record every layer's input shape: needed for ``nn.Flatten``, and it lets circular
         convolutions be checked and factorized for the actual size now rather than on a
         default 32-point grid (and again on the first call of each new size).
+    range_aware:
+        Decide each layer against what the layers before it can produce (default), not against
+        its whole input space. A layer-by-layer check is *sufficient*, not necessary: for
+        :math:`f = f_2 \circ f_1`, :math:`f` is injective iff :math:`f_2` is injective on the
+        image :math:`f_1(\mathbb{R}^n)`. With ``range_aware=True``:
+
+        * a widening ``Linear`` of full column rank directly followed by ``ReLU`` is inverted on
+          its image, per sample, from the active rows: :math:`W_A x = z_A - b_A` (unique when
+          :math:`W_A` has rank :math:`n`; see :mod:`invlib.range_aware`); a following ``Linear``
+          with no exact inverse of its own (narrowing, rank deficient) joins the block, which is
+          then inverted by enumerating its activation patterns (hidden width
+          :math:`\le 12`). Samples that cannot be recovered raise
+          :class:`~invlib.errors.UnrecoverableSamplesError` naming them, at call time;
+        * a layer that is many-to-one on its whole input space but whose inputs are restricted by
+          earlier layers raises :class:`~invlib.errors.CannotCertifyError` (a
+          :class:`NotInvertibleError`) naming the layer and the earlier ones, with how to decide;
+        * a plain :class:`NotInvertibleError` is kept for layers that lose information on inputs
+          they do receive: the earlier layers are onto (a ``ReLU`` on the raw input, after a square
+          ``Linear`` or a ``LeakyReLU``), or their image is open and the layer is many-to-one near
+          every point (a narrowing ``Linear``, pooling, normalization), or their image is a box
+          :math:`(lo, hi)^d` (after ``Tanh``, ``Sigmoid``, ...) on which the elementwise layer is
+          many-to-one (``ReLU`` after ``Tanh``); an elementwise layer that is the identity on that
+          box (``ReLU`` after ``Sigmoid``) is inverted as the identity.
+
+        ``range_aware=False`` restores the strict layer-by-layer decision.
 
     Returns
     -------
@@ -304,7 +497,8 @@ def inverse(model: nn.Module, *, least_squares: bool = False, clamp: bool = Fals
     NotInvertibleError
         For the first layer that cannot be inverted (its path in the model, the reason, and
         what to do instead); :class:`~invlib.errors.UnsupportedLayerError` (a subclass) for
-        layer classes invlib does not know.
+        layer classes invlib does not know; :class:`~invlib.errors.CannotCertifyError` (a
+        subclass) when a layer-by-layer check cannot decide (see ``range_aware``).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"invlib.inverse expects a torch.nn.Module, got {type(model).__name__}")
@@ -321,5 +515,30 @@ def inverse(model: nn.Module, *, least_squares: bool = False, clamp: bool = Fals
             if isinstance(mod, _STATEFUL_IN_TRAINING) and mod.training:
                 _build(path, mod, opts, None)
         shapes = _record_input_shapes(model, layers, example_input)
-    built = [_build(path, mod, opts, shape) for (path, mod), shape in zip(layers, shapes)]
+    built: list[InverseLayer] = []
+    img = _Image()
+    i = 0
+    while i < len(layers):
+        path, mod = layers[i]
+        block = _range_aware_block(layers, i, opts) if range_aware else None
+        if block is not None:
+            inv, covered = block
+            img = _image_after(img, mod, inv, inv.where, opts)
+            built.append(inv)
+            i += covered
+            continue
+        try:
+            inv = _build(path, mod, opts, shapes[i])
+        except NotInvertibleError as err:
+            if not range_aware:
+                raise
+            decided = _refusal(err, mod, img, path, opts)
+            if isinstance(decided, NotInvertibleError):
+                if decided is err:
+                    raise
+                raise decided from err
+            inv = decided
+        img = _image_after(img, mod, inv, inv.where, opts)
+        built.append(inv)
+        i += 1
     return InverseModel(model, list(reversed(built)))

@@ -42,7 +42,8 @@ from invlib import AdditiveCoupling, AffineCoupling, InvertibleResidualBlock
     ],
 )
 def test_refusals_name_path_reason_and_fix(layer: nn.Module, match: str) -> None:
-    model = nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Sequential(nn.Identity(), layer))
+    # LeakyReLU is onto R^3, so every refusal below is about inputs the layer does receive
+    model = nn.Sequential(nn.Linear(3, 3), nn.LeakyReLU(0.5), nn.Sequential(nn.Identity(), layer))
     with pytest.raises(invlib.NotInvertibleError, match=match) as info:
         invlib.inverse(model)
     err = info.value
@@ -230,3 +231,180 @@ def test_mixed_model_round_trip_on_cuda(dtype: torch.dtype, tol: float) -> None:
         x_hat = inv(net(x))
     assert x_hat.device.type == "cuda"
     assert (x_hat - x).abs().max().item() < tol
+
+
+# -------------------------------------------------------------------------------------------
+# Layer by layer is sufficient, not necessary: range-aware inverses and CannotCertifyError
+# -------------------------------------------------------------------------------------------
+def plus_minus_identity(dtype: torch.dtype = torch.float64) -> nn.Sequential:
+    """Linear(3, 6) with W = [I; -I], ReLU, Linear(6, 3) with [I, -I]: relu(x) - relu(-x) = x."""
+    up, down = nn.Linear(3, 6, bias=False), nn.Linear(6, 3, bias=False)
+    eye = torch.eye(3)
+    with torch.no_grad():
+        up.weight.copy_(torch.cat([eye, -eye]))
+        down.weight.copy_(torch.cat([eye, -eye], dim=1))
+    return nn.Sequential(up, nn.ReLU(), down).to(dtype)
+
+
+@pytest.mark.parametrize(("dtype", "tol"), [(torch.float64, 1e-12), (torch.float32, 1e-6)])
+def test_the_identity_built_from_a_relu_is_inverted_exactly(dtype: torch.dtype, tol: float) -> None:
+    net = plus_minus_identity(dtype)
+    x = torch.randn(300, 3, generator=torch.Generator().manual_seed(0)).to(dtype)
+    with torch.no_grad():
+        y = net(x)
+    torch.testing.assert_close(y, x, atol=0, rtol=0)
+    inv = invlib.inverse(net)
+    out = inv(y)
+    assert out.dtype == dtype
+    assert (out - x).abs().max().item() <= tol
+    assert [l.where for l in inv.layers] == ["0: Linear -> 1: ReLU -> 2: Linear"]
+
+
+def test_strict_mode_still_decides_layer_by_layer() -> None:
+    with pytest.raises(invlib.NotInvertibleError, match=r"0: Linear is not invertible: widening: 3 -> 6"):
+        invlib.inverse(plus_minus_identity(), range_aware=False)
+
+
+def random_linear(n: int, m: int, g: torch.Generator, bias: float = 0.1) -> nn.Linear:
+    lin = nn.Linear(n, m).double()
+    with torch.no_grad():
+        lin.weight.copy_(torch.randn(m, n, generator=g, dtype=torch.float64))
+        lin.bias.copy_(bias * torch.randn(m, generator=g, dtype=torch.float64))
+    return lin
+
+
+def test_random_widening_linear_relu_is_inverted_where_the_active_rows_span() -> None:
+    g = torch.Generator().manual_seed(3)
+    net = nn.Sequential(random_linear(3, 6, g), nn.ReLU())
+    x = torch.randn(400, 3, generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        z = net(x)
+    w = net[0].weight.detach()
+    spans = torch.linalg.matrix_rank(w.unsqueeze(0) * (z > 0).unsqueeze(-1)) == 3
+    assert 0 < int((~spans).sum()) < 200  # with 6 rows some samples have < 3 independent active rows
+    inv = invlib.inverse(net)
+    assert (inv(z[spans]) - x[spans]).abs().max().item() <= 1e-10
+    with pytest.raises(invlib.UnrecoverableSamplesError, match=r"cannot recover samples \[") as info:
+        inv(z)
+    assert info.value.samples == torch.nonzero(~spans).flatten().tolist()[:len(info.value.samples)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_wide_nets_round_trip_or_name_the_samples(seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    net = nn.Sequential(random_linear(3, 10, g), nn.ReLU(), random_linear(10, 10, g), nn.Tanh())
+    with torch.no_grad():
+        net[2].weight.mul_(0.1)  # keep tanh away from saturation
+    x = torch.randn(200, 3, generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        y = net(x)
+    inv = invlib.inverse(net)
+    z = torch.relu(net[0](x)).detach()
+    spans = torch.linalg.matrix_rank(net[0].weight.detach().unsqueeze(0) * (z > 0).unsqueeze(-1)) == 3
+    assert (inv(y[spans]) - x[spans]).abs().max().item() <= 1e-8
+    if (~spans).any():
+        with pytest.raises(invlib.UnrecoverableSamplesError):
+            inv(y)
+
+
+def test_random_triples_recover_every_accepted_sample() -> None:
+    g = torch.Generator().manual_seed(7)
+    net = nn.Sequential(random_linear(2, 6, g), nn.ReLU(), random_linear(6, 3, g))
+    x = torch.randn(100, 2, generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        y = net(x)
+    inv = invlib.inverse(net)
+    recovered = 0
+    for i in range(len(x)):
+        try:
+            x_hat = inv(y[i:i + 1])
+        except invlib.UnrecoverableSamplesError as err:
+            assert err.samples == [0]
+            continue
+        assert (x_hat - x[i]).abs().max().item() <= 1e-9
+        recovered += 1
+    assert recovered >= 50
+
+
+def test_cannot_certify_names_the_layer_the_culprits_and_the_remedy() -> None:
+    g = torch.Generator().manual_seed(4)
+    net = nn.Sequential(random_linear(3, 6, g), nn.ReLU(), random_linear(6, 6, g), nn.ReLU())
+    with pytest.raises(invlib.CannotCertifyError) as info:
+        invlib.inverse(net)
+    err = info.value
+    assert isinstance(err, invlib.NotInvertibleError) and isinstance(err, ValueError)
+    assert err.path == "3" and err.layer == "ReLU"
+    assert err.culprits == ["0: Linear -> 1: ReLU"]
+    msg = str(err)
+    assert msg.startswith("cannot certify layer by layer")
+    for part in ("3: ReLU is not injective on its whole input space", "0: Linear -> 1: ReLU",
+                 "optimize_inverse", "Jacobian", "range-aware"):
+        assert part in msg, part
+
+
+def test_a_narrowing_linear_after_a_too_wide_pair_cannot_be_certified() -> None:
+    g = torch.Generator().manual_seed(5)
+    from invlib.range_aware import MAX_TRIPLE_WIDTH
+    m = MAX_TRIPLE_WIDTH + 4
+    net = nn.Sequential(random_linear(3, m, g), nn.ReLU(), random_linear(m, 3, g))
+    with pytest.raises(invlib.CannotCertifyError, match=r"2: Linear is not injective on its whole input "
+                                                        r"space \(narrowing: 16 -> 3 dims"):
+        invlib.inverse(net)
+
+
+def test_a_custom_invertible_module_is_not_known_to_be_onto() -> None:
+    class Exp(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.exp(x)
+
+        def inverse(self, y: torch.Tensor) -> torch.Tensor:
+            return torch.log(y)
+
+    with pytest.raises(invlib.CannotCertifyError, match=r"1: ReLU.*its inputs come through 0: Exp"):
+        invlib.inverse(nn.Sequential(Exp(), nn.ReLU()))
+
+
+@pytest.mark.parametrize(
+    ("layers", "path"),
+    [
+        ([nn.ReLU()], "0"),                                          # a ReLU on the raw input
+        ([nn.Linear(3, 3), nn.ReLU()], "1"),                         # a square Linear is onto
+        ([nn.Linear(4, 4), nn.LeakyReLU(0.1), nn.Linear(4, 2)], "2"),  # narrowing, image all of R^4
+        ([nn.Linear(3, 3), nn.Tanh(), nn.ReLU()], "2"),              # ReLU is many-to-one on (-1, 1)
+        ([nn.Tanh(), nn.Linear(3, 3), nn.Linear(3, 2)], "2"),         # narrowing on an open set
+        ([nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 6), nn.ReLU()], "0"),  # widening, not followed by ReLU
+    ],
+)
+def test_layers_that_lose_information_on_the_inputs_they_receive_stay_plain_errors(
+        layers: list[nn.Module], path: str) -> None:
+    with pytest.raises(invlib.NotInvertibleError) as info:
+        invlib.inverse(nn.Sequential(*layers))
+    assert type(info.value) is invlib.NotInvertibleError
+    assert info.value.path == path
+
+
+def test_an_open_image_of_unknown_shape_cannot_be_certified_for_a_relu() -> None:
+    # Tanh's image is (-1, 1)^3; the Linear moves it anywhere (here into the positive orthant)
+    with pytest.raises(invlib.CannotCertifyError, match=r"2: ReLU.*come through 0: Tanh"):
+        invlib.inverse(nn.Sequential(nn.Tanh(), nn.Linear(3, 3), nn.ReLU()))
+
+
+def test_a_relu_that_only_sees_positive_inputs_is_the_identity() -> None:
+    net = nn.Sequential(nn.Linear(3, 3), nn.Sigmoid(), nn.ReLU()).double()
+    x = torch.randn(50, 3, dtype=torch.float64)
+    with torch.no_grad():
+        y = net(x)
+    inv = invlib.inverse(net)
+    assert (inv(y) - x).abs().max().item() <= 1e-10
+    with pytest.raises(invlib.DomainError):
+        inv(-y)  # negative values are outside the image
+
+
+def test_an_activation_injective_on_the_box_it_sees_is_not_called_lossy() -> None:
+    # SiLU folds only below -1.28; after Tanh its inputs lie in (-1, 1), where it is increasing
+    with pytest.raises(invlib.CannotCertifyError, match=r"2: SiLU.*it is injective on \(-1, 1\)"):
+        invlib.inverse(nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.SiLU()))
+    # GELU folds at -0.75, inside (-1, 1): many-to-one on inputs it receives
+    with pytest.raises(invlib.NotInvertibleError, match=r"2: GELU is not invertible") as info:
+        invlib.inverse(nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.GELU()))
+    assert type(info.value) is invlib.NotInvertibleError

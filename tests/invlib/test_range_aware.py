@@ -1,0 +1,107 @@
+"""invlib.range_aware: the range-aware inverses of Linear -> ReLU (-> Linear) blocks, sample by sample."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import invlib
+from invlib.errors import UnrecoverableSamplesError
+from invlib.range_aware import MAX_TRIPLE_WIDTH, ReLUPairInverse, ReLUTripleInverse, full_column_rank
+
+
+def pm_identity(dtype: torch.dtype = torch.float64) -> nn.Sequential:
+    """Linear(3, 6) with W = [I; -I], ReLU, Linear(6, 3) with [I, -I]: exactly the identity on R^3."""
+    up, down = nn.Linear(3, 6, bias=False), nn.Linear(6, 3, bias=False)
+    eye = torch.eye(3)
+    with torch.no_grad():
+        up.weight.copy_(torch.cat([eye, -eye]))
+        down.weight.copy_(torch.cat([eye, -eye], dim=1))
+    return nn.Sequential(up, nn.ReLU(), down).to(dtype)
+
+
+def test_the_plus_minus_net_is_the_identity_and_its_triple_inverse_is_exact() -> None:
+    net = pm_identity()
+    x = torch.randn(200, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert torch.equal(net(x), x)
+    inv = ReLUTripleInverse("0", "block", net[0].weight, None, net[2].weight, None)
+    assert (inv(net(x).detach()) - x).abs().max().item() <= 1e-12
+
+
+def test_pair_recovers_x_where_the_active_rows_span() -> None:
+    g = torch.Generator().manual_seed(1)
+    lin = nn.Linear(3, 12).double()
+    with torch.no_grad():
+        lin.weight.copy_(torch.randn(12, 3, generator=g, dtype=torch.float64))
+        lin.bias.copy_(0.1 * torch.randn(12, generator=g, dtype=torch.float64))
+    x = torch.randn(500, 3, generator=g, dtype=torch.float64)
+    z = torch.relu(lin(x)).detach()
+    active = z > 0
+    rank = torch.linalg.matrix_rank(lin.weight.detach().unsqueeze(0) * active.unsqueeze(-1))
+    ok = rank == 3
+    assert ok.sum() > 400  # with 12 random rows most samples have >= 3 independent active rows
+    inv = ReLUPairInverse("0", "Linear -> 1: ReLU", lin.weight, lin.bias)
+    x_hat = inv(z[ok])
+    assert (x_hat - x[ok]).abs().max().item() <= 1e-10
+    if (~ok).any():
+        with pytest.raises(UnrecoverableSamplesError) as info:
+            inv(z)
+        assert info.value.samples == torch.nonzero(~ok).flatten().tolist()[: len(info.value.samples)]
+
+
+def test_pair_names_the_rank_deficient_samples() -> None:
+    w = torch.cat([torch.eye(2), -torch.eye(2)]).double()  # 2 -> 4
+    inv = ReLUPairInverse("0", "Linear -> 1: ReLU", w, None)
+    z = torch.tensor([[1.0, 2.0, 0.0, 0.0],    # x = (1, 2): rows 0, 1 active -> rank 2
+                      [0.5, 0.0, 0.0, 0.0],    # x = (0.5, 0): only row 0 active -> rank 1
+                      [0.0, 0.0, 1.0, 3.0]],   # x = (-1, -3)
+                     dtype=torch.float64)
+    with pytest.raises(UnrecoverableSamplesError, match=r"cannot recover samples \[1\]: .*rank 1 < 2") as info:
+        inv(z)
+    assert info.value.samples == [1]
+    assert isinstance(info.value, invlib.DomainError)
+    torch.testing.assert_close(inv(z[[0, 2]]), torch.tensor([[1.0, 2.0], [-1.0, -3.0]], dtype=torch.float64),
+                               atol=1e-15, rtol=0)
+
+
+def test_pair_refuses_values_outside_its_image() -> None:
+    w = torch.cat([torch.eye(2), -torch.eye(2)]).double()
+    inv = ReLUPairInverse("0", "Linear -> 1: ReLU", w, None)
+    with pytest.raises(UnrecoverableSamplesError, match=r"samples \[0\] have negative entries"):
+        inv(torch.tensor([[-1.0, 1.0, 0.0, 0.0]], dtype=torch.float64))
+    # x = (1, 2) forces z_2 = relu(-1) = 0, so z_2 = 1 cannot happen (both rows 0 and 2 active)
+    with pytest.raises(UnrecoverableSamplesError, match=r"samples \[1\] have no preimage") as info:
+        inv(torch.tensor([[1.0, 2.0, 0.0, 0.0], [1.0, 2.0, 1.0, 0.0]], dtype=torch.float64))
+    assert info.value.samples == [1]
+
+
+def test_triple_finds_two_preimages_and_no_preimage() -> None:
+    # y = relu(x) + relu(-x) = |x| in 1-D, written as Linear(1, 2) -> ReLU -> Linear(2, 1)
+    w1 = torch.tensor([[1.0], [-1.0]], dtype=torch.float64)
+    w2 = torch.tensor([[1.0, 1.0]], dtype=torch.float64)
+    inv = ReLUTripleInverse("0", "block", w1, None, w2, None)
+    with pytest.raises(UnrecoverableSamplesError, match=r"samples \[0\] have two different preimages"):
+        inv(torch.tensor([[2.0]], dtype=torch.float64))
+    with pytest.raises(UnrecoverableSamplesError, match=r"samples \[0\] have no preimage"):
+        inv(torch.tensor([[-2.0]], dtype=torch.float64))
+
+
+def test_triple_refuses_wider_than_the_enumeration_limit() -> None:
+    m = MAX_TRIPLE_WIDTH + 1
+    with pytest.raises(ValueError, match=r"2\^m patterns"):
+        ReLUTripleInverse("0", "block", torch.randn(m, 2), None, torch.randn(2, m), None)
+
+
+def test_float32_inputs_are_solved_in_float64_and_returned_in_float32() -> None:
+    net = pm_identity(torch.float32)
+    x = torch.randn(64, 3, generator=torch.Generator().manual_seed(2))
+    inv = ReLUTripleInverse("0", "block", net[0].weight, None, net[2].weight, None)
+    out = inv(net(x).detach())
+    assert out.dtype == torch.float32
+    assert (out - x).abs().max().item() <= 1e-6
+
+
+def test_full_column_rank() -> None:
+    assert full_column_rank(torch.cat([torch.eye(3), -torch.eye(3)]))
+    assert not full_column_rank(torch.tensor([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]))
