@@ -39,7 +39,7 @@ from invlib.flows import AdditiveCoupling, AffineCoupling, InvertibleResidualBlo
 from invlib.linear import build_batchnorm, build_dropout, build_identity, build_linear
 from invlib.range_aware import MAX_TRIPLE_WIDTH, ReLUPairInverse, ReLUTripleInverse, full_column_rank
 from invlib.reshape import RESHAPE_CLASSES, build_reshape
-from invlib.validation import check_tensor, where
+from invlib.validation import check_tensor, default_rcond, where
 
 __all__ = ["inverse", "iter_layers", "ModuleInverse", "SUPPORTED", "InverseModel"]
 
@@ -369,8 +369,26 @@ _CERTIFY_FIX = ("run invlib.optimize_inverse on your data and check that the Jac
                 "block range-aware, exactly on its image")
 
 
+def _through_fewer_dims(err: NotInvertibleError, module: nn.Module, n_in: int | None,
+                        opts: BuildOptions) -> NotInvertibleError | None:
+    """A plain refusal for a ``Linear`` of rank :math:`r` below the model's input dimension
+    :math:`n`: the model then factors through :math:`\mathbb{R}^r`, and no continuous map from
+    an open set of :math:`\mathbb{R}^n` to :math:`\mathbb{R}^r`, :math:`r < n`, is one-to-one
+    (invariance of domain), whatever the image of the earlier layers."""
+    if n_in is None or not isinstance(module, nn.Linear):
+        return None
+    s = torch.linalg.svdvals(module.weight.detach().to(torch.float64))
+    rcond = opts.rcond if opts.rcond is not None else default_rcond(*module.weight.shape, module.weight.dtype)
+    rank = int((s > rcond * float(s[0])).sum()) if s.numel() and float(s[0]) > 0 else 0
+    if rank >= n_in:
+        return None
+    return NotInvertibleError(
+        err.path, err.layer, f"{err.reason}; its rank {rank} is below the model's input dimension "
+        f"{n_in}, and no continuous map from R^{n_in} to R^{rank} is one-to-one", err.suggestion)
+
+
 def _refusal(err: NotInvertibleError, module: nn.Module, img: _Image, path: str,
-             opts: BuildOptions) -> NotInvertibleError | InverseLayer:
+             opts: BuildOptions, n_in: int | None = None) -> NotInvertibleError | InverseLayer:
     """Given the plain refusal ``err`` of ``module``, decide with what its inputs can be:
 
     * plain :class:`NotInvertibleError` when it loses information on inputs it does receive
@@ -385,6 +403,9 @@ def _refusal(err: NotInvertibleError, module: nn.Module, img: _Image, path: str,
     if _lossy_on_every_open_set(module, err):
         if img.kind != "other":
             return err
+        fewer = _through_fewer_dims(err, module, n_in, opts)
+        if fewer is not None:
+            return fewer
         return CannotCertifyError(err.path, err.layer, err.reason, _CERTIFY_FIX, culprits)
     if not isinstance(module, _ELEMENTWISE_LOSSY) or module.training and isinstance(module, nn.RReLU):
         return err  # training mode, missing shapes, zero padding...: not about the inputs
@@ -517,6 +538,8 @@ def inverse(model: nn.Module, *, least_squares: bool = False, clamp: bool = Fals
         shapes = _record_input_shapes(model, layers, example_input)
     built: list[InverseLayer] = []
     img = _Image()
+    # the model's input dimension, where the first layer says it (an MLP)
+    n_in = layers[0][1].in_features if layers and isinstance(layers[0][1], nn.Linear) else None
     i = 0
     while i < len(layers):
         path, mod = layers[i]
@@ -532,7 +555,7 @@ def inverse(model: nn.Module, *, least_squares: bool = False, clamp: bool = Fals
         except NotInvertibleError as err:
             if not range_aware:
                 raise
-            decided = _refusal(err, mod, img, path, opts)
+            decided = _refusal(err, mod, img, path, opts, n_in)
             if isinstance(decided, NotInvertibleError):
                 if decided is err:
                     raise

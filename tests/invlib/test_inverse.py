@@ -408,3 +408,13 @@ def test_an_activation_injective_on_the_box_it_sees_is_not_called_lossy() -> Non
     with pytest.raises(invlib.NotInvertibleError, match=r"2: GELU is not invertible") as info:
         invlib.inverse(nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.GELU()))
     assert type(info.value) is invlib.NotInvertibleError
+
+
+def test_a_block_through_fewer_dims_than_the_input_is_a_plain_refusal() -> None:
+    # Linear(8, 16) -> ReLU -> Linear(16, 4): R^8 -> R^4 cannot be one-to-one (invariance of domain)
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    with pytest.raises(invlib.NotInvertibleError,
+                       match=r"2: Linear is not invertible: narrowing: 16 -> 4 dims.*its rank 4 is below "
+                             r"the model's input dimension 8") as info:
+        invlib.inverse(net)
+    assert type(info.value) is invlib.NotInvertibleError
