@@ -41,13 +41,14 @@ import importlib.util  # noqa: E402
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
-    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, Execute, GetGrades, IgnorePattern,
+    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades, IgnorePattern,
     LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
 )
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 
+from gradekit.boundary import TrustedExecute  # noqa: E402
 from gradekit.feedback import HideHiddenTests  # noqa: E402
-from gradekit.guard import ReconcileCells, TamperGuard, TamperVerdict  # noqa: E402
+from gradekit.guard import ReconcileCells  # noqa: E402
 
 c.Execute.kernel_manager_class = "gradekit.kernel_manager.SandboxKernelManager"
 c.Execute.raise_on_iopub_timeout = False  # a flooding kernel must not abort the whole run
@@ -79,7 +80,7 @@ c.Autograde.sanitize_preprocessors = [
     ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, ReconcileCells, CheckCellMetadata,
 ]
 c.Autograde.autograde_preprocessors = [
-    TamperGuard, Execute, TamperVerdict, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    TrustedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
     AssignLatePenalties, CheckCellMetadata,
 ]
 c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -1,0 +1,274 @@
+"""The trust boundary, as nbgrader's ``Execute`` step: student code in the kernel, hidden tests outside it.
+
+:class:`TrustedExecute` replaces nbgrader's ``Execute`` in ``c.Autograde.autograde_preprocessors``.
+Per notebook it starts the sandboxed kernel (as ``Execute`` does) and a trusted evaluator process
+(:mod:`gradekit.trusted`, ``python -m gradekit.trusted``), and goes through the cells:
+
+* every cell that is not a test cell runs in the kernel, as with ``Execute``; a *locked instructor
+  cell* (nbgrader ``locked``, not ``solution``, not ``grade``; restored from the gradebook by
+  ``ReconcileCells``) then runs in the evaluator as well, so the tests see the instructor's imports and
+  helper functions, never the student's versions of them;
+* a **test cell** (``grade`` and not ``solution``) is never sent to the kernel: the evaluator runs it.
+  When it needs a student's variable or function, the evaluator asks; this class turns each request
+  into one short execution in the kernel (``store_history=False``, so nothing reaches ``In``/``Out``)
+  of :mod:`gradekit.kernel_shim`, with a time limit of :attr:`call_timeout` seconds, and relays the
+  reply. The evaluator's answer -- what the cell printed, its last expression's value, and its error
+  if it failed -- becomes the cell's outputs, which nbgrader grades as always (an error scores 0; a
+  number as the last expression is partial credit).
+
+The hidden tests' source exists only in this process and the evaluator, never in the student's
+process, its history or its files; only plain data (:mod:`gradekit.plain`) crosses.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from nbclient.exceptions import DeadKernelError
+from nbformat import NotebookNode
+from nbformat.v4 import new_code_cell, new_output
+from nbgrader.preprocessors import Execute
+from traitlets import Integer
+
+from gradekit import kernel_shim
+from gradekit.trusted import MAX_OUTPUT, Channel
+
+__all__ = ["TrustedExecute", "cell_role"]
+
+SHIM_CALL = '__import__("sys").modules["_gradekit_shim"].SHIM.'
+INSTALL = '''def _gradekit_install(sources):
+    import sys, types
+    for name, text in sources:
+        module = types.ModuleType(name)
+        exec(compile(text, "<" + name + ">", "exec"), module.__dict__)
+        sys.modules[name] = module
+    sys.modules["_gradekit_shim"].install(get_ipython().user_ns)
+_gradekit_install(__SOURCES__)
+del _gradekit_install
+'''
+
+
+def cell_role(cell: NotebookNode) -> str:
+    """``"test"`` (graded code, not a solution), ``"instructor"`` (locked code) or ``"student"``."""
+    if cell.cell_type != "code":
+        return "other"
+    meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
+    if meta.get("grade") and not meta.get("solution"):
+        return "test"
+    if meta.get("locked") and not meta.get("solution") and not meta.get("grade"):
+        return "instructor"
+    return "student"
+
+
+def _source(module) -> str:
+    with open(module.__file__, encoding="utf-8") as f:
+        return f.read()
+
+
+def _env() -> dict[str, str]:
+    from gradekit.sandbox import prefer_this_gradekit
+
+    keep = ("PATH", "LANG", "LC_ALL", "HOME", "VIRTUAL_ENV", "PYTHONPATH")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
+    prefer_this_gradekit(env)
+    return env
+
+
+class Evaluator:
+    """The parent's handle on one ``python -m gradekit.trusted`` process."""
+
+    def __init__(self) -> None:
+        r1, w1 = os.pipe()  # parent -> evaluator
+        r2, w2 = os.pipe()  # evaluator -> parent
+        self.folder = tempfile.mkdtemp(prefix="gk-trusted-")
+        self.proc = subprocess.Popen([sys.executable, "-m", "gradekit.trusted", str(r1), str(w2)], pass_fds=(r1, w2),
+                                     cwd=self.folder, env=_env(), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, start_new_session=True)
+        os.close(r1)
+        os.close(w2)
+        self.channel = Channel(r2, w1)
+        self.ready = False
+
+    def wait_ready(self, timeout: float) -> None:
+        if not self.ready:
+            msg = self.channel.recv(timeout)
+            if not msg or msg.get("op") != "ready":
+                raise RuntimeError("gradekit: the trusted test evaluator did not start")
+            self.ready = True
+
+    def close(self) -> None:
+        for fd in (self.channel.fd_in, self.channel.fd_out):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class TrustedExecute(Execute):
+    """nbgrader's ``Execute``, with test cells evaluated outside the student's kernel (see module doc)."""
+
+    call_timeout = Integer(None, allow_none=True, help=(
+        "Seconds one call of student code from a test may take (default: Execute.timeout)")).tag(config=True)
+    evaluator_timeout = Integer(300, help="Seconds a test cell's own computation may take").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._gk_evaluator = Evaluator()  # imports torch while the kernel starts
+        self._gk_installed = False
+        self._gk_dead = ""
+        try:
+            return super().preprocess(nb, resources, km=km)
+        finally:
+            self._gk_evaluator.close()
+
+    # -- cells --------------------------------------------------------------------------------------
+    def preprocess_cell(self, cell, resources, index):
+        if not self._gk_installed:
+            self._install(index)
+        role = cell_role(cell)
+        if role == "test":
+            self._check_assign_resources(resources)
+            self._run_test(cell, index)
+            return cell, self.resources
+        cell, res = super().preprocess_cell(cell, resources, index)
+        if role == "instructor" and cell.source.strip():
+            answer = self._evaluate(cell, index, instructor=True)
+            if answer.get("error"):
+                self.log.warning("gradekit: instructor cell %s failed in the trusted evaluator: %s: %s", index,
+                                 answer["error"].get("ename"), answer["error"].get("evalue"))
+        return cell, res
+
+    def _install(self, index: int) -> None:
+        from gradekit import plain, testkit
+
+        sources = [("_gradekit_plain", _source(plain)), ("_gradekit_testkit", _source(testkit)),
+                   ("_gradekit_shim", _source(kernel_shim))]
+        probe = new_code_cell(INSTALL.replace("__SOURCES__", repr(sources)))
+        self._in_kernel(probe, index)
+        errors = [o for o in probe.outputs if o.get("output_type") == "error"]
+        if errors:
+            self.log.warning("gradekit: installing the kernel shim failed: %s: %s", errors[0].get("ename"),
+                             errors[0].get("evalue"))
+        self._gk_installed = True
+
+    def _run_test(self, cell: NotebookNode, index: int) -> None:
+        answer = self._evaluate(cell, index, instructor=False)
+        label = cell.metadata.get("nbgrader", {}).get("grade_id", index)
+        outputs = []
+        for name in ("stdout", "stderr"):
+            if answer.get(name):
+                outputs.append(new_output("stream", name=name, text=str(answer[name])))
+        if answer.get("result") is not None:
+            outputs.append(new_output("execute_result", data={"text/plain": str(answer["result"])},
+                                      execution_count=None))
+        err = answer.get("error")
+        if err:
+            ename, evalue = str(err.get("ename", "Error")), str(err.get("evalue", ""))
+            where = f"test cell {label}" + (f", line {err['line']}" if err.get("line") else "")
+            outputs.append(new_output("error", ename=ename, evalue=evalue,
+                                      traceback=[f"{ename}: {evalue}", f"(in {where}; evaluated by the grader)"]))
+            self.log.info("gradekit: test %s failed: %s: %s", label, ename, evalue[:200])
+        cell.outputs = outputs
+        cell.execution_count = None
+
+    # -- the relay ----------------------------------------------------------------------------------
+    def _evaluate(self, cell: NotebookNode, index: int, instructor: bool) -> dict:
+        """Have the evaluator run ``cell``; answer its kernel requests meanwhile; return its result."""
+        ev = self._gk_evaluator
+        label = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
+        try:
+            ev.wait_ready(self.evaluator_timeout)
+            ev.channel.send({"op": "cell", "source": cell.source, "label": f"{label}", "instructor": instructor})
+            spent = 0.0
+            while True:
+                start = time.monotonic()
+                msg = ev.channel.recv(max(1.0, self.evaluator_timeout - spent))
+                spent += time.monotonic() - start
+                if msg is None:
+                    raise RuntimeError("the trusted test evaluator stopped")
+                if msg.get("op") == "result":
+                    return msg
+                if msg.get("op") == "kernel":
+                    ev.channel.send(self._kernel_request(msg.get("req"), index))
+                else:
+                    raise RuntimeError(f"unexpected message {str(msg)[:100]}")
+        except TimeoutError:
+            why = f"the test's own computation took longer than {self.evaluator_timeout} s"
+        except (OSError, ValueError, RuntimeError) as exc:
+            why = f"the grader's test evaluator failed: {exc}"
+        self.log.error("gradekit: %s (%s)", why, label)
+        ev.close()  # its state is lost: later test cells fail too, with this message
+        self._gk_evaluator = _Broken(why)
+        return {"error": {"ename": "GraderError", "evalue": why}}
+
+    def _kernel_request(self, req, index: int) -> dict:
+        if type(req) is not dict:
+            return {"failure": "malformed request"}
+        kind = req.get("kind")
+        if kind == "get" and type(req.get("name")) is str and req["name"].isidentifier():
+            code = f"{SHIM_CALL}get({req['name']!r})"
+        elif kind == "getattr" and type(req.get("id")) is int and type(req.get("name")) is str:
+            code = f"{SHIM_CALL}getattr({req['id']}, {req['name']!r})"
+        elif kind == "call" and type(req.get("id")) is int and type(req.get("payload")) is str:
+            code = f"{SHIM_CALL}call({req['id']}, {req['payload']!r})"
+        else:
+            return {"failure": "malformed request"}
+        if self._gk_dead:
+            return {"failure": self._gk_dead}
+        probe = new_code_cell(code)
+        timeout = self.call_timeout or self.timeout
+        try:
+            self._in_kernel(probe, index, timeout)
+        except DeadKernelError:
+            self._gk_dead = "the student's kernel died (a crash, os._exit, or a memory limit) and cannot answer"
+            return {"failure": "the student's kernel died while running it (a crash, os._exit, or the memory limit)"}
+        replies = [o["data"][kernel_shim.MIME] for o in probe.outputs
+                   if o.get("output_type") == "display_data" and kernel_shim.MIME in o.get("data", {})]
+        stdout = "".join(str(o.get("text", "")) for o in probe.outputs
+                         if o.get("output_type") == "stream")[:MAX_OUTPUT]
+        if replies and isinstance(replies[-1], str):
+            return {"text": replies[-1], "stdout": stdout}
+        errors = [o for o in probe.outputs if o.get("output_type") == "error"]
+        if any(o.get("ename") == "CellTimeoutError" for o in errors):
+            return {"failure": f"no answer within {timeout} s (an endless loop?); the call was interrupted",
+                    "stdout": stdout}
+        if errors:
+            return {"failure": f"no answer: {errors[-1].get('ename')}: {str(errors[-1].get('evalue'))[:300]}",
+                    "stdout": stdout}
+        return {"failure": "no answer from the student's kernel", "stdout": stdout}
+
+    def _in_kernel(self, cell: NotebookNode, index: int, timeout: int | None = None) -> None:
+        saved, original = self.timeout, self.nb.cells[index]
+        if timeout is not None:
+            self.timeout = timeout
+        try:
+            self.execute_cell(cell, index, store_history=False)
+        finally:  # nbclient puts the executed cell at `index` of the notebook: put the real one back
+            self.timeout = saved
+            self.nb.cells[index] = original
+
+
+class _Broken:
+    """Stands in for an evaluator that failed: every later cell gets its reason."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def wait_ready(self, timeout: float) -> None:
+        raise RuntimeError(self.why)
+
+    def close(self) -> None:
+        pass
+
