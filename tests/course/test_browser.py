@@ -79,8 +79,8 @@ def open_page(browser, server):
     """``open_page(doc) -> (page, log)``: load a page with external hosts blocked and errors recorded."""
     contexts = []
 
-    def _open(path: str):
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    def _open(path: str, viewport: tuple[int, int] = (1280, 900)):
+        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, accept_downloads=True)
         contexts.append(context)
         log = PageLog()
 
@@ -258,3 +258,161 @@ def test_execution_report_lists_every_chapter_as_executed(open_page):
 def _fresh_screenshots():
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     yield
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The page as a reader sees it, on a laptop and on a phone (issue 16)
+
+DESKTOP, PHONE = (1400, 900), (390, 844)
+VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
+# The smallest figure text, in CSS pixels at the size the figure is displayed. On a laptop a figure must be read as
+# shown: 10 px. On a phone a 7-inch figure is shrunk to the ~360 px column; its 10 pt text becomes ~7 px, which a
+# phone's 3x screen draws with ~20 device pixels -- small print, still sharp because the figures are SVG -- and every
+# figure opens full size with one tap (book/_static/reader.js). Below 6 px it is unreadable.
+MIN_FIGURE_TEXT_PX = {"desktop": 10.0, "phone": 6.0}
+CHAPTER_DOCS = [d for d in toc_files() if re.search(r"/part\d/\d\d_", d)]
+
+# The text a reader sees in the article, after MathJax has typeset the math: code, and typeset math, left out.
+READER_TEXT_JS = """() => {
+  const article = document.querySelector('article.bd-article') || document.body;
+  const copy = article.cloneNode(true);
+  copy.querySelectorAll('pre, code, script, style, mjx-container, .headerlink, dt.sig').forEach(e => e.remove());
+  return copy.textContent;
+}"""
+
+
+def _svg_text_size(svg: str) -> tuple[float, float] | None:
+    """(viewBox width, smallest font size in viewBox units) of a matplotlib SVG with text kept as text.
+
+    A mathtext label is one ``<text>`` of several ``<tspan>``: its size is its largest part (sub- and superscripts are
+    set at 70% of it by design and are not counted on their own). None when the SVG has no text.
+    """
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(svg)
+    view_box = root.get("viewBox")
+    width = float(view_box.split()[2]) if view_box else float(re.sub(r"[a-z]+$", "", root.get("width", "0")))
+    sizes = []
+    for text in root.iter("{http://www.w3.org/2000/svg}text"):
+        parts = [text] + list(text.iter("{http://www.w3.org/2000/svg}tspan"))
+        found = [float(m.group(1)) for part in parts
+                 for m in [re.search(r"font(?:-size)?:\s*([0-9.]+)px", part.get("style", ""))] if m]
+        if found:
+            sizes.append(max(found))
+    return (width, min(sizes)) if sizes else None
+
+
+def test_svg_text_size_reads_matplotlib_svg():
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="504pt" height="288pt" viewBox="0 0 504 288">'
+           '<text style="font-size: 10px; font-family: \'DejaVu Sans\'">0.5</text>'
+           '<text><tspan style="font-style: oblique; font-size: 12px">s</tspan>'
+           '<tspan style="font-size: 8.4px">min</tspan></text><text style="font: 8px sans-serif">tiny</text></svg>')
+    assert _svg_text_size(svg) == (504.0, 8.0)
+    assert _svg_text_size('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><path d="M0 0"/></svg>') is None
+
+
+@pytest.mark.parametrize("size", VIEWPORTS)
+def test_menu_opens(size, open_page):
+    """The chapter list opens from the toggle (on a phone: the only way to reach it), and the phone's
+    "Contents" button opens the page's table of contents."""
+    page, log = open_page(f"{SEARCH_PAGE}.html", VIEWPORTS[size])
+    sidebar = page.locator(".bd-sidebar-primary")
+    toggle = page.locator(".primary-toggle:visible").first
+    assert toggle.count() == 1, f"{size}: no visible sidebar toggle"
+
+    def shown() -> bool:
+        box = sidebar.bounding_box()
+        return sidebar.is_visible() and box is not None and box["x"] >= -1 and box["width"] > 100
+
+    if size == "phone":
+        assert not shown(), "on a phone the chapter list starts closed"
+        toggle.click()
+        page.wait_for_timeout(600)
+        assert shown(), "on a phone the sidebar toggle does not open the chapter list"
+        link = sidebar.locator("a.reference.internal", has_text="Non-linearity").first
+        assert link.is_visible(), "the opened chapter list does not show the chapters"
+        secondary = page.locator(".secondary-toggle:visible").first
+        if secondary.count():
+            page.keyboard.press("Escape")
+            page.reload(wait_until="networkidle")
+            page.locator(".secondary-toggle:visible").first.click()
+            page.wait_for_timeout(600)
+            contents = page.locator(".bd-sidebar-secondary")
+            box = contents.bounding_box()
+            assert contents.is_visible() and box and box["x"] + box["width"] <= PHONE[0] + 1 and box["width"] > 100, \
+                "the phone's Contents button does not open the page's table of contents"
+    else:
+        assert shown(), "on a laptop the chapter list starts open"
+        toggle.click()
+        page.wait_for_timeout(600)
+        assert not shown(), "on a laptop the sidebar toggle does not hide the chapter list"
+        page.locator(".primary-toggle:visible").first.click()
+        page.wait_for_timeout(600)
+        assert shown(), "on a laptop the sidebar toggle does not bring the chapter list back"
+    assert not log.page_errors and not log.console_errors, (log.page_errors, log.console_errors)
+
+
+def test_top_bar_holds_no_lone_search_box(open_page):
+    """One search field (in the sidebar), not a second one alone in a top bar."""
+    page, _ = open_page(f"{SEARCH_PAGE}.html", DESKTOP)
+    fields = page.eval_on_selector_all(
+        ".search-button-field, form.bd-search input",
+        "els => els.filter(e => e.getBoundingClientRect().width > 0).map(e => e.getBoundingClientRect().y)")
+    assert len(fields) == 1, f"{len(fields)} visible search fields (at heights {fields})"
+
+
+@pytest.mark.parametrize("size", VIEWPORTS)
+@pytest.mark.parametrize("doc", toc_files())
+def test_page_fits_the_screen(doc, size, open_page):
+    """No page scrolls sideways, and no code or output block does: long lines wrap (book/_static/reader.css)."""
+    width, height = VIEWPORTS[size]
+    page, _ = open_page(f"{doc}.html", (width, height))
+    page_width = page.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= width + 1, f"{doc} is {page_width} px wide on a {width} px screen"
+    sideways = page.eval_on_selector_all(
+        "article pre", "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent.slice(0, 60))")
+    assert not sideways, f"{doc}: {len(sideways)} code/output blocks scroll sideways at {width} px: {sideways[:3]}"
+
+
+@pytest.mark.parametrize("size", VIEWPORTS)
+@pytest.mark.parametrize("doc", toc_files())
+def test_page_shows_no_raw_math(doc, size, open_page):
+    """After MathJax has run, the reader sees no TeX source: no $, no \\( \\), no \\command outside code."""
+    from tests.course.test_page_text import raw_math
+
+    page, _ = open_page(f"{doc}.html", VIEWPORTS[size])
+    if has_math(doc):
+        wait_for_mathjax(page)
+    found = raw_math(page.evaluate(READER_TEXT_JS))
+    assert not found, f"{doc} shows raw math at {size} size:\n" + "\n".join(found[:10])
+
+
+@pytest.mark.parametrize("size", VIEWPORTS)
+@pytest.mark.parametrize("doc", [d for d in CHAPTER_DOCS if has_figures(d)])
+def test_figure_text_is_legible_at_displayed_size(doc, size, open_page):
+    """Every figure is SVG with its text kept as text, and its smallest text, at the size the figure is shown, is at
+    least MIN_FIGURE_TEXT_PX CSS pixels: font size (viewBox units) x displayed width / viewBox width."""
+    page, _ = open_page(f"{doc}.html", VIEWPORTS[size])
+    figures = page.eval_on_selector_all(
+        ".cell_output img", "els => els.map(e => ({src: e.getAttribute('src'), url: e.src, "
+        "shown: e.getBoundingClientRect().width, tapped: !!e.closest('a[href]')}))")
+    assert figures, f"{doc}: no figure on the page"
+    page_dir = (HTML / doc).parent
+    problems, smallest = [], []
+    for figure in figures:
+        name = Path(figure["src"]).name
+        if not figure["src"].endswith(".svg"):
+            problems.append(f"{name} is not SVG (was the book built with `make book`?)")
+            continue
+        measured = _svg_text_size((page_dir / figure["src"]).resolve().read_text())
+        if measured is None or figure["shown"] == 0:  # a figure without text, or one inside a closed dropdown
+            continue
+        view_width, font = measured
+        px = font * figure["shown"] / view_width
+        smallest.append(round(px, 1))
+        if px < MIN_FIGURE_TEXT_PX[size]:
+            problems.append(f"{name}: smallest text {px:.1f} px (font {font:g} units, figure {view_width:.0f} units "
+                            f"wide shown at {figure['shown']:.0f} px)")
+        if size == "phone" and not figure["tapped"]:
+            problems.append(f"{name} does not open full size on a tap")
+    assert not problems, f"{doc} at {size} size ({VIEWPORTS[size][0]} px): " + "; ".join(problems)
