@@ -63,12 +63,18 @@ c.SandboxKernelManager.cpu_cores = 1.0
 c.SandboxKernelManager.fallback_process_limit = 64
 c.SandboxKernelManager.file_size_limit = 256 * 2**20  # RLIMIT_FSIZE
 c.SandboxKernelManager.tmp_size = 256 * 2**20  # the kernel's private /tmp
-# The course library (wherever it is installed -- nbgrader also runs copies of this file in temporary
-# course folders), and nothing else of the repository: solutions/ and _grading/ stay invisible.
+# The kernel works in a scratch folder (a tmpfs at /home/student/<assignment>) holding a copy of the
+# submitted files but not the notebooks being graded (they carry the hidden tests); nothing it writes there
+# reaches the course. At most this many bytes, and this many files in it, in /tmp and in /dev/shm (each).
+c.SandboxKernelManager.working_folder_size = 256 * 2**20
+c.SandboxKernelManager.file_limit = 10000
 # kernels are forks of a server that imported these once (gradekit/zygote.py): ~2 s of CPU less per notebook
 c.SandboxKernelManager.preload = ["numpy", "torch"]
 c.SandboxKernelManager.use_zygote = True
-c.SandboxKernelManager.readonly_paths = [
+# The course library (wherever it is installed -- nbgrader also runs copies of this file in temporary
+# course folders), copied read-only to /opt/gradekit-lib in each sandbox; nothing else of the repository:
+# solutions/ and _grading/ are not there, and no mount names the course's folder.
+c.SandboxKernelManager.library_paths = [
     p for spec in [importlib.util.find_spec("invlib")] if spec for p in (spec.submodule_search_locations or [])
 ]
 

@@ -47,7 +47,18 @@ class SandboxKernelManager(AsyncKernelManager):
     cpu_cores = Float(Limits.cpus, help="CPU cap of the whole sandbox (a cgroup), in CPUs; 0: no cap").tag(config=True)
     fallback_process_limit = Integer(Limits.fallback_processes, help="RLIMIT_NPROC where no cgroup is usable "
                                      "(the kernel then also runs at nice 19)").tag(config=True)
-    readonly_paths = List(Unicode(), help="extra host paths the kernel may read (e.g. the course library)").tag(config=True)
+    working_folder_size = Integer(Limits.work_bytes, help="size of the kernel's working folder (a tmpfs), "
+                                  "bytes").tag(config=True)
+    file_limit = Integer(Limits.max_files, help="files and folders the working folder, /tmp and /dev/shm hold "
+                         "(each)").tag(config=True)
+    readonly_paths = List(Unicode(), help="extra host paths the kernel may read, bound at their own path "
+                          "(they show where they live)").tag(config=True)
+    library_paths = List(Unicode(), help="package folders the kernel imports (e.g. the course library): copied "
+                         "read-only to /opt/gradekit-lib, first on its PYTHONPATH, so the kernel never learns "
+                         "where the course lives").tag(config=True)
+    scratch_exclude = List(Unicode(), ["*.ipynb"], help="globs of files in the notebook's folder NOT copied "
+                           "into the kernel's working folder: the notebooks being graded hold the hidden "
+                           "tests").tag(config=True)
     preload = List(Unicode(), list(zygote.DEFAULT_PRELOAD), help="modules the pre-loaded kernel server imports "
                    "once, so that kernels start without importing them (gradekit.zygote)").tag(config=True)
     use_zygote = Bool(True, help="start kernels as forks of a pre-loaded server (gradekit.zygote) where the full "
@@ -67,14 +78,17 @@ class SandboxKernelManager(AsyncKernelManager):
 
     def limits(self) -> Limits:
         return Limits(self.memory_limit, self.cpu_limit, self.process_limit, self.file_size_limit, self.tmp_size,
-                      self.cpu_cores, self.fallback_process_limit)
+                      self.cpu_cores, self.fallback_process_limit, self.working_folder_size, self.file_limit)
 
     async def _async_pre_start_kernel(self, **kw):
         ok, why = sandbox_support()
         if not ok:
             self.log.warning("%s: %s -- grading goes on without isolation.", WARNING, why)
-        if self._socket_dir is None:
-            self._socket_dir = make_socket_dir()
+        # a fresh socket folder for every start: the kernel could write to the last one (a link planted
+        # there would be followed when the connection file is written again on a restart)
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+        self._socket_dir = make_socket_dir()
         self._cgroup_name = f"{cgroups.PREFIX}{uuid.uuid4().hex[:16]}"
         self.transport = "ipc"
         self.connection_file = os.path.join(self._socket_dir, "kernel.json")
@@ -97,6 +111,8 @@ class SandboxKernelManager(AsyncKernelManager):
         if self._cgroup_name:
             prefix.append(f"--cgroup-name={self._cgroup_name}")
         prefix += [f"--ro={p}" for p in self.readonly_paths]
+        prefix += [f"--lib={p}" for p in self.library_paths]
+        prefix += [f"--exclude={p}" for p in self.scratch_exclude]
         return prefix + ["--", *cmd]
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:

@@ -40,11 +40,13 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from gradekit.journal import Entry, Journal
+from gradekit.safe_files import read_tree
 from gradekit.sandbox import RUNTIME_ENV, prefer_this_gradekit
 from gradekit.submissions import Submission
 from gradekit.zygote import SHARED_ENV
 
 JOURNAL_NAME = "gradekit-journal.jsonl"
+MAX_AUTOGRADED_FILES, MAX_AUTOGRADED_BYTES = 500, 200 * 2**20  # read back per submission, at most
 
 
 class GradingSetupError(RuntimeError):
@@ -217,10 +219,9 @@ def _read_result(root: Path, assignment: str, item: Item, status: str, error: st
     if status != "ok":  # graded by nobody: zero, flagged for the instructor
         result.grades = {k: (0.0, m, True) for k, (_, m, _) in result.grades.items()}
     out = paths["autograded"] / item.student / assignment
-    if out.is_dir():
-        for path in sorted(out.rglob("*")):
-            if path.is_file() and path.stat().st_size <= 50 * 2**20:
-                result.autograded[path.relative_to(out).as_posix()] = path.read_bytes()
+    if out.is_dir():  # written by nbgrader alone (kernels work in a scratch copy), read as if it were not
+        tree = read_tree(str(out), max_files=MAX_AUTOGRADED_FILES, max_bytes=MAX_AUTOGRADED_BYTES)
+        result.autograded = tree.files
     return result
 
 
@@ -232,7 +233,10 @@ def _complete(result: Result) -> bool:
 
 def _grade_items(task: Task, items: tuple[Item, ...]) -> tuple[dict[str, Result], str]:
     """Grade ``items`` in one throw-away course and one nbgrader run; results of complete items."""
-    with tempfile.TemporaryDirectory(prefix="gradekit-") as tmp:
+    # the kernels' socket folders live in a folder of their own, removed with the course (a killed nbgrader
+    # leaks none), outside the course: a kernel sees its socket folder's path
+    with tempfile.TemporaryDirectory(prefix="gradekit-") as tmp, \
+            tempfile.TemporaryDirectory(prefix="gk-sockets-") as sockets:
         root = Path(tmp)
         with tarfile.open(fileobj=io.BytesIO(task.template), mode="r:gz") as tar:
             tar.extractall(root, filter="data")
@@ -250,8 +254,7 @@ def _grade_items(task: Task, items: tuple[Item, ...]) -> tuple[dict[str, Result]
             args[2:2] = ["--student", items[0].student]
         error = ""
         try:
-            # the kernels' socket folders live in this throw-away course: a killed nbgrader leaks none
-            env = {RUNTIME_ENV: str(root / ".kernels")}
+            env = {RUNTIME_ENV: sockets}
             shared = _shared_server(root)
             if shared:  # this worker's pre-loaded kernel server: torch is imported once per worker
                 env[SHARED_ENV] = shared

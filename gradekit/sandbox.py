@@ -13,10 +13,15 @@ Two halves:
 
   1. unshares mount, network, PID, IPC and UTS namespaces;
   2. builds a new root on a tmpfs that holds only read-only system paths (``/usr``, ``/etc``, the Python
-     installation and venv, the read-only paths it is given), a minimal ``/dev``, a fresh ``/proc``,
-     a size-limited ``/tmp``, and, read-write, the kernel's working directory (the student's notebook
-     folder) and the socket directory -- the gradebook, the hidden tests, other students' files and
-     the instructor's home are simply not there;
+     installation and venv, the read-only paths it is given), read-only copies of the course's
+     libraries at ``/opt/gradekit-lib``, a minimal ``/dev``, a fresh ``/proc``, a size- and file-capped
+     ``/tmp``, the socket directory (read-write), and the kernel's working folder
+     ``/home/student/<name>``: a size- and file-capped tmpfs holding a copy of the regular files of the
+     folder the launcher was started in (read without following links, the notebooks being graded left
+     out), made before any student code runs. Nothing the kernel writes there reaches the host, and root
+     never reads, writes or chmods a folder the kernel can write to. The gradebook, the hidden tests,
+     other students' files and the instructor's home are simply not there, and no mount names the
+     course's folder (except the Python environment's own path, if it lives in the course);
   3. runs as PID 1 of the new PID namespace (when it dies, every process the student started dies too)
      and forks the kernel, which drops to an unprivileged uid of its own (so ``RLIMIT_NPROC`` counts only
      this kernel's processes: no fork explosion), with ``no_new_privs`` and the resource limits
@@ -59,7 +64,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from gradekit import cgroups
+from gradekit import cgroups, safe_files
 
 DISABLE_ENV = "GRADEKIT_NO_SANDBOX"
 WARNING = "GRADEKIT SANDBOX UNAVAILABLE"
@@ -69,6 +74,9 @@ SOCKET_PREFIX = "gradekit-kernel-"
 OWNER_FILE = "owner.pid"
 IMPORT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the folder holding gradekit/
 ROOT_DIR = "/tmp/.gradekit-sandbox-root"  # mount point of each sandbox's private tmpfs root
+HOME_DIR = "/home/student"  # the kernel's working folder is HOME_DIR/<name of the host folder>, a tmpfs
+LIB_DIR = "/opt/gradekit-lib"  # read-only copies of the course's libraries (first on the kernel's PYTHONPATH)
+LIB_BYTES, LIB_FILES = 64 * 2**20, 4000  # at most this much of them is copied
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 ENV_KEEP = ("PATH", "LANG", "LANGUAGE", "TERM", "TZ", "MPLBACKEND", "PYTHONHASHSEED", "PYTHONWARNINGS",
@@ -97,6 +105,8 @@ class Limits:
     ``max_file_bytes`` is ``RLIMIT_FSIZE``, ``tmp_bytes`` the size of the private ``/tmp``.
     ``cpus`` is the CPU cap of the whole sandbox (its cgroup; 0: no cap), ``fallback_processes`` the
     ``RLIMIT_NPROC`` used instead of ``max_processes`` (if lower) where no cgroup is usable.
+    ``work_bytes`` is the size of the kernel's working folder (a tmpfs), ``max_files`` the number of files
+    and folders each of the sandbox's writable file systems (working folder, ``/tmp``, ``/dev/shm``) holds.
     """
 
     memory_bytes: int = 4 * 2**30
@@ -106,10 +116,12 @@ class Limits:
     tmp_bytes: int = 256 * 2**20
     cpus: float = 1.0
     fallback_processes: int = 64
+    work_bytes: int = 256 * 2**20
+    max_files: int = 10000
 
     def __post_init__(self) -> None:
         for name in ("memory_bytes", "cpu_seconds", "max_processes", "max_file_bytes", "tmp_bytes",
-                     "fallback_processes"):
+                     "fallback_processes", "work_bytes", "max_files"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"Limits.{name} must be a positive int, got {value!r}")
@@ -119,17 +131,29 @@ class Limits:
     def as_args(self) -> list[str]:
         return [f"--memory={self.memory_bytes}", f"--cpu={self.cpu_seconds}", f"--nproc={self.max_processes}",
                 f"--fsize={self.max_file_bytes}", f"--tmp={self.tmp_bytes}", f"--cpus={self.cpus:g}",
-                f"--fallback-nproc={self.fallback_processes}"]
+                f"--fallback-nproc={self.fallback_processes}", f"--work={self.work_bytes}",
+                f"--files={self.max_files}"]
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What the sandbox shows the kernel: read-only paths and read-write directories (host paths)."""
+    """What the sandbox shows the kernel.
+
+    ``readonly`` host paths are bound read-only at their own path, ``writable`` host folders read-write
+    (the kernel's socket folder). The kernel works in ``workdir`` (a path inside the sandbox, under
+    :data:`HOME_DIR`): a fresh tmpfs holding a copy of the regular files of the host folder ``source``
+    (``exclude``: glob patterns left out, e.g. the notebooks being graded), made before any student code
+    runs; nothing written there reaches the host. ``libraries`` (package folders) are copied, read-only,
+    to :data:`LIB_DIR`, so the kernel imports them without learning where the course lives.
+    """
 
     readonly: tuple[str, ...]
     writable: tuple[str, ...]
     workdir: str
     limits: Limits = field(default_factory=Limits)
+    source: str | None = None
+    exclude: tuple[str, ...] = ()
+    libraries: tuple[str, ...] = ()
 
 
 # ----------------------------------------------------------------------------------------------- libc
@@ -218,15 +242,17 @@ def _bind(host: str, root: str, readonly: bool) -> None:
     _mount(None, target, None, flags)
 
 
-def build_root(plan: Plan, root: str = ROOT_DIR) -> None:
-    """Assemble the sandbox's filesystem under ``root`` (call inside a fresh mount namespace)."""
+def build_root(plan: Plan, root: str = ROOT_DIR, uid: int | None = None) -> None:
+    """Assemble the sandbox's filesystem under ``root`` (call inside a fresh mount namespace, as root);
+    ``uid``: the sandbox uid that owns the working folder."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     os.makedirs(root, exist_ok=True)
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
     # The private /tmp first: a venv or course under /tmp (a CI clone, a mktemp folder) is then bound on
     # top of it instead of being hidden by it -- the kernel could not start when .venv lived under /tmp.
     os.makedirs(root + "/tmp", exist_ok=True)
-    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan.limits.tmp_bytes},mode=1777")
+    capped = f"size={plan.limits.tmp_bytes},nr_inodes={plan.limits.max_files}"
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"{capped},mode=1777")
     for path in sorted(set(plan.readonly), key=len):
         _bind(path, root, readonly=True)
     dev = root + "/dev"
@@ -237,7 +263,7 @@ def build_root(plan: Plan, root: str = ROOT_DIR) -> None:
             Path(dev, name).touch()
             _mount("/dev/" + name, f"{dev}/{name}", None, MS_BIND)
     os.makedirs(dev + "/shm", exist_ok=True)
-    _mount("tmpfs", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan.limits.tmp_bytes},mode=1777")
+    _mount("tmpfs", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"{capped},mode=1777")
     for name, to in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                      ("stderr", "/proc/self/fd/2")):
         os.symlink(to, f"{dev}/{name}")
@@ -245,6 +271,52 @@ def build_root(plan: Plan, root: str = ROOT_DIR) -> None:
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for path in plan.writable:
         _bind(path, root, readonly=False)
+    if plan.libraries:
+        _copy_libraries(plan.libraries, root + LIB_DIR)
+    _make_workdir(plan, root, uid)
+
+
+def _make_workdir(plan: Plan, root: str, uid: int | None) -> None:
+    """The kernel's working folder: a size- and file-capped tmpfs at :data:`HOME_DIR`, holding a copy of
+    the regular files of ``plan.source`` (read without following links; see :mod:`gradekit.safe_files`)."""
+    home = root + HOME_DIR
+    os.makedirs(home, exist_ok=True)
+    _mount("tmpfs", home, "tmpfs", MS_NOSUID | MS_NODEV,
+           f"size={plan.limits.work_bytes},nr_inodes={plan.limits.max_files},mode=0755")
+    work = root + plan.workdir
+    os.makedirs(work, exist_ok=True)
+    if uid is not None:
+        os.chown(work, uid, uid)
+    if plan.source is None:
+        return
+    tree = safe_files.read_tree(plan.source, max_files=plan.limits.max_files // 2,
+                                max_bytes=plan.limits.work_bytes // 2, exclude=plan.exclude)
+    safe_files.write_tree(work, tree.files, uid)
+    if tree.refused:
+        print("gradekit sandbox: not copied into the working folder: " + "; ".join(tree.refused[:5])
+              + (f" (and {len(tree.refused) - 5} more)" if len(tree.refused) > 5 else ""), file=sys.stderr, flush=True)
+
+
+def _copy_libraries(paths: tuple[str, ...], lib: str) -> None:
+    """Copy each package folder (or module file) in ``paths`` to ``lib``, then make ``lib`` read-only."""
+    os.makedirs(lib, exist_ok=True)
+    _mount("tmpfs", lib, "tmpfs", MS_NOSUID | MS_NODEV, f"size={LIB_BYTES},mode=0755")
+    for path in paths:
+        name = os.path.basename(os.path.normpath(path))
+        if os.path.isdir(path):
+            tree = safe_files.read_tree(path, max_files=LIB_FILES, max_bytes=LIB_BYTES // 2,
+                                        exclude=("*.pyc",), skip={"__pycache__"})
+            os.makedirs(os.path.join(lib, name), exist_ok=True)
+            safe_files.write_tree(os.path.join(lib, name), tree.files)
+        elif os.path.isfile(path):
+            safe_files.write_tree(lib, {name: Path(path).read_bytes()})
+    _mount(None, lib, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def workdir_name(source: str) -> str:
+    """The kernel's working folder for the host folder ``source``: :data:`HOME_DIR`/<its name, made safe>."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", os.path.basename(os.path.normpath(source)))[:64].lstrip(".")
+    return f"{HOME_DIR}/{name or 'work'}"
 
 
 def _chown_tree(path: str, uid: int) -> None:
@@ -271,10 +343,13 @@ def prefer_this_gradekit(env: dict[str, str]) -> None:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [IMPORT_ROOT, env.get("PYTHONPATH")]))
 
 
-def kernel_env(workdir: str, cpus: float = 0) -> dict[str, str]:
+def kernel_env(workdir: str, cpus: float = 0, libraries: bool = False) -> dict[str, str]:
     """The kernel's environment: a short allow-list (no instructor secrets), ``HOME`` in the private /tmp,
-    and, under a CPU cap, at most that many OpenMP/MKL threads (more only spin against the quota)."""
+    under a CPU cap at most that many OpenMP/MKL threads (more only spin against the quota), and with
+    ``libraries`` the copied libraries (:data:`LIB_DIR`) first on ``PYTHONPATH``."""
     env = {k: v for k, v in os.environ.items() if k in ENV_KEEP or k.startswith("LC_")}
+    if libraries:
+        env["PYTHONPATH"] = LIB_DIR
     if cpus > 0:
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env.setdefault(var, str(max(1, int(cpus + 0.999))))
@@ -435,7 +510,7 @@ def run_sandboxed(plan: Plan, argv: list[str], cgroup_name: str | None = None, h
         uid = UID_BASE + (os.getpid() if hooks.uid_seed is None else hooks.uid_seed) % UID_SPAN
         for path in plan.writable:
             _chown_tree(path, uid)
-        env = kernel_env(plan.workdir, plan.limits.cpus)
+        env = kernel_env(plan.workdir, plan.limits.cpus, bool(plan.libraries))
         _check(_libc().unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
         init = os.fork()
     except BaseException:
@@ -460,7 +535,7 @@ def run_sandboxed(plan: Plan, argv: list[str], cgroup_name: str | None = None, h
             with contextlib.suppress(OSError):
                 os.close(fd)
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        build_root(plan)
+        build_root(plan, uid=uid)
         os.chroot(ROOT_DIR)
         os.chdir(plan.workdir)
     except BaseException as exc:  # noqa: BLE001
@@ -505,6 +580,10 @@ def main(args: list[str] | None = None, hooks: Hooks | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gradekit.sandbox", description=main.__doc__)
     parser.add_argument("--ro", action="append", default=[], help="extra read-only path")
     parser.add_argument("--rw", action="append", default=[], help="extra read-write directory")
+    parser.add_argument("--lib", action="append", default=[],
+                        help=f"a package folder to copy, read-only, to {LIB_DIR} (first on the kernel's PYTHONPATH)")
+    parser.add_argument("--exclude", action="append", default=[],
+                        help="glob of files of the working folder NOT copied into the sandbox (e.g. '*.ipynb')")
     defaults = Limits()
     parser.add_argument("--memory", type=int, default=defaults.memory_bytes)
     parser.add_argument("--cpu", type=int, default=defaults.cpu_seconds)
@@ -515,6 +594,9 @@ def main(args: list[str] | None = None, hooks: Hooks | None = None) -> int:
                         help="CPU cap of the whole sandbox (cgroup), in CPUs; 0: none (default %(default)s)")
     parser.add_argument("--fallback-nproc", type=int, default=defaults.fallback_processes,
                         help="RLIMIT_NPROC where no cgroup is usable (default %(default)s)")
+    parser.add_argument("--work", type=int, default=defaults.work_bytes, help="size of the working folder, bytes")
+    parser.add_argument("--files", type=int, default=defaults.max_files,
+                        help="files and folders per writable file system (default %(default)s)")
     parser.add_argument("--cgroup-name", default=None, help="name of the sandbox's cgroup (default gradekit-PID)")
     parser.add_argument("argv", nargs=argparse.REMAINDER)
     ns = parser.parse_args(args)
@@ -524,7 +606,7 @@ def main(args: list[str] | None = None, hooks: Hooks | None = None) -> int:
     if ns.cgroup_name is not None and not re.fullmatch(re.escape(cgroups.PREFIX) + r"[\w.-]+", ns.cgroup_name):
         parser.error(f"--cgroup-name must look like {cgroups.PREFIX}NAME")
     try:
-        limits = Limits(ns.memory, ns.cpu, ns.nproc, ns.fsize, ns.tmp, ns.cpus, ns.fallback_nproc)
+        limits = Limits(ns.memory, ns.cpu, ns.nproc, ns.fsize, ns.tmp, ns.cpus, ns.fallback_nproc, ns.work, ns.files)
     except ValueError as exc:
         parser.error(str(exc))
     argv[0] = shutil.which(argv[0]) or argv[0]
@@ -533,9 +615,10 @@ def main(args: list[str] | None = None, hooks: Hooks | None = None) -> int:
         if hooks is not None:
             raise SandboxError(f"a pre-loaded kernel needs the full sandbox: {why}")
         run_unsandboxed(limits, argv, why)
-    workdir = os.getcwd()
-    plan = Plan(readonly=tuple(default_readonly_paths() + ns.ro), writable=tuple([workdir] + ns.rw),
-                workdir=workdir, limits=limits)
+    source = os.getcwd()
+    plan = Plan(readonly=tuple(default_readonly_paths() + ns.ro), writable=tuple(ns.rw),
+                workdir=workdir_name(source), limits=limits, source=source, exclude=tuple(ns.exclude),
+                libraries=tuple(os.path.realpath(p) for p in ns.lib))
     return run_sandboxed(plan, argv, ns.cgroup_name, hooks)
 
 

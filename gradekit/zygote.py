@@ -131,7 +131,8 @@ def _start_in_process(argv: list[str], env: dict[str, str]) -> None:
         numpy.random.seed()  # a fork copied the server's global generator: every kernel would draw the same
     for name in [m for m in sys.modules if m == "gradekit" or m.startswith("gradekit.")]:
         del sys.modules[name]  # a fresh kernel has not imported the grader's code
-    sys.path[:] = _KERNEL_PATH  # what `python -m ipykernel_launcher` has (it drops the working directory)
+    # what `python -m ipykernel_launcher` has (it drops the working directory), after the kernel's PYTHONPATH
+    sys.path[:] = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p] + _KERNEL_PATH
     launcher = importlib.util.find_spec("ipykernel_launcher")
     sys.argv = [launcher.origin if launcher and launcher.origin else "ipykernel_launcher", *argv[3:]]
     code = 0

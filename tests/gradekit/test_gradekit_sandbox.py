@@ -80,11 +80,11 @@ def test_sandbox_isolates_and_limits(world):
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["uid"] != 0 and out["uid"] != os.getuid()
-    assert out["cwd"] == str(tmp_path / "student")
+    assert out["cwd"] == "/home/student/student", "the kernel works in a scratch folder at a neutral path"
     assert not out["sees_solutions"], "the repository's solutions/ is visible in the sandbox"
     assert not out["reads_secret"] and not out["writes_outside"]
     assert out["writes_cwd"]
-    assert (tmp_path / "student" / "mine.txt").read_text() == "x"
+    assert not (tmp_path / "student" / "mine.txt").exists(), "a file written in the sandbox reached the host"
     assert not out["connects"], "the sandbox reached a TCP server on the host"
     assert not out["big_alloc"], "a 3 GiB allocation succeeded under a 2 GiB limit"
     assert 0 < out["forks"] < 24, f"fork limit not enforced: {out['forks']} children"
@@ -368,3 +368,93 @@ def test_the_launcher_imports_no_jupyter_client_and_the_old_manager_path_still_r
 
     with pytest.raises(AttributeError, match="no attribute 'NoSuchThing'"):
         gradekit.sandbox.NoSuchThing  # noqa: B018
+
+
+# ------------------------------------------------------------------ the scratch working folder (issue 20)
+SCRATCH_PROBE = textwrap.dedent('''
+    import json, os, sys
+    out = {"cwd": os.getcwd(), "files": sorted(os.path.join(d, f)[2:] for d, _, fs in os.walk(".") for f in fs),
+           "mountinfo": open("/proc/self/mountinfo").read(), "data": open("data.csv").read()}
+    try:
+        import invlib
+        out["invlib"] = invlib.__file__
+    except Exception as exc:
+        out["invlib"] = repr(exc)
+    def fill(n, size):
+        made = 0
+        try:
+            for i in range(n):
+                with open(f"f{i}", "wb") as fh:
+                    fh.write(b"x" * size)
+                made += 1
+        except OSError:
+            pass
+        return made
+    out["big_files"] = fill(8, 50 * 2**20)
+    for i in range(8):
+        if os.path.exists(f"f{i}"):
+            os.remove(f"f{i}")
+    out["small_files"] = fill(5000, 1)
+    print(json.dumps(out))
+''')
+
+
+@needs_sandbox
+def test_working_folder_is_a_capped_scratch_copy_without_links_or_notebooks(tmp_path):
+    host = tmp_path / "alice-course" / "ex01"
+    (host / "sub").mkdir(parents=True)
+    (host / "data.csv").write_text("1,2\n")
+    (host / "sub" / "more.txt").write_text("more")
+    (host / "ex01.ipynb").write_text("### BEGIN HIDDEN TESTS")
+    (host / "link.txt").symlink_to(tmp_path / "secret")
+    (tmp_path / "secret").write_text("secret")
+    os.mkfifo(host / "fifo")
+    before = sorted(p.name for p in host.rglob("*"))
+    limits = Limits(work_bytes=128 * 2**20, max_files=200)
+    cmd = [sys.executable, "-m", "gradekit.sandbox", *limits.as_args(), "--exclude=*.ipynb",
+           f"--lib={os.path.join(REPO, 'invlib')}", "--", sys.executable, "-c", SCRATCH_PROBE]
+    proc = subprocess.run(cmd, cwd=host, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": REPO})
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["cwd"] == "/home/student/ex01"
+    assert out["files"] == ["data.csv", "sub/more.txt"], "only the regular files, not the notebook, link or FIFO"
+    assert out["data"] == "1,2\n"
+    assert "link.txt: a symbolic link" in proc.stderr and "fifo: a FIFO" in proc.stderr
+    assert out["invlib"] == "/opt/gradekit-lib/invlib/__init__.py"
+    # no mount names the course, the host folder or the library's home; only the Python environment keeps its
+    # path (a venv inside the course shows it: see README)
+    venv = os.path.realpath(sys.prefix)
+    for line in out["mountinfo"].splitlines():
+        assert str(tmp_path) not in line, line
+        assert os.path.join(REPO, "invlib") not in line, line
+        assert REPO not in line.replace(venv, ""), line
+    assert out["big_files"] < 3, "the 128 MiB working folder held more than two 50 MiB files"
+    assert 100 < out["small_files"] < 200, "the working folder's file cap did not hold"
+    assert sorted(p.name for p in host.rglob("*")) == before, "the host folder changed"
+    assert (tmp_path / "secret").read_text() == "secret"
+
+
+@needs_sandbox
+@pytest.mark.parametrize("use_zygote", [True, False], ids=["forked", "exec"])
+def test_kernel_sees_the_submitted_files_but_not_the_graded_notebook(tmp_path, use_zygote):
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+    from traitlets.config import Config
+
+    (tmp_path / "ex01.ipynb").write_text('{"cells": [], "note": "### BEGIN HIDDEN TESTS"}')
+    (tmp_path / "helper.py").write_text("VALUE = 41\n")
+    cfg = Config()
+    cfg.SandboxKernelManager.library_paths = [os.path.join(REPO, "invlib")]
+    cfg.SandboxKernelManager.use_zygote = use_zygote
+    nb = new_notebook(cells=[new_code_cell(
+        "import os\nfiles = sorted(os.listdir('.'))\nimport helper, invlib\n"
+        "print(os.getcwd(), files, helper.VALUE + 1, invlib.__file__)\n_ = open('written.txt', 'w').write('x')")])
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", config=cfg,
+                            kernel_manager_class="gradekit.kernel_manager.SandboxKernelManager",
+                            resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
+    assert text.split() == [f"/home/student/{tmp_path.name}", "['helper.py']", "42",
+                            "/opt/gradekit-lib/invlib/__init__.py"], nb.cells[0].outputs
+    assert not (tmp_path / "written.txt").exists()
