@@ -167,19 +167,20 @@ def _lbfgs(P: "Problem", T: "Tracker", lr: float, chunk: int = 20, history_size:
         assert var is not None and opt is not None
 
         def closure() -> Tensor:
-            opt.zero_grad()
+            # the gradient with respect to the iterate only: never .backward(), which would also fill
+            # the .grad of a trained model's parameters (and keep their graph alive)
             with torch.enable_grad():
                 xp = P.project(var)
                 loss = (P.F(xp) - P.y[members]).pow(2).sum()
                 if P.prior is not None:
                     loss = loss + P.prior.value(xp).sum()
-                loss.backward()
-            return loss
+                (var.grad,) = torch.autograd.grad(loss, var)
+            return loss.detach()
 
         before = opt.state[var].get("n_iter", 0) if var in opt.state else 0
         opt.step(closure)
         after = opt.state[var].get("n_iter", 0)
-        steps = max(1, min(after - before, T.max_iter - T.iterations))
+        steps = max(1, min(after - before, T.max_iter - int(T.it[members].max())))
         with torch.no_grad():
             x_all = P.project(var.detach())
         # record only members that are still active (converged ones keep their recorded solution)

@@ -82,8 +82,7 @@ def gauss_newton_cg(P: "Problem", T: "Tracker", *, tau: float = 1e-3, max_cg: in
         r = T.r[idx]
         phi = T.phi[idx]
         rel = T.res[idx]
-        with torch.enable_grad():
-            _, vjp_fn = torch.func.vjp(P.F, x)
+        _, vjp_fn = torch.func.vjp(P.F, x)  # a transform: builds no graph through the model's parameters
 
         def jvp(v: Tensor) -> Tensor:
             return torch.func.jvp(P.F, (x,), (v,))[1]

@@ -37,7 +37,8 @@ from torch import Tensor
 if TYPE_CHECKING:  # pragma: no cover
     from invlib._problem import Problem, Tracker
 
-__all__ = ["batched_jacobian", "square_newton", "homotopy", "levenberg_marquardt"]
+__all__ = ["batched_jacobian", "condition_estimate", "inverse_and_condition", "square_newton", "homotopy",
+           "levenberg_marquardt"]
 
 #: Max number of Jacobian entries computed in one vectorised pass (the batch is chunked above).
 _JAC_CHUNK_ELEMS = 1 << 25
@@ -87,6 +88,11 @@ def _jacobians(P: "Problem", x: Tensor) -> Tensor:
 
 
 def _inverse(J: Tensor) -> Tensor:
+    """Batched inverse of ``J`` (see :func:`inverse_and_condition`)."""
+    return inverse_and_condition(J)[0]
+
+
+def inverse_and_condition(J: Tensor) -> tuple[Tensor, Tensor]:
     r"""Batched inverse; rows where ``J`` is singular *numerically* get the pseudo-inverse instead.
 
     A row counts as singular when the inversion fails, or when
@@ -94,16 +100,21 @@ def _inverse(J: Tensor) -> Tensor:
     :math:`1.5\cdot10^{5}` in float32): the inverse of such a matrix is mostly rounding error, and a
     Newton step with it flies off along the (near-)null directions -- e.g. the per-token shift a
     layer norm removes.  The pseudo-inverse step is the minimum-norm Gauss--Newton step instead.
+
+    Returns ``(inverse, cond)`` with the per-row condition estimate
+    :math:`\kappa_F = \|J\|_F \|J^{-1}\|_F \ge \kappa_2` (``inf`` where the inversion failed).
     """
     if J.shape[0] > 1 and J.stride(0) == 0:  # shared (expanded) Jacobian: invert once
-        return _inverse(J[:1].contiguous()).expand_as(J).clone()
+        inv, cond = inverse_and_condition(J[:1].contiguous())
+        return inv.expand_as(J).clone(), cond.expand(J.shape[0]).clone()
     inv, info = torch.linalg.inv_ex(J)
     cond = torch.linalg.matrix_norm(J) * torch.linalg.matrix_norm(inv)
     limit = torch.finfo(J.dtype).eps ** -0.75
     bad = (info != 0) | ~torch.isfinite(inv).flatten(1).all(dim=1) | ~(cond <= limit)
+    cond = torch.where((info != 0) | ~torch.isfinite(cond), torch.full_like(cond, math.inf), cond)
     if bool(bad.any()):
         inv[bad] = torch.linalg.pinv(J[bad])
-    return inv
+    return inv, cond
 
 
 def _matvec(A: Tensor, v: Tensor) -> Tensor:
@@ -294,7 +305,7 @@ def square_newton(
     act = T.active()
     if act.numel() == 0:
         return
-    H = _inverse(_jacobians(P, T.x[act]))
+    H, T.cond[act] = inverse_and_condition(_jacobians(P, T.x[act]))
     fresh = torch.ones(act.numel(), dtype=torch.bool, device=device)
     fails = torch.zeros(act.numel(), dtype=torch.int32, device=device)
     dx = -_matvec(H, T.r[act])  # the Newton direction -H r, carried over between iterations
@@ -324,7 +335,7 @@ def square_newton(
             r_new[good] = rt[ok]
             bad = stale[~ok]
             if bad.numel():
-                H[bad] = _inverse(_jacobians(P, x[bad]))
+                H[bad], T.cond[idx[bad]] = inverse_and_condition(_jacobians(P, x[bad]))
                 fr = fr.clone()
                 fr[bad] = True
                 dx[bad] = -_matvec(H[bad], r[bad])
@@ -360,7 +371,21 @@ def square_newton(
         dx = -Hr_new
         fresh = fr & ~acc
         fails = torch.where(acc, torch.zeros_like(fails), fails + 1)
-        T.record(idx, x_new, r_new, stalled=fails >= 3)
+        # the next step's length estimates the forward error: a row with a small residual but a long
+        # next step (an ill-conditioned Jacobian) keeps iterating towards the rounding floor
+        xerr = dx.norm(dim=1) / x_new.norm(dim=1).clamp(min=torch.finfo(x.dtype).tiny)
+        T.record(idx, x_new, r_new, stalled=fails >= 3, xerr=xerr)
+
+
+def condition_estimate(J: Tensor) -> Tensor:
+    r"""Per-row condition number :math:`\sigma_{\max}/\sigma_{\min}` of ``J`` ``(b, m, n)`` (``inf`` when
+    rank-deficient; for a non-square ``J`` the smallest of its min(m, n) singular values counts)."""
+    if J.shape[0] > 1 and J.stride(0) == 0:
+        return condition_estimate(J[:1].contiguous()).expand(J.shape[0]).clone()
+    s = torch.linalg.svdvals(J)
+    smin = s[:, -1]
+    ratio = s[:, 0] / torch.where(smin > 0, smin, torch.ones_like(smin))
+    return torch.where(smin > 0, ratio, torch.full_like(smin, math.inf))
 
 
 def _newton_direction(J: Tensor, r: Tensor) -> Tensor:

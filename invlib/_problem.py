@@ -145,6 +145,7 @@ class Problem:
         prior: Prior | None,
         bounds: tuple[float, float] | None,
         tol: float,
+        xtol: float = math.inf,
     ) -> None:
         self.f = f
         self.batch = y.shape[0]
@@ -158,6 +159,8 @@ class Problem:
         self.prior = prior
         self.bounds = bounds
         self.tol = tol
+        #: bound on the estimated relative forward error for a row to count as converged
+        self.xtol = xtol
         self.dtype = y.dtype
         self.device = y.device
         #: rows pushed through f (a forward pass of a batch of b rows adds b)
@@ -239,6 +242,9 @@ class Snapshot:
     res: Tensor
     converged: Tensor
     stalled: Tensor
+    stationary: Tensor
+    diverged: Tensor
+    cond: Tensor
 
 
 def better(a: "Tracker | Snapshot", b: "Tracker | Snapshot") -> Tensor:
@@ -267,7 +273,17 @@ class Tracker:
         self.res = problem.rel(self.r, all_idx)
         self.converged = self.res <= problem.tol
         self.stalled = torch.zeros_like(self.converged)
+        #: stationary points of a prior/box objective with a residual above tol (they count as done)
+        self.stationary = torch.zeros_like(self.converged)
+        #: samples whose iterate became non-finite at some step (rolled back to the last finite one)
+        self.diverged = torch.zeros_like(self.converged)
+        #: per-sample condition estimate ||J||_F ||J^-1||_F from the last exact Jacobian (NaN: none formed)
+        self.cond = torch.full((problem.batch,), math.nan, dtype=problem.dtype, device=problem.device)
+        #: outer iterations recorded (the largest number any sample ran)
         self.iterations = 0
+        #: per-sample iterations: the budget ``max_iter`` is per sample, so a sample's result never
+        #: depends on how long the other samples of its batch take
+        self.it = torch.zeros(problem.batch, dtype=torch.long, device=problem.device)
         self._hist_max: list[Tensor] = []
         self._hist_med: list[Tensor] = []
         self._check_finite_start()
@@ -281,10 +297,8 @@ class Tracker:
             )
 
     def active(self) -> Tensor:
-        """Indices of the samples still iterated; empty once all converged/stalled or out of budget."""
-        if self.iterations >= self.max_iter:
-            return torch.empty(0, dtype=torch.long, device=self.P.device)
-        return (~(self.converged | self.stalled)).nonzero().flatten()
+        """Indices of the samples still iterated: not converged, not stalled, and within their own budget."""
+        return (~(self.converged | self.stalled) & (self.it < self.max_iter)).nonzero().flatten()
 
     def record(
         self,
@@ -295,14 +309,19 @@ class Tracker:
         stalled: Tensor | None = None,
         stationary: Tensor | None = None,
         steps: int = 1,
+        xerr: Tensor | None = None,
     ) -> None:
-        """Store the new iterate of the active rows ``idx`` and advance the iteration counter.
+        r"""Store the new iterate of the active rows ``idx`` and advance the iteration counter.
 
         ``x``/``r`` are the new iterate and residual for ``idx``.  Rows whose new residual is not
         finite keep their previous state and are marked stalled (never hide a NaN in the result).
         ``stationary`` marks rows that are stationary points of a prior/box-constrained objective
         (they count as converged); ``stalled`` marks rows where no progress is possible.
         ``steps`` is the number of iterations this update stands for (LBFGS records in chunks).
+        ``xerr`` (optional) estimates each row's relative forward error :math:`\|x - x^\star\|/\|x\|`
+        (e.g. the next Newton step's length); a row whose residual is below ``tol`` but whose ``xerr``
+        is above the problem's ``xtol`` is not done yet: it keeps iterating until the estimate is met
+        or no step decreases the residual any more (then it stalls, and is reported ill-conditioned).
         """
         P = self.P
         finite = torch.isfinite(r).all(dim=1) & torch.isfinite(x).all(dim=1)
@@ -316,14 +335,20 @@ class Tracker:
         self.r[idx] = r
         self.phi[idx] = phi
         self.res[idx] = rel
-        conv = rel <= P.tol
+        small = rel <= P.tol
+        conv = small
+        if xerr is not None:
+            conv = conv & ~(xerr > P.xtol)
         if stationary is not None:
+            self.stationary[idx] = stationary & ~small
             conv = conv | stationary
         self.converged[idx] = conv
+        self.diverged[idx] |= ~finite
         st = ~finite
         if stalled is not None:
             st = st | stalled
         self.stalled[idx] = st & ~conv
+        self.it[idx] += steps
         self.iterations += steps
         if rel.numel():
             self._hist_max.extend([rel.max()] * steps)
@@ -337,8 +362,7 @@ class Tracker:
 
     def snapshot(self) -> "Snapshot":
         """A copy of the per-sample state, for :meth:`adopt_better` after trying something else."""
-        return Snapshot(self.x.clone(), self.r.clone(), self.phi.clone(), self.res.clone(),
-                        self.converged.clone(), self.stalled.clone())
+        return Snapshot(*(getattr(self, name).clone() for name in Snapshot.__dataclass_fields__))
 
     def restart(self, rows: Tensor, x: Tensor) -> None:
         """Put the samples ``rows`` (a mask) back to ``x`` and make them active again."""
@@ -349,6 +373,7 @@ class Tracker:
         self.res[idx] = self.P.rel(self.r[idx], idx)
         self.converged[idx] = self.res[idx] <= self.P.tol
         self.stalled[idx] = False
+        self.stationary[idx] = False
 
     def adopt_better(self, other: "Tracker | Snapshot", rows: Tensor) -> None:
         """Among ``rows`` (a mask), take ``other``'s state where it is better (:func:`better`)."""

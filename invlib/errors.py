@@ -168,3 +168,11 @@ class TrainingModeWarning(UserWarning):
     spectral normalisation changes the weights on every call): the map being inverted moves while it
     is solved.  Call ``model.eval()`` first.
     """
+
+
+class PrecisionWarning(UserWarning):
+    """The dtype cannot deliver the accuracy asked for: some samples' Jacobians are so badly conditioned
+    that :math:`\\kappa(J)\\,\\varepsilon` (or the estimated forward error of the returned ``x``) exceeds
+    the requested accuracy in ``x``.  Their residual may be small while ``x`` is far from the true
+    preimage; compute in float64 (``model.double()``, ``y.double()``) or accept the larger error.
+    """

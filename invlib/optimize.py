@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -46,9 +47,9 @@ import torch
 from torch import Tensor, nn
 
 from invlib._problem import Problem, Tracker, make_prior
-from invlib.errors import InvalidInputError, TrainingModeWarning
+from invlib.errors import InvalidInputError, PrecisionWarning, TrainingModeWarning
 
-__all__ = ["InversionResult", "optimize_inverse", "METHODS", "default_tol"]
+__all__ = ["InversionResult", "optimize_inverse", "METHODS", "STATUSES", "default_tol", "default_xtol"]
 
 #: The valid values of ``method``.
 METHODS: tuple[str, ...] = (
@@ -75,6 +76,28 @@ _DEFAULT_MAX_ITER: dict[str, int] = {
 
 #: Above this many Jacobian entries per sample (``n * m``) "auto" goes matrix-free.
 _DENSE_LIMIT = 1 << 20
+
+#: The per-sample outcomes in :attr:`InversionResult.status` (codes are the indices).
+STATUSES: tuple[str, ...] = ("converged", "stationary", "stalled", "max_iter", "diverged", "ill_conditioned")
+
+
+#: Working memory per chunk of rows on the CPU (bytes); on CUDA a quarter of the free memory.
+_CPU_CHUNK_BYTES = 256 * 2**20
+
+
+def default_xtol(dtype: torch.dtype) -> float:
+    r"""The default requested accuracy in ``x`` for ``dtype``: ``1e-6`` (float64), ``1e-3`` (float32), ``1e-1``.
+
+    A sample counts as converged only when its estimated relative forward error -- the length of
+    the next Newton step, and :math:`\kappa(J)\,\varepsilon`, the error rounding alone can cause --
+    is at most this.  In float32 (:math:`\varepsilon = 1.2\cdot10^{-7}`) that needs
+    :math:`\kappa \lesssim 10^{4}`.
+    """
+    if dtype == torch.float64:
+        return 1e-6
+    if dtype == torch.float32:
+        return 1e-3
+    return 1e-1
 
 
 def default_tol(dtype: torch.dtype) -> float:
@@ -112,10 +135,10 @@ class InversionResult:
         ``"newton"``, ``"homotopy"``, ``"matrix_free"``, ``"gd"`` -- also the best one; over
         restarts the best per sample is kept), never NaN.
     converged:
-        Bool, shape ``(batch,)``.  Without prior or box: :math:`\rho_i \le` ``tol``.  With a prior or
-        a box the exact equation usually has no solution in the feasible set, so a sample also
-        counts as converged when it is a stationary point of the regularised objective (relative
-        projected gradient at most :math:`\sqrt{\mathrm{tol}}`).
+        Bool, shape ``(batch,)``: :math:`\rho_i \le` ``tol`` *and*, where the solver estimates it,
+        the relative forward error of :math:`x_i` at most ``xtol`` (``status == "converged"``).
+        A stationary point of a prior/box objective whose residual is above ``tol`` is *not*
+        converged: its status is ``"stationary"`` (see :attr:`solved`).
     residual:
         The relative residual :math:`\rho_i = \|f(x_i) - y_i\| / \|y_i\|` (``||y_i||`` replaced by 1
         where :math:`y_i = 0`), shape ``(batch,)``, evaluated at the returned ``x``.
@@ -139,6 +162,23 @@ class InversionResult:
     evaluations:
         Work done: ``{"f_rows": rows pushed through f in forward passes, "jacobian_rows":
         per-sample Jacobians formed by the dense solvers}`` (over all restarts).
+    status:
+        Int codes, shape ``(batch,)``, indices into :data:`STATUSES`: ``"converged"``; ``"stationary"``
+        (a stationary point of the prior/box objective, residual above ``tol``); ``"stalled"`` (no
+        step decreases the residual: a local minimum, a singular Jacobian, an unreachable target);
+        ``"max_iter"`` (the sample's own budget ran out); ``"diverged"`` (its iterate became
+        non-finite and was rolled back to the last finite one); ``"ill_conditioned"`` (residual
+        below ``tol`` -- ``x`` is *a* preimage -- but its estimated forward error is above ``xtol``:
+        the Jacobian there is singular, or too ill-conditioned for the dtype, so ``x`` need not be
+        the preimage you are after). :attr:`statuses` gives the names, :meth:`status_counts` a summary.
+    condition:
+        Per-sample condition estimate of the Jacobian at (or near) the returned ``x``, shape
+        ``(batch,)``: :math:`\|J\|_F\|J^{-1}\|_F` from the last exact Jacobian of the Newton solver,
+        :math:`\sigma_{\max}/\sigma_{\min}` computed at the end otherwise (NaN where no dense
+        Jacobian was affordable, ``inf`` where singular).  :math:`\kappa\,\varepsilon` bounds the
+        accuracy any solver can reach in ``x``.
+    chunks:
+        Into how many chunks of rows the batch was split to bound memory (1: solved at once).
     """
 
     x: Tensor
@@ -153,13 +193,39 @@ class InversionResult:
     tol: float = float("nan")
     restarts: int = 0
     evaluations: dict[str, int] = field(default_factory=dict)
+    status: Tensor | None = None
+    condition: Tensor | None = None
+    chunks: int = 1
+
+    @property
+    def statuses(self) -> list[str]:
+        """The per-sample status names (see :data:`STATUSES`)."""
+        if self.status is None:
+            return []
+        return [STATUSES[int(c)] for c in self.status.tolist()]
+
+    @property
+    def solved(self) -> Tensor:
+        """Converged, or (with a prior or box) a stationary point of the regularised objective."""
+        if self.status is None:
+            return self.converged
+        return self.converged | (self.status == STATUSES.index("stationary"))
+
+    def status_counts(self) -> dict[str, int]:
+        """How many samples ended in each status (only the statuses that occur)."""
+        if self.status is None:
+            return {}
+        counts = torch.bincount(self.status.flatten().cpu(), minlength=len(STATUSES)).tolist()
+        return {name: c for name, c in zip(STATUSES, counts) if c}
 
     def __repr__(self) -> str:
         n_conv = int(self.converged.sum())
         total = self.converged.numel()
         worst = float(self.residual.max()) if self.residual.numel() else float("nan")
+        others = ", ".join(f"{k} {v}" for k, v in self.status_counts().items() if k != "converged")
         return (
-            f"InversionResult(method={self.method!r}, converged {n_conv}/{total}, "
+            f"InversionResult(method={self.method!r}, converged {n_conv}/{total}"
+            f"{' (' + others + ')' if others else ''}, "
             f"max residual {worst:.1g}, {self.iterations} iterations, {self.time_s:.1f} s)"
         )
 
@@ -198,9 +264,14 @@ class InversionResult:
 # --------------------------------------------------------------------------------------------
 
 
-def _check_tensor(name: str, t: Any) -> Tensor:
+def _check_tensor(name: str, t: Any, finite: bool = True) -> Tensor:
     if not isinstance(t, Tensor):
         raise InvalidInputError(f"{name} must be a torch.Tensor, got {type(t).__name__}.")
+    if t.device.type == "meta":
+        raise InvalidInputError(
+            f"{name} is on the meta device: it has a shape but no values to invert. Create it on a real "
+            f"device (cpu or cuda), e.g. {name}.to_empty(device='cpu') filled with data."
+        )
     if not t.is_floating_point():
         raise InvalidInputError(
             f"{name} must be a real floating-point tensor (float32 or float64), got dtype {t.dtype}."
@@ -212,7 +283,7 @@ def _check_tensor(name: str, t: Any) -> Tensor:
         )
     if t.shape[0] == 0:
         raise InvalidInputError(f"{name} is an empty batch (shape {tuple(t.shape)}).")
-    if not bool(torch.isfinite(t).all()):
+    if finite and not bool(torch.isfinite(t).all()):
         n_bad = int((~torch.isfinite(t)).sum())
         raise InvalidInputError(
             f"{name} contains {n_bad} NaN or inf entries; every entry must be finite."
@@ -310,10 +381,13 @@ def optimize_inverse(
     prior: str | Callable[[Tensor], Tensor] | dict | None = None,
     prior_weight: float = 1e-3,
     bounds: tuple[float, float] | None = None,
-    restarts: int = 0,
+    restarts: int | None = None,
     seed: int = 0,
     progress: bool = False,
     lr: float | None = None,
+    xtol: float | None = None,
+    validate: bool = True,
+    memory_limit: int | None = None,
 ) -> InversionResult:
     r"""Invert ``f`` numerically, per sample: find :math:`x_i` with :math:`f(x_i) \approx y_i`.
 
@@ -370,11 +444,29 @@ def optimize_inverse(
     restarts:
         Extra random starts (:math:`x_0` plus standard normal noise, or uniform in the box), run
         for the samples that did not converge (for all samples when a prior/box is given); the
-        best per sample (lowest objective) is kept.
+        best per sample (lowest objective) is kept.  Default ``None``: up to 2 extra starts, only for
+        the samples that *stalled* (no step decreased their residual) on an unconstrained problem
+        -- converged samples and samples that used their whole budget are not restarted, so the
+        default costs nothing where the first start succeeds.  ``0`` turns restarts off.
     seed:
         Seeds the restarts' random starts (a private generator; global RNG state is untouched).
     progress:
         Show a ``tqdm.auto`` progress bar (works in notebooks and without a terminal).
+    xtol:
+        Requested accuracy in ``x``: a sample counts as converged only when its estimated relative
+        forward error is at most ``xtol`` (default :func:`default_xtol`: 1e-6 for float64, 1e-3 for
+        float32); the Newton solver keeps iterating a
+        sample whose residual is below ``tol`` but whose next step is still longer than ``xtol``,
+        and reports it ``"ill_conditioned"`` when rounding stops it first.  A
+        :class:`~invlib.errors.PrecisionWarning` says how many samples the dtype cannot deliver.
+    validate:
+        ``False`` skips the checks that need the data on the host (finiteness of ``y``, a trial
+        call of ``f``, the differentiability probe, the training-mode scan); for callers that
+        have checked their inputs already.  Bad input then fails inside the solver.
+    memory_limit:
+        Bytes of working memory per chunk of rows (default 256 MiB on the CPU, a quarter of the free
+        memory on CUDA).  Larger batches are solved chunk by chunk; every sample's result is the
+        same as in a batch of its own chunk, since samples never interact.
     lr:
         Step size for ``"adam"`` (default 1e-2) and ``"gd"`` (initial step of its backtracking,
         default 1); relaxation :math:`\omega` for ``"fixed_point"`` (default 1); LBFGS ``lr``
@@ -383,8 +475,12 @@ def optimize_inverse(
     Returns
     -------
     InversionResult
-        ``x``, per-sample ``converged`` and ``residual``, ``iterations``, ``method``, residual
-        ``history`` (plot with ``.plot()``) and ``time_s``.
+        ``x`` (detached: no autograd graph, whatever ``f``'s parameters require), per-sample
+        ``converged``, ``status``, ``residual`` and ``condition``, ``iterations``, ``method``,
+        residual ``history`` (plot with ``.plot()``) and ``time_s``.  To differentiate the
+        preimage with respect to ``y``, use the implicit function theorem:
+        :math:`\partial x^\star/\partial y = J_f(x^\star)^{-1}` (e.g. ``torch.linalg.solve`` with
+        ``torch.func.jacrev(f)`` at ``x``).
 
     Raises
     ------
@@ -396,27 +492,101 @@ def optimize_inverse(
 
     Warns
     -----
+    PrecisionWarning
+        Some samples' condition estimate times the dtype's epsilon, or their estimated forward
+        error, exceeds ``xtol``: their ``x`` cannot be trusted to that accuracy (use float64).
     TrainingModeWarning
         ``f`` is an ``nn.Module`` in training mode with layers that behave differently there
         (dropout, batch norm, spectral normalisation's power iteration): call ``f.eval()`` first.
     """
     t_start = time.perf_counter()
-    # ---- validate arguments --------------------------------------------------------------
+    args = _validate_arguments(f, y, method, tol, max_iter, restarts, prior_weight, lr, bounds, xtol, validate)
+    tol, bounds = args
+    xtol = default_xtol(y.dtype) if xtol is None else float(xtol)
+    x0, in_shape = _starting_point(y, x0, input_shape, validate)
+    y = y.detach()
+    prior_obj = make_prior(prior, float(prior_weight), in_shape)
+    if prior_obj is not None and all(w == 0 for _, _, w in prior_obj.terms):
+        prior_obj = None
+    problem = Problem(f, y, in_shape, prior_obj, bounds, tol, xtol)
+    if validate:
+        _check_f(f, x0, y, in_shape)
+    if method == "auto":
+        method = _choose_method(problem)
+    if validate and method != "fixed_point":
+        _check_differentiable(problem, x0.reshape(problem.batch, problem.n))
+    if max_iter is None:
+        max_iter = _DEFAULT_MAX_ITER[method]
+    if restarts is None:
+        restarts, only_stalled = (0, False) if problem.constrained else (2, True)
+    else:
+        only_stalled = False
+    rows = _chunk_rows(problem, method, memory_limit)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=max_iter * (restarts + 1), desc=f"optimize_inverse[{method}]", leave=True)
+    try:
+        with torch.no_grad():  # no graph through f's parameters, whatever they require
+            out = _solve_in_chunks(method, problem, x0, max_iter, restarts, only_stalled, seed, lr, bar, rows)
+    finally:
+        if bar is not None:
+            bar.total = bar.n
+            bar.refresh()
+            bar.close()
+    out["condition"] = _fill_condition(problem, method, out)
+    status = _status(problem, out)
+    _warn_if_imprecise(problem, status, out["condition"], xtol)
+    if y.device.type == "cuda":
+        torch.cuda.synchronize(y.device)
+    return InversionResult(
+        x=out["x"].reshape(problem.batch, *in_shape).detach(),
+        converged=status == 0,
+        residual=out["res"],
+        iterations=out["iterations"],
+        method=method,
+        history=out["hmax"],
+        history_median=out["hmed"],
+        time_s=time.perf_counter() - t_start,
+        objective=out["phi"],
+        tol=tol,
+        restarts=restarts,
+        evaluations={"f_rows": problem.rows_evaluated, "jacobian_rows": problem.jacobian_rows},
+        status=status,
+        condition=out["condition"],
+        chunks=out["chunks"],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The steps: validate, start, solve (in chunks, with restarts), report
+# --------------------------------------------------------------------------------------------
+
+
+def _validate_arguments(
+    f: Any, y: Any, method: Any, tol: Any, max_iter: Any, restarts: Any, prior_weight: Any, lr: Any,
+    bounds: Any, xtol: Any, validate: bool,
+) -> tuple[float, tuple[float, float] | None]:
+    """Check the scalar arguments and ``y``; return ``(tol, bounds)`` normalised."""
     if not isinstance(method, str) or method not in METHODS:
         raise InvalidInputError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}.")
     if not callable(f):
         raise InvalidInputError(f"f must be callable (an nn.Module or a function), got {type(f).__name__}.")
-    y = _check_tensor("y", y)
-    _warn_if_training(f)
+    _check_tensor("y", y, finite=validate)
+    if validate:
+        _warn_if_training(f)
+        _check_module_matches(f, y)
     if tol is None:
         tol = default_tol(y.dtype)
-    if not isinstance(tol, (int, float)) or not (tol > 0 and math.isfinite(tol)):
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (tol > 0 and math.isfinite(tol)):
         raise InvalidInputError(f"tol must be a finite number > 0, got {tol!r}.")
-    tol = float(tol)
-    if max_iter is not None and (not isinstance(max_iter, int) or max_iter < 1):
+    if xtol is not None and (isinstance(xtol, bool) or not isinstance(xtol, (int, float)) or not xtol > 0):
+        raise InvalidInputError(f"xtol must be a number > 0 (math.inf turns the check off), got {xtol!r}.")
+    if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1):
         raise InvalidInputError(f"max_iter must be a positive int, got {max_iter!r}.")
-    if not isinstance(restarts, int) or restarts < 0:
-        raise InvalidInputError(f"restarts must be an int >= 0, got {restarts!r}.")
+    if restarts is not None and (isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 0):
+        raise InvalidInputError(f"restarts must be None (automatic) or an int >= 0, got {restarts!r}.")
     if not isinstance(prior_weight, (int, float)) or not math.isfinite(prior_weight) or prior_weight < 0:
         raise InvalidInputError(f"prior_weight must be a finite number >= 0, got {prior_weight!r}.")
     if lr is not None and (not isinstance(lr, (int, float)) or not (lr > 0 and math.isfinite(lr))):
@@ -429,9 +599,15 @@ def optimize_inverse(
         if not (lo < hi) or math.isnan(lo) or math.isnan(hi):
             raise InvalidInputError(f"bounds must satisfy lo < hi, got {bounds!r}.")
         bounds = (lo, hi)
-    # ---- starting point ------------------------------------------------------------------
+    return float(tol), bounds
+
+
+def _starting_point(
+    y: Tensor, x0: Tensor | None, input_shape: Any, validate: bool
+) -> tuple[Tensor, tuple[int, ...]]:
+    """``x0`` on ``y``'s device and dtype (zeros by default) and the per-sample input shape."""
     if x0 is not None:
-        x0 = _check_tensor("x0", x0).detach().to(device=y.device, dtype=y.dtype)
+        x0 = _check_tensor("x0", x0, finite=validate).detach().to(device=y.device, dtype=y.dtype)
         if x0.shape[0] != y.shape[0]:
             raise InvalidInputError(
                 f"x0 has batch size {x0.shape[0]} but y has batch size {y.shape[0]}; they must match."
@@ -440,31 +616,29 @@ def optimize_inverse(
             raise InvalidInputError(
                 f"x0 has per-sample shape {tuple(x0.shape[1:])} but input_shape={tuple(input_shape)}."
             )
-        in_shape = tuple(x0.shape[1:])
+        return x0, tuple(x0.shape[1:])
+    if input_shape is None:
+        in_shape = tuple(y.shape[1:])
     else:
-        if input_shape is None:
-            in_shape = tuple(y.shape[1:])
-        else:
-            try:
-                in_shape = tuple(int(s) for s in input_shape)
-            except (TypeError, ValueError):
-                raise InvalidInputError(f"input_shape must be a tuple of ints, got {input_shape!r}.") from None
-            if not in_shape or any(s < 1 for s in in_shape):
-                raise InvalidInputError(f"input_shape must be a non-empty tuple of positive ints, got {input_shape!r}.")
-        x0 = torch.zeros((y.shape[0], *in_shape), dtype=y.dtype, device=y.device)
-    y = y.detach()
-    prior_obj = make_prior(prior, float(prior_weight), in_shape)
-    if prior_obj is not None and all(w == 0 for _, _, w in prior_obj.terms):
-        prior_obj = None
-    problem = Problem(f, y, in_shape, prior_obj, bounds, tol)
-    # ---- check f on x0: shape, finiteness, differentiability -------------------------------
+        try:
+            in_shape = tuple(int(s) for s in input_shape)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"input_shape must be a tuple of ints, got {input_shape!r}.") from None
+        if not in_shape or any(s < 1 for s in in_shape):
+            raise InvalidInputError(f"input_shape must be a non-empty tuple of positive ints, got {input_shape!r}.")
+    return torch.zeros((y.shape[0], *in_shape), dtype=y.dtype, device=y.device), in_shape
+
+
+def _check_f(f: Callable[[Tensor], Tensor], x0: Tensor, y: Tensor, in_shape: tuple[int, ...]) -> None:
+    """One trial call ``f(x0[:1])``: it must run, return a tensor of y's per-sample shape and dtype."""
     try:
         with torch.no_grad():
             out = f(x0[:1])
     except Exception as exc:  # noqa: BLE001 -- re-raised with context
         raise InvalidInputError(
-            f"f(x0) failed for x0 of per-sample shape {in_shape} on {y.device} ({type(exc).__name__}: "
-            f"{exc}). For a non-square map pass input_shape=... or x0=...; f must live on y's device."
+            f"f(x0) failed for x0 of per-sample shape {in_shape}, dtype {y.dtype} on {y.device} "
+            f"({type(exc).__name__}: {exc}). x0 takes y's dtype and device, so f must accept them; for a "
+            f"non-square map pass input_shape=... or x0=...."
         ) from exc
     if not isinstance(out, Tensor):
         raise InvalidInputError(f"f must return a torch.Tensor, got {type(out).__name__}.")
@@ -478,68 +652,185 @@ def optimize_inverse(
         raise InvalidInputError(
             f"f returns dtype {out.dtype} but y is {y.dtype}; convert the model (model.to({y.dtype})) or y."
         )
-    if method == "auto":
-        method = _choose_method(problem)
-    if method != "fixed_point":
-        _check_differentiable(problem, x0.reshape(problem.batch, problem.n))
-    if max_iter is None:
-        max_iter = _DEFAULT_MAX_ITER[method]
 
-    # ---- run -----------------------------------------------------------------------------
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
 
-        bar = tqdm(total=max_iter * (restarts + 1), desc=f"optimize_inverse[{method}]", leave=True)
-    try:
-        best = Tracker(problem, x0, max_iter, bar)
-        _run(method, problem, best, lr)
-        iterations = best.iterations
-        hmax, hmed = best.history()
-        gen = torch.Generator(device="cpu").manual_seed(seed)
-        for _ in range(restarts):
-            todo = ~best.converged if not problem.constrained else torch.ones_like(best.converged)
-            todo_idx = todo.nonzero().flatten()
-            if todo_idx.numel() == 0:
-                break
-            noise = torch.randn((problem.batch, problem.n), generator=gen, dtype=y.dtype).to(y.device)
-            if bounds is not None:
-                u = torch.rand((problem.batch, problem.n), generator=gen, dtype=y.dtype).to(y.device)
-                start = bounds[0] + (bounds[1] - bounds[0]) * u
-            else:
-                start = x0.reshape(problem.batch, problem.n) + noise
-            trial = Tracker(problem, start, max_iter, bar)
-            # only the selected samples run: mark the others as done in the trial
-            skip = torch.ones_like(todo)
-            skip[todo_idx] = False
-            trial.stalled |= skip
-            trial.converged &= ~skip
-            _run(method, problem, trial, lr)
-            iterations += trial.iterations
-            th, tm = trial.history()
-            hmax += th
-            hmed += tm
-            best.adopt_better(trial, ~skip)
-    finally:
-        if bar is not None:
-            bar.total = bar.n
-            bar.refresh()
-            bar.close()
-    if y.device.type == "cuda":
-        torch.cuda.synchronize(y.device)
-    return InversionResult(
-        x=best.x.reshape(problem.batch, *in_shape),
-        converged=best.converged.clone(),
-        residual=best.res.clone(),
-        iterations=iterations,
-        method=method,
-        history=hmax,
-        history_median=hmed,
-        time_s=time.perf_counter() - t_start,
-        objective=best.phi.clone(),
-        tol=tol,
-        restarts=restarts,
-        evaluations={"f_rows": problem.rows_evaluated, "jacobian_rows": problem.jacobian_rows},
+def _check_module_matches(f: Any, y: Tensor) -> None:
+    """A module whose floating-point parameters live on another device or in another dtype than ``y``."""
+    if not isinstance(f, nn.Module):
+        return
+    for name, p in list(f.named_parameters()) + list(f.named_buffers()):
+        if not p.is_floating_point():
+            continue
+        if p.device != y.device:
+            raise InvalidInputError(
+                f"the model's {name!r} is on {p.device} but y is on {y.device}: everything runs on y's "
+                f"device, so move one of them (model.to({str(y.device)!r}) or y.to({str(p.device)!r}))."
+            )
+        if p.dtype != y.dtype:
+            raise InvalidInputError(
+                f"the model's {name!r} is {p.dtype} but y is {y.dtype}: everything runs in y's dtype, so "
+                f"convert one of them (model.to({y.dtype}) or y.to({p.dtype}))."
+            )
+        return  # one parameter decides: mixed-precision models are the user's choice
+
+
+def _chunk_rows(problem: Problem, method: str, memory_limit: int | None) -> int:
+    r"""Rows per chunk so that the solver's working memory stays under ``memory_limit``.
+
+    Per row the dense solvers hold the Jacobian and its inverse with temporaries, about
+    :math:`3n^2 + 3nm` numbers; every solver holds a few dozen vectors of size :math:`n + m`.
+    """
+    if memory_limit is None:
+        if problem.device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(problem.device)
+            memory_limit = free // 4
+        else:
+            memory_limit = _CPU_CHUNK_BYTES
+    item = torch.finfo(problem.dtype).bits // 8
+    n, m = problem.n, problem.m
+    per_row = 32 * (n + m)
+    if method in ("newton", "homotopy"):
+        per_row += 3 * n * n + 3 * n * m
+    per_row *= item
+    return max(1, min(problem.batch, int(memory_limit) // per_row))
+
+
+def _solve_in_chunks(
+    method: str, P: Problem, x0: Tensor, max_iter: int, restarts: int, only_stalled: bool, seed: int,
+    lr: float | None, bar: Any, rows: int,
+) -> dict[str, Any]:
+    """Solve chunk after chunk of ``rows`` samples (samples never interact) and gather the results."""
+    if rows >= P.batch:
+        out = _solve(method, P, x0.reshape(P.batch, P.n), max_iter, restarts, only_stalled, seed, lr, bar)
+        out["chunks"] = 1
+        return out
+    parts = []
+    for start in range(0, P.batch, rows):
+        sub = Problem(P.f, P.y[start : start + rows].reshape(-1, *P.out_shape), P.in_shape, P.prior, P.bounds,
+                      P.tol, P.xtol)
+        x_sub = x0[start : start + rows].reshape(-1, P.n)
+        parts.append(_solve(method, sub, x_sub, max_iter, restarts, only_stalled, seed, lr, bar))
+        P.rows_evaluated += sub.rows_evaluated
+        P.jacobian_rows += sub.jacobian_rows
+    out: dict[str, Any] = {k: torch.cat([p[k] for p in parts]) for k in _PER_ROW}
+    out["iterations"] = max(p["iterations"] for p in parts)
+    length = max(len(p["hmax"]) for p in parts)
+    out["hmax"] = [max(p["hmax"][k] for p in parts if k < len(p["hmax"])) for k in range(length)]
+    # the median over all active samples is not kept per chunk: the median of the chunks' medians
+    out["hmed"] = [float(torch.tensor([p["hmed"][k] for p in parts if k < len(p["hmed"])]).median())
+                   for k in range(length)]
+    out["chunks"] = len(parts)
+    return out
+
+
+#: The per-sample fields a solve returns (see :func:`_solve`).
+_PER_ROW = ("x", "res", "phi", "done", "stalled", "stationary", "diverged", "cond", "small")
+
+
+def _solve(
+    method: str, P: Problem, x0: Tensor, max_iter: int, restarts: int, only_stalled: bool, seed: int,
+    lr: float | None, bar: Any,
+) -> dict[str, Any]:
+    """One start from ``x0`` and up to ``restarts`` random restarts for the samples that need one."""
+    best = Tracker(P, x0, max_iter, bar)
+    _run(method, P, best, lr)
+    iterations = best.iterations
+    hmax, hmed = best.history()
+    for attempt in range(restarts):
+        if P.constrained:
+            todo = torch.ones_like(best.converged)
+        elif only_stalled:
+            todo = best.stalled & ~best.converged
+        else:
+            todo = ~best.converged
+        if not bool(todo.any()):
+            break
+        noise = _restart_noise(P, todo, seed, attempt, uniform=P.bounds is not None)
+        if P.bounds is not None:
+            start = P.bounds[0] + (P.bounds[1] - P.bounds[0]) * noise
+        else:
+            start = x0 + noise
+        trial = Tracker(P, start, max_iter, bar)
+        trial.stalled |= ~todo  # only the selected samples run
+        trial.converged &= todo
+        _run(method, P, trial, lr)
+        iterations += trial.iterations
+        th, tm = trial.history()
+        hmax += th
+        hmed += tm
+        best.adopt_better(trial, todo)
+    return {
+        "x": best.x, "res": best.res, "phi": best.phi, "done": best.converged, "stalled": best.stalled,
+        "stationary": best.stationary, "diverged": best.diverged, "cond": best.cond,
+        "small": best.res <= P.tol, "iterations": iterations, "hmax": hmax, "hmed": hmed,
+    }
+
+
+def _restart_noise(P: Problem, todo: Tensor, seed: int, attempt: int, uniform: bool) -> Tensor:
+    """Random start offsets, standard normal (uniform in [0, 1) for boxes), zero outside ``todo``.
+
+    Each sample's draw is seeded by ``seed``, the attempt and a checksum of its own target, never by its
+    position in the batch: a sample gets the same restarts alone as in any batch.
+    """
+    noise = torch.zeros((P.batch, P.n), dtype=P.dtype)
+    idx = todo.nonzero().flatten()
+    targets = P.y[idx].detach().cpu().contiguous().numpy()
+    for k, i in enumerate(idx.tolist()):
+        key = zlib.crc32(targets[k].tobytes(), zlib.crc32(f"{seed}/{attempt}".encode()))
+        gen = torch.Generator().manual_seed(key)
+        noise[i] = (torch.rand if uniform else torch.randn)(P.n, generator=gen, dtype=P.dtype)
+    return noise.to(P.device)
+
+
+def _fill_condition(P: Problem, method: str, out: dict[str, Any]) -> Tensor:
+    """The solver's condition estimates, computed at the returned ``x`` where none was formed (dense sizes only)."""
+    cond = out["cond"]
+    missing = torch.isnan(cond)
+    if method == "fixed_point" or P.n * P.m > _DENSE_LIMIT or not bool(missing.any()):
+        return cond  # fixed_point: f need not be differentiable
+    from invlib._newton import batched_jacobian, condition_estimate
+
+    idx = missing.nonzero().flatten()
+    per_row = max(1, (_CPU_CHUNK_BYTES // (torch.finfo(P.dtype).bits // 8)) // (4 * P.n * P.m))
+    with torch.no_grad():
+        for start in range(0, idx.numel(), per_row):
+            part = idx[start : start + per_row]
+            cond[part] = condition_estimate(batched_jacobian(P.F, out["x"][part]))
+    return cond
+
+
+def _status(P: Problem, out: dict[str, Any]) -> Tensor:
+    """Per-sample status codes (indices into :data:`STATUSES`) from the solver's masks."""
+    code = torch.full_like(out["res"], STATUSES.index("max_iter"), dtype=torch.int8)
+    code = torch.where(out["stalled"], torch.full_like(code, STATUSES.index("stalled")), code)
+    code = torch.where(out["stalled"] & out["diverged"], torch.full_like(code, STATUSES.index("diverged")), code)
+    code = torch.where(out["stationary"], torch.full_like(code, STATUSES.index("stationary")), code)
+    eps = torch.finfo(P.dtype).eps
+    # small residual: converged, unless the forward error cannot be (or was not) brought under xtol
+    hopeless = out["cond"] * eps > P.xtol
+    certified = out["small"] & out["done"] & ~hopeless
+    ill = out["small"] & ~certified
+    code = torch.where(ill, torch.full_like(code, STATUSES.index("ill_conditioned")), code)
+    return torch.where(certified, torch.zeros_like(code), code)
+
+
+def _warn_if_imprecise(P: Problem, status: Tensor, cond: Tensor, xtol: float) -> None:
+    """:class:`PrecisionWarning` when some samples are ill-conditioned for the dtype."""
+    ill = status == STATUSES.index("ill_conditioned")
+    n_ill = int(ill.sum())
+    if n_ill == 0:
+        return
+    eps = torch.finfo(P.dtype).eps
+    worst = float(cond[ill].nan_to_num(nan=0.0).max())
+    advice = "compute in float64 (model.double(), y.double())" if P.dtype != torch.float64 else (
+        "the map is too ill-conditioned there for float64 too; treat these x as approximate")
+    warnings.warn(
+        f"{n_ill} of {P.batch} samples reached a residual below tol = {P.tol:g} but their x cannot be "
+        f"certified to xtol = {xtol:g}: condition estimates up to {worst:.3g}, and {P.dtype} has eps = "
+        f"{eps:.2g}, so rounding alone can move x by up to about cond x eps = {worst * eps:.2g} (relative). "
+        f"They are reported with status 'ill_conditioned' and converged=False; {advice}.",
+        PrecisionWarning,
+        stacklevel=3,
     )
 
 
@@ -555,8 +846,8 @@ def _run(method: str, problem: Problem, tracker: Tracker, lr: float | None) -> N
             _newton.square_newton(problem, tracker)
             # where Newton stalled (a singular Jacobian, a kink it cannot cross), Levenberg-Marquardt
             # starts again from the same start with what is left of the budget; the better end point wins
-            stuck = tracker.stalled & ~tracker.converged
-            if bool(stuck.any()) and tracker.iterations < tracker.max_iter:
+            stuck = tracker.stalled & ~tracker.converged & (tracker.it < tracker.max_iter)
+            if bool(stuck.any()):
                 newton_end = tracker.snapshot()
                 tracker.restart(stuck, start[stuck])
                 _newton.levenberg_marquardt(problem, tracker)

@@ -183,7 +183,10 @@ def test_l2_prior_reduces_norm_on_underdetermined_map():
     plain = optimize_inverse(f, y, x0=x0)
     reg = optimize_inverse(f, y, x0=x0, prior="l2", prior_weight=1e-4)
     assert bool(plain.converged.all())
-    assert bool(reg.converged.all())  # stationary points of the regularised objective
+    # stationary points of the regularised objective: solved, but not "converged" (residual above tol)
+    assert bool(reg.solved.all())
+    assert set(reg.statuses) <= {"converged", "stationary"} and "stationary" in reg.statuses
+    assert not bool(reg.converged[reg.residual > reg.tol].any())
     assert bool((reg.x.norm(dim=1) < 0.5 * plain.x.norm(dim=1)).all())
     assert float(reg.residual.max()) < 1e-2  # still (almost) solves the equation
 
@@ -228,7 +231,7 @@ def test_restarts_keep_the_best_per_sample():
     """f(x) = x^2 has a zero Jacobian at the default start x0 = 0: restarts are needed."""
     f = lambda x: x * x  # noqa: E731
     y = torch.rand(6, 3, generator=torch.Generator().manual_seed(15), dtype=DT) + 0.5
-    once = optimize_inverse(f, y)
+    once = optimize_inverse(f, y, restarts=0)
     again = optimize_inverse(f, y, restarts=2, seed=1)
     assert float(again.residual.max()) <= float(once.residual.max())
     assert not bool(once.converged.any())
@@ -237,6 +240,10 @@ def test_restarts_keep_the_best_per_sample():
     # same seed, same answer
     third = optimize_inverse(f, y, restarts=2, seed=1)
     assert torch.equal(third.x, again.x)
+    # by default, samples that stalled are restarted (here: all of them, from the critical point 0)
+    assert set(once.statuses) == {"stalled"}
+    default = optimize_inverse(f, y)
+    assert bool(default.converged.all()) and default.restarts == 2
 
 
 def test_custom_callable_prior_and_dict_prior():
@@ -251,7 +258,7 @@ def test_custom_callable_prior_and_dict_prior():
     x_exp = target[:, None] + torch.linalg.pinv(W) @ (y.T - (W @ target)[:, None])
     assert torch.allclose(res.x, x_exp.T, atol=1e-4)
     both = optimize_inverse(f, y, input_shape=(5,), prior={"l2": 1e-6, pull: 1e-6})
-    assert bool(both.converged.all())
+    assert bool(both.solved.all())
 
 
 # ------------------------------------------------------------------------------------------------
@@ -475,6 +482,144 @@ def test_auto_solves_square_maps_with_a_singular_jacobian():
     y = f(torch.randn(32, 8, dtype=torch.float64))
     result = invlib.optimize_inverse(f, y, seed=0)
     assert result.method == "newton"
-    assert bool(result.converged.all()), result.residual.max()
+    # every sample gets *a* preimage; the Jacobian is singular, so none is certified unique
     assert float(result.residual.max()) <= result.tol
+    assert set(result.statuses) <= {"converged", "ill_conditioned"}
     assert bool(torch.isfinite(result.x).all()) and float(result.x.abs().max()) < 1e3
+
+
+# ------------------------------------------------------------------------------------------------
+# Models users bring: trained parameters, batches, chunks, honesty about precision, typed errors
+# ------------------------------------------------------------------------------------------------
+
+
+def trained_style_mlp(d: int = 16, seed: int = 5, dtype: torch.dtype = DT) -> nn.Sequential:
+    """Parameters left requiring grad, as after training; tanh and leaky layers; no requires_grad_(False)."""
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Linear(d, d), nn.Tanh(), nn.Linear(d, d), nn.LeakyReLU(0.2), nn.Linear(d, d))
+    return net.to(dtype).eval()
+
+
+@pytest.mark.parametrize("method", ["newton", "matrix_free", "lbfgs", "adam", "homotopy"])
+def test_trained_parameters_get_no_graph_and_no_gradients(method):
+    f = trained_style_mlp()
+    assert all(p.requires_grad for p in f.parameters())
+    x_true = torch.randn(32, 16, generator=torch.Generator().manual_seed(30), dtype=DT)
+    with torch.no_grad():
+        y = f(x_true)
+    res = optimize_inverse(f, y, method=method, max_iter=40)
+    for name in ("x", "residual", "objective", "condition"):
+        t = getattr(res, name)
+        assert t.grad_fn is None and not t.requires_grad, (method, name)
+    assert all(p.grad is None for p in f.parameters()), method  # the model's .grad stays untouched
+
+
+def test_a_samples_result_does_not_depend_on_its_batch():
+    """Per-sample budgets, fallbacks and restarts: a sample alone and inside a batch end the same way."""
+    f = leaky_net(8, 0.05, depth=6, seed=3)
+    gen = torch.Generator().manual_seed(31)
+    x_true = 2.0 * torch.randn(48, 8, generator=gen, dtype=DT)
+    y = f(x_true)
+    batch = optimize_inverse(f, y, max_iter=40)
+    assert 0 < int(batch.converged.sum()) < 48, "the budget must bind for some samples"
+    for i in (0, 5, 17, 40):
+        alone = optimize_inverse(f, y[i : i + 1], max_iter=40)
+        assert bool(alone.converged[0]) == bool(batch.converged[i]), i
+        assert alone.statuses[0] == batch.statuses[i], i
+        assert torch.allclose(alone.x[0], batch.x[i], rtol=0, atol=1e-9), i
+
+
+def test_chunks_give_the_same_answer_as_one_batch():
+    f = tanh_net(8, seed=7)
+    x_true = torch.randn(40, 8, generator=torch.Generator().manual_seed(32), dtype=DT)
+    y = f(x_true)
+    whole = optimize_inverse(f, y)
+    chunked = optimize_inverse(f, y, memory_limit=50_000)  # about 7 rows per chunk
+    assert whole.chunks == 1 and chunked.chunks > 3
+    assert chunked.statuses == whole.statuses
+    assert torch.allclose(chunked.x, whole.x, rtol=0, atol=1e-9)
+    assert bool(chunked.converged.all())
+    assert float(x_error(chunked.x, x_true).max()) <= 1e-8
+
+
+def test_statuses_tell_why_a_sample_is_not_converged():
+    f = leaky_net(8, 0.1, seed=2)
+    x_true = torch.randn(8, 8, generator=torch.Generator().manual_seed(33), dtype=DT)
+    budget = optimize_inverse(f, f(x_true), max_iter=1, restarts=0)
+    assert set(budget.statuses) <= {"converged", "max_iter"} and "max_iter" in budget.statuses
+    assert budget.status_counts()["max_iter"] == int((~budget.converged).sum())
+    # x^2 from x0 = 0: the Jacobian is 0, nothing decreases the residual
+    stuck = optimize_inverse(lambda x: x * x, torch.full((3, 2), 2.0, dtype=DT), restarts=0)
+    assert stuck.statuses == ["stalled"] * 3 and "stalled 3" in repr(stuck)
+
+
+def _ill_conditioned_linear(dtype: torch.dtype, cond: float = 1e6, d: int = 6) -> nn.Linear:
+    gen = torch.Generator().manual_seed(34)
+    u, v = _orth(d, gen), _orth(d, gen)
+    s = torch.logspace(0, -math.log10(cond), d, dtype=DT)
+    lin = nn.Linear(d, d, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(u @ torch.diag(s) @ v.T)
+    return lin.to(dtype).requires_grad_(False)
+
+
+def test_float32_warns_and_does_not_claim_what_it_cannot_deliver():
+    lin32 = _ill_conditioned_linear(torch.float32)
+    x_true = torch.randn(16, 6, generator=torch.Generator().manual_seed(35), dtype=DT)
+    y32 = lin32(x_true.float())
+    with pytest.warns(invlib.PrecisionWarning, match="float64"):
+        res = optimize_inverse(lin32, y32)
+    err = x_error(res.x.double(), x_true)
+    assert not bool(res.converged[err > 1e-3].any()), "a sample off by more than 1e-3 must not be converged"
+    assert "ill_conditioned" in res.statuses
+    assert float(res.condition.min()) > 1e5  # the estimate sees the conditioning
+    # the same map in float64: certified, no warning
+    lin64 = _ill_conditioned_linear(torch.float64)
+    import warnings as _w
+
+    with _w.catch_warnings():
+        _w.simplefilter("error", invlib.PrecisionWarning)
+        res64 = optimize_inverse(lin64, lin64(x_true))
+    assert bool(res64.converged.all())
+    assert float(x_error(res64.x, x_true).max()) <= 1e-6
+
+
+def test_condition_estimate_brackets_the_true_condition_number():
+    lin = _ill_conditioned_linear(torch.float64, cond=1e3)
+    x = torch.randn(5, 6, generator=torch.Generator().manual_seed(36), dtype=DT)
+    for method in ("newton", "lbfgs"):
+        res = optimize_inverse(lin, lin(x), method=method, max_iter=200)
+        assert bool(((res.condition >= 1e3 * (1 - 1e-6)) & (res.condition <= 6 * 1e3)).all()), method
+
+
+def test_meta_device_and_dtype_mismatch_get_clear_errors():
+    f = leaky_net(4, 0.5)
+    with pytest.raises(InvalidInputError, match="meta device"):
+        optimize_inverse(f, torch.empty(3, 4, device="meta", dtype=DT))
+    f32 = leaky_net(4, 0.5).float()
+    with pytest.raises(InvalidInputError, match=r"float32 but y is torch.float64.*model.to"):
+        optimize_inverse(f32, torch.randn(3, 4, dtype=DT))
+    with pytest.raises(InvalidInputError, match=r"xtol"):
+        optimize_inverse(f, torch.randn(3, 4, dtype=DT), xtol=0.0)
+
+
+def test_validate_false_skips_host_checks_and_still_solves():
+    f = leaky_net(6, 0.5)
+    x_true = torch.randn(10, 6, generator=torch.Generator().manual_seed(37), dtype=DT)
+    res = optimize_inverse(f, f(x_true), validate=False)
+    assert bool(res.converged.all())
+    assert float(x_error(res.x, x_true).max()) <= 1e-8
+
+
+def test_restarts_of_a_sample_do_not_depend_on_its_position_in_the_batch():
+    """f(x) = x^2 stalls at x0 = 0; the random restarts pick a sign per entry. Alone or in a batch, and
+    wherever it sits in the batch, a sample gets the same restarts and so the same preimage."""
+    f = lambda x: x * x  # noqa: E731
+    y = torch.rand(6, 3, generator=torch.Generator().manual_seed(38), dtype=DT) + 0.5
+    batch = optimize_inverse(f, y)
+    assert bool(batch.converged.all())
+    flipped = optimize_inverse(f, y.flip(0))
+    assert torch.equal(flipped.x.flip(0), batch.x)
+    for i in range(6):
+        alone = optimize_inverse(f, y[i : i + 1])
+        assert torch.equal(alone.x[0], batch.x[i]), i
