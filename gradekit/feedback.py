@@ -23,7 +23,8 @@ from traitlets import Unicode
 
 HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[^\n]*\n(.*?)^[ \t]*### END HIDDEN TESTS[^\n]*(\n|\Z)", re.S | re.M)
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-CELL_LINE = re.compile(r"(?:Cell In\s*\[\d*\]|Input In \[\d*\]|<ipython-input-[^>]*>),?\s*line (\d+)")
+# where an error was raised: IPython's tracebacks, and gradekit.boundary's "(in test cell <id>, line N; ...)"
+CELL_LINE = re.compile(r"(?:Cell In\s*\[\d*\]|Input In \[\d*\]|<ipython-input-[^>]*>|in test cell [^,;()]*),?\s*line (\d+)")
 MIN_LINE = 6  # shorter hidden lines ("else:", ")") are not secret and too common to scrub
 
 

@@ -96,10 +96,7 @@ class Shim:
             before = [_state(x) for x in mutable]
             out = self.handles[hid](*args, **kwargs)
             if wrt is not None:
-                import torch
-
-                (grad,) = torch.autograd.grad(out.sum(), args[wrt])
-                out = (out.detach(), grad)
+                out = (out.detach(), self.testkit.gradient(out, args[wrt]))
             after = [_state(x) for x in mutable]
             writeback = [None if _same(a, b) else b for a, b in zip(before, after)]
         except (Exception, SystemExit) as exc:  # noqa: BLE001 -- the student's error is the answer

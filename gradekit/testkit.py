@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 __all__ = ["Scale", "Polynomial", "Affine", "TanhAffine", "TanhSinConditioner", "ConstantConditioner",
-           "ReturnStart", "ReciprocalStart", "GradientDescent", "value_and_grad", "CALLABLES",
+           "ReturnStart", "ReciprocalStart", "GradientDescent", "value_and_grad", "gradient", "CALLABLES",
            "MODULE_LAYERS", "module_spec", "build_module"]
 
 
@@ -146,7 +146,7 @@ CALLABLES: dict[str, type[_Spec]] = {c.__name__: c for c in (
 
 
 def value_and_grad(fn: Any, *args: Any, wrt: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(fn(*args), d sum(fn(*args)) / d args[wrt])``, the value detached.
+    """``(fn(*args), d sum(fn(*args)) / d args[wrt])``, the value detached (``args[wrt]`` a tensor or a list).
 
     Use it to test that student code is differentiable: on the grader's side the student's function runs
     in the kernel, and so does this derivative (a computation graph does not cross the boundary).
@@ -155,8 +155,13 @@ def value_and_grad(fn: Any, *args: Any, wrt: int = 0) -> tuple[torch.Tensor, tor
     if remote is not None:
         return remote(args, wrt)
     out = fn(*args)
-    (grad,) = torch.autograd.grad(out.sum(), args[wrt])
-    return out.detach(), grad
+    return out.detach(), gradient(out, args[wrt])
+
+
+def gradient(out: torch.Tensor, inputs: Any) -> Any:
+    """:math:`\partial\, \text{sum}(\text{out}) / \partial\, \text{inputs}`: a tensor, or a list for a list of tensors."""
+    grads = torch.autograd.grad(out.sum(), inputs)
+    return grads[0] if isinstance(inputs, torch.Tensor) else list(grads)
 
 
 # torch.nn layers a test may pass, and how to read back their constructor's arguments
