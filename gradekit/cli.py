@@ -67,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     course = Path(args.course).resolve()
     try:
         kwargs = {"name_regex": args.name_regex} if args.name_regex else {}
-        subs = find_submissions(args.source, args.assignment, **kwargs)
+        try:  # the assignment's notebook names tell a one-student folder from a flat layout
+            notebooks = {p.name for p in (course_paths(course)["source"] / args.assignment).glob("*.ipynb")} or None
+        except GradingSetupError:
+            notebooks = None  # grade_all says what is wrong with the course
+        subs = find_submissions(args.source, args.assignment, notebooks=notebooks, **kwargs)
         ok, why = sandbox_support()
         if not ok:
             print(f"WARNING: GRADEKIT SANDBOX UNAVAILABLE: {why}; student code runs without isolation.",
@@ -81,11 +85,23 @@ def main(argv: list[str] | None = None) -> int:
     except (GradingSetupError, SubmissionLayoutError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"graded {len(summary.graded)}, failed {len(summary.failed)} (scored 0, flagged for manual review), "
-          f"already graded {len(summary.skipped)}, in {summary.seconds:.1f} s; grades: {csv_path}")
-    if summary.failed:
-        print("failed: " + ", ".join(summary.failed))
+    print(summary_text(len(subs), summary, getattr(subs, "ignored", []), str(csv_path)))
     return 0
+
+
+def summary_text(found: int, summary, ignored: list[str], csv_path: str) -> str:
+    """What the instructor reads at the end: how many students were found, graded, flagged (and why
+    each one was), already graded, and which entries of the source belong to nobody."""
+    lines = [f"found {found} students: graded {len(summary.graded)}, flagged {len(summary.failed)} (scored 0, "
+             f"for manual grading), already graded {len(summary.skipped)}, in {summary.seconds:.1f} s; "
+             f"grades: {csv_path}"]
+    for student in sorted(summary.failed):
+        why = " ".join(summary.reasons.get(student, "not graded").split())
+        lines.append(f"  flagged {student}: {why[:300]}")
+    if ignored:
+        lines.append(f"ignored {len(ignored)} entries of the source that belong to no student: "
+                     + "; ".join(ignored[:5]) + (" ..." if len(ignored) > 5 else ""))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

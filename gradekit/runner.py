@@ -60,6 +60,7 @@ class Item:
     student: str
     digest: str
     files: dict[str, bytes]
+    problem: str = ""  # why it must not be graded at all (refused files, see gradekit.submissions)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class Result:
     status: str
     grades: dict[tuple[str, str], tuple[float | None, float, bool]] = field(default_factory=dict)
     comments: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    penalties: dict[str, float] = field(default_factory=dict)  # notebook -> late submission penalty
     autograded: dict[str, bytes] = field(default_factory=dict)
     timestamp: str | None = None
     error: str = ""
@@ -186,12 +188,30 @@ def build_template(course: str | Path, assignment: str) -> bytes:
         proc = _run_nbgrader(root, ["generate_assignment", assignment, "--create", "--force"], timeout=600)
         if proc.returncode != 0:
             raise GradingSetupError(f"nbgrader generate_assignment {assignment} failed:\n{proc.stdout[-3000:]}")
+        _copy_duedate(paths["gradebook"], tpaths["gradebook"], assignment)
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w:gz") as tar:
             for name in ("nbgrader_config.py", str(rel_src)):
                 tar.add(root / name, arcname=name)
             tar.add(tpaths["gradebook"], arcname="gradekit-template.db")
         return buf.getvalue()
+
+
+def _copy_duedate(real: Path, template: Path, assignment: str) -> None:
+    """Give the template's assignment the due date the course's gradebook has for it (late penalties are
+    computed in the temporary course, from the submission's timestamp.txt and this date)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    if not real.is_file():
+        return
+    with Gradebook("sqlite:///" + str(real)) as gb:
+        try:
+            duedate = gb.find_assignment(assignment).duedate
+        except MissingEntry:
+            return
+    if duedate is not None:
+        with Gradebook("sqlite:///" + str(template)) as gb:
+            gb.update_or_create_assignment(assignment, duedate=duedate)
 
 
 def _read_result(root: Path, assignment: str, item: Item, status: str, error: str) -> Result:
@@ -216,6 +236,7 @@ def _read_result(root: Path, assignment: str, item: Item, status: str, error: st
                                                              bool(grade.needs_manual_grade))
                 for comment in snb.comments:
                     result.comments[(snb.name, comment.name)] = comment.auto_comment
+                result.penalties[snb.name] = float(snb.late_submission_penalty or 0.0)
     if status != "ok":  # graded by nobody: zero, flagged for the instructor
         result.grades = {k: (0.0, m, True) for k, (_, m, _) in result.grades.items()}
     out = paths["autograded"] / item.student / assignment
@@ -291,7 +312,7 @@ def grade_one(task: Task) -> list[Result]:
     notebook nbgrader cannot even read (not JSON, not a notebook) gets that at once, without a run.
     """
     start = time.monotonic()
-    unreadable = {item.student: why for item in task.items if (why := unreadable_notebook(item))}
+    unreadable = {item.student: why for item in task.items if (why := item.problem or unreadable_notebook(item))}
     runnable = tuple(item for item in task.items if item.student not in unreadable)
     done, error = _grade_items(task, runnable) if runnable else ({}, "")
     results = []
@@ -356,8 +377,8 @@ def ensure_assignment(gradebook: Path, template: bytes, assignment: str) -> None
     gradebook.parent.mkdir(parents=True, exist_ok=True)
     with Gradebook("sqlite:///" + str(gradebook)) as gb:
         try:
-            gb.find_assignment(assignment)
-            return
+            if gb.find_assignment(assignment).notebooks:  # `nbgrader db assignment add` makes one without
+                return
         except MissingEntry:
             pass
     with tempfile.TemporaryDirectory() as tmp:
@@ -366,7 +387,10 @@ def ensure_assignment(gradebook: Path, template: bytes, assignment: str) -> None
         with Gradebook("sqlite:///" + os.path.join(tmp, "gradekit-template.db")) as src, \
                 Gradebook("sqlite:///" + str(gradebook)) as gb:
             a = src.find_assignment(assignment)
-            gb.update_or_create_assignment(assignment, duedate=a.duedate)
+            try:  # keep the due date the instructor set (`nbgrader db assignment add --duedate`)
+                gb.find_assignment(assignment)
+            except MissingEntry:
+                gb.update_or_create_assignment(assignment, duedate=a.duedate)
             for nb in a.notebooks:
                 gb.update_or_create_notebook(nb.name, assignment, kernelspec=nb.kernelspec)
                 for c in nb.source_cells:
@@ -401,6 +425,7 @@ def merge_result(course: Path, result: Result, submission: Submission | None = N
                 grade.needs_manual_grade = manual
             for comment in snb.comments:
                 comment.auto_comment = result.comments.get((snb.name, comment.name))
+            snb.late_submission_penalty = result.penalties.get(snb.name, 0.0)
         gb.db.commit()
     if submission is not None:
         folder = paths["submitted"] / result.student / result.assignment
@@ -496,6 +521,7 @@ class RunSummary:
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    reasons: dict[str, str] = field(default_factory=dict)  # failed (flagged) student -> why
 
 
 def grade_all(course: str | Path, assignment: str, submissions: Iterable[Submission], *, workers: int = 2,
@@ -526,7 +552,7 @@ def grade_all(course: str | Path, assignment: str, submissions: Iterable[Submiss
             todo.append(s)
     template = build_template(course, assignment)
     ensure_assignment(paths["gradebook"], template, assignment)
-    items = [Item(s.student, s.digest, s.files) for s in todo]
+    items = [Item(s.student, s.digest, s.files, getattr(s, "problem", "")) for s in todo]
     n_workers = workers if scheduler is None else _dask_workers(scheduler, workers)
     tasks = [Task(assignment, chunk, template, tuple(nbgrader_args), timeout)
              for chunk in chunked(items, n_workers, chunk_size)]
@@ -543,6 +569,8 @@ def grade_all(course: str | Path, assignment: str, submissions: Iterable[Submiss
                                  {f"{nb}/{gid}": [s or 0.0, m] for (nb, gid), (s, m, _) in res.grades.items()},
                                  res.error, round(res.seconds, 2)))
             (summary.graded if res.status == "ok" else summary.failed).append(res.student)
+            if res.status != "ok":
+                summary.reasons[res.student] = res.error or "not graded"
             if on_result is not None:
                 on_result(res)
             if bar is not None:

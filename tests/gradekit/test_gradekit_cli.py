@@ -32,3 +32,30 @@ def test_bad_inputs_are_clear_errors(tmp_path, capsys):
     assert main(["grade", "x", str(tmp_path / "subs"), "--workers", "0"]) == 2
     with pytest.raises(SystemExit):
         main(["grade"])
+
+
+def test_summary_says_found_graded_flagged_and_why():
+    from gradekit.cli import summary_text
+    from gradekit.runner import RunSummary
+
+    summary = RunSummary(graded=["alice"], failed=["bob"], skipped=["carol"], seconds=3.0,
+                         reasons={"bob": "refused (submissions must be regular files only): ex01.ipynb: a symbolic link"})
+    text = summary_text(3, summary, ["/etc/passwd: an absolute path"], "grades.csv")
+    assert text.splitlines()[0].startswith("found 3 students: graded 1, flagged 1 (scored 0, for manual grading), "
+                                           "already graded 1")
+    assert "flagged bob: refused (submissions must be regular files only): ex01.ipynb: a symbolic link" in text
+    assert "ignored 1 entries" in text and "/etc/passwd: an absolute path" in text
+
+
+def test_mixed_layout_is_refused_naming_the_paths(tmp_path, capsys):
+    import shutil
+
+    from tools.nbgrader_course import REPO
+
+    shutil.copy(REPO / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
+    for rel in ("subs/alice/ex01_functions.ipynb", "subs/mallory/ex01_functions/ex01_functions.ipynb"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("{}")
+    assert main(["grade", "ex01_functions", str(tmp_path / "subs"), "--course", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "mixed layouts" in err and "mallory/ex01_functions/" in err and "alice/" in err

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import zipfile
 
 import pytest
 
-from gradekit.submissions import Submission, SubmissionLayoutError, find_submissions
+from gradekit.submissions import MAX_FILES, Submission, SubmissionLayoutError, find_submissions
 
 NB = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
 
@@ -66,3 +68,75 @@ def test_digest_tracks_content_and_names():
     assert a.digest == Submission("other", {"x.ipynb": NB}).digest
     assert a.digest != Submission("a", {"x.ipynb": NB + b" "}).digest
     assert a.digest != Submission("a", {"y.ipynb": NB}).digest
+
+
+# ------------------------------------------------------------------- issue 20: layout per source, regular files only
+def test_one_student_cannot_hijack_the_layout(tmp_path):
+    _write(tmp_path, {"alice/ex01.ipynb": NB, "bob/ex01.ipynb": NB, "mallory/ex01/ex01.ipynb": NB})
+    with pytest.raises(SubmissionLayoutError, match=r"mixed layouts: mallory/ex01/ .* but alice/, bob/"):
+        find_submissions(tmp_path, "ex01")
+
+
+def test_flat_notebooks_beside_student_folders_are_a_mix(tmp_path):
+    _write(tmp_path, {"alice/ex01.ipynb": NB, "bob_ex01.ipynb": NB})
+    with pytest.raises(SubmissionLayoutError, match=r"mixed layouts: student folders \(alice/\) .* \(bob_ex01.ipynb\)"):
+        find_submissions(tmp_path, "ex01")
+
+
+def test_single_student_zip_named_like_the_notebook_is_that_student(tmp_path):
+    archive = tmp_path / "one.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("alice/ex01_functions.ipynb", NB)
+    subs = find_submissions(archive, "ex01_functions", notebooks={"ex01_functions.ipynb"})
+    assert [(s.student, list(s.files)) for s in subs] == [("alice", ["ex01_functions.ipynb"])]
+
+
+def test_links_devices_and_fifos_flag_the_student(tmp_path):
+    secret = tmp_path / "gradebook.db"
+    secret.write_bytes(b"SQLite format 3")
+    root = tmp_path / "subs"
+    _write(root, {"alice/ex01/ex01.ipynb": NB, "bob/ex01/data.csv": b"1", "carol/ex01/ex01.ipynb": NB,
+                  "dave/ex01/ex01.ipynb": NB, "erin/ex01/ex01.ipynb": NB})
+    (root / "bob" / "ex01" / "ex01.ipynb").symlink_to(secret)
+    os.link(secret, root / "carol" / "ex01" / "data.db")
+    os.mkfifo(root / "dave" / "ex01" / "pipe")
+    (root / "erin" / "ex01" / "other.ipynb").symlink_to(root / "alice" / "ex01" / "ex01.ipynb")
+    subs = {s.student: s for s in find_submissions(root, "ex01")}
+    assert subs["alice"].problem == "" and subs["alice"].files == {"ex01.ipynb": NB}
+    assert "ex01.ipynb: a symbolic link" in subs["bob"].problem and "ex01.ipynb" not in subs["bob"].files
+    assert "data.db: a hard link" in subs["carol"].problem
+    assert "pipe: a FIFO" in subs["dave"].problem
+    assert "other.ipynb: a symbolic link" in subs["erin"].problem
+    assert all(b"SQLite" not in data for s in subs.values() for data in s.files.values())
+    assert subs["bob"].digest != Submission("bob", subs["bob"].files).digest
+
+
+def test_zip_entries_that_are_links_or_escape_are_refused(tmp_path):
+    archive = tmp_path / "subs.zip"
+    link = zipfile.ZipInfo("bob/ex01/ex01.ipynb")
+    link.external_attr = (stat.S_IFLNK | 0o777) << 16
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("alice/ex01/ex01.ipynb", NB)
+        zf.writestr(link, "../../../_grading/gradebook.db")
+        zf.writestr("carol/ex01/ex01.ipynb", NB)
+        zf.writestr("carol/ex01/../../../../etc/cron.d/x", b"* * * * * root rm -rf /")
+        zf.writestr("dave/ex01/" + "n" * 300 + ".ipynb", NB)
+        zf.writestr("dave/ex01/ex01.ipynb", NB)
+        zf.writestr("/etc/passwd", b"root::0:0")
+    found = find_submissions(archive, "ex01")
+    subs = {s.student: s for s in found}
+    assert set(subs) == {"alice", "bob", "carol", "dave"}
+    assert subs["alice"].problem == ""
+    assert "a symbolic link" in subs["bob"].problem and subs["bob"].files == {}
+    assert "a path with '..'" in subs["carol"].problem
+    assert "longer than 255 bytes" in subs["dave"].problem
+    assert any(i.startswith("/etc/passwd: an absolute path") for i in found.ignored), found.ignored
+
+
+def test_notebook_that_is_a_folder_and_too_many_files_are_refused(tmp_path):
+    files = {"alice/ex01/ex01.ipynb/cells.json": NB, "bob/ex01/ex01.ipynb": NB}
+    files.update({f"bob/ex01/many/{i}.txt": b"x" for i in range(MAX_FILES + 1)})
+    _write(tmp_path, files)
+    subs = {s.student: s for s in find_submissions(tmp_path, "ex01")}
+    assert "the notebook ex01.ipynb is a folder" in subs["alice"].problem
+    assert f"at most {MAX_FILES}" in subs["bob"].problem
