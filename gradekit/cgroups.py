@@ -69,6 +69,7 @@ class Cgroup:
     name: str
     version: int
     dirs: list[Path] = field(default_factory=list)
+    memory_capped: bool = False  # whether ``memory`` of :func:`create` took effect (the memory controller)
 
     # ---------------------------------------------------------------------------------- membership
     def add(self, pid: int = 0) -> None:
@@ -176,11 +177,14 @@ def sweep(parent: Path, older_than: float = STALE_AFTER_S) -> list[str]:
     return removed
 
 
-def create(name: str, cpus: float | None, pids: int | None, *, root: str = "/sys/fs/cgroup",
-           mounts_file: str = "/proc/self/mounts", cgroup_file: str = "/proc/self/cgroup") -> Cgroup:
-    """Make the group ``name`` capped at ``cpus`` CPUs and ``pids`` tasks (``None``: no cap of that kind).
+def create(name: str, cpus: float | None, pids: int | None, *, memory: int | None = None,
+           root: str = "/sys/fs/cgroup", mounts_file: str = "/proc/self/mounts",
+           cgroup_file: str = "/proc/self/cgroup") -> Cgroup:
+    """Make the group ``name`` capped at ``cpus`` CPUs, ``pids`` tasks and ``memory`` bytes of memory for
+    all its processes together, swap included where the kernel accounts it (``None``: no cap of that kind).
 
-    Raises :class:`CgroupUnavailable` if there is no usable cgroup (nothing is left behind then).
+    Raises :class:`CgroupUnavailable` if there is no usable cgroup (nothing is left behind then). Without
+    a usable memory controller the group is made anyway, with :attr:`Cgroup.memory_capped` False.
     """
     if os.environ.get(DISABLE_ENV):
         raise CgroupUnavailable(f"{DISABLE_ENV} is set")
@@ -188,13 +192,14 @@ def create(name: str, cpus: float | None, pids: int | None, *, root: str = "/sys
         raise ValueError(f"cpus must be positive, got {cpus!r}")
     own = _own_paths(cgroup_file)
     if (Path(root) / "cgroup.controllers").exists():
-        return _create_v2(name, cpus, pids, Path(root), own.get("", "/"))
-    return _create_v1(name, cpus, pids, _mounts(mounts_file), own)
+        return _create_v2(name, cpus, pids, Path(root), own.get("", "/"), memory)
+    return _create_v1(name, cpus, pids, _mounts(mounts_file), own, memory)
 
 
-def _create_v2(name: str, cpus: float | None, pids: int | None, root: Path, own: str) -> Cgroup:
+def _create_v2(name: str, cpus: float | None, pids: int | None, root: Path, own: str,
+               memory: int | None = None) -> Cgroup:
     parent = root / own.lstrip("/")
-    want = {c for c, v in (("cpu", cpus), ("pids", pids)) if v is not None}
+    want = {c for c, v in (("cpu", cpus), ("pids", pids), ("memory", memory)) if v is not None}
     try:
         available = set((parent / "cgroup.controllers").read_text().split())
         enabled = set((parent / "cgroup.subtree_control").read_text().split())
@@ -216,30 +221,41 @@ def _create_v2(name: str, cpus: float | None, pids: int | None, root: Path, own:
             _write(group.dirs[0] / "cpu.max", f"{max(1000, round(cpus * PERIOD_US))} {PERIOD_US}\n")
         if pids is not None and "pids" in want:
             _write(group.dirs[0] / "pids.max", f"{pids}\n")
+        if memory is not None and "memory" in want:
+            _write(group.dirs[0] / "memory.max", f"{memory}\n")
+            if (group.dirs[0] / "memory.swap.max").exists():
+                _write(group.dirs[0] / "memory.swap.max", "0\n")
+            group.memory_capped = True
     except CgroupUnavailable:
         group.remove(1.0)
         raise
     return group
 
 
-def _create_v1(name: str, cpus: float | None, pids: int | None, mounts, own: dict[str, str]) -> Cgroup:
+def _create_v1(name: str, cpus: float | None, pids: int | None, mounts, own: dict[str, str],
+               memory: int | None = None) -> Cgroup:
     group = Cgroup(name, 1)
     try:
-        for controller, value in (("cpu", cpus), ("pids", pids)):
+        for controller, value in (("cpu", cpus), ("pids", pids), ("memory", memory)):
             if value is None:
                 continue
             mount = next((m for m, fs, opts in mounts if fs == "cgroup" and controller in opts), None)
             if mount is None:
                 if controller == "cpu":
                     raise CgroupUnavailable("no cgroup v1 cpu hierarchy and no cgroup v2 are mounted")
-                continue  # no pids controller: RLIMIT_NPROC still caps processes
+                continue  # no pids / memory controller: RLIMIT_NPROC / RLIMIT_AS still cap each process
             d = _mkdir(Path(mount) / own.get(controller, "/").lstrip("/"), name)
             group.dirs.append(d)
             if controller == "cpu":
                 _write(d / "cpu.cfs_period_us", f"{PERIOD_US}\n")
                 _write(d / "cpu.cfs_quota_us", f"{max(1000, round(cpus * PERIOD_US))}\n")
-            else:
+            elif controller == "pids":
                 _write(d / "pids.max", f"{pids}\n")
+            else:
+                _write(d / "memory.limit_in_bytes", f"{memory}\n")
+                if (d / "memory.memsw.limit_in_bytes").exists():  # memory + swap: no escape into swap
+                    _write(d / "memory.memsw.limit_in_bytes", f"{memory}\n")
+                group.memory_capped = True
     except CgroupUnavailable:
         group.remove(1.0)
         raise
@@ -254,7 +270,7 @@ def find(name: str, *, root: str = "/sys/fs/cgroup", mounts_file: str = "/proc/s
         d = Path(root) / own.get("", "/").lstrip("/") / name
         return Cgroup(name, 2, [d]) if d.is_dir() else None
     dirs = []
-    for controller in ("cpu", "pids"):
+    for controller in ("cpu", "pids", "memory"):
         mount = next((m for m, fs, opts in _mounts(mounts_file) if fs == "cgroup" and controller in opts), None)
         if mount:
             d = Path(mount) / own.get(controller, "/").lstrip("/") / name

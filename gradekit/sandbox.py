@@ -69,6 +69,7 @@ from gradekit import cgroups, safe_files
 DISABLE_ENV = "GRADEKIT_NO_SANDBOX"
 WARNING = "GRADEKIT SANDBOX UNAVAILABLE"
 CPU_WARNING = "GRADEKIT CPU CAP UNAVAILABLE"
+MEMORY_WARNING = "GRADEKIT MEMORY CAP UNAVAILABLE"
 RUNTIME_ENV = "GRADEKIT_RUNTIME_DIR"  # where the kernel manager makes its socket folders (default: tempdir)
 SOCKET_PREFIX = "gradekit-kernel-"
 OWNER_FILE = "owner.pid"
@@ -388,7 +389,8 @@ def cpu_cap(limits: Limits, name: str | None = None) -> tuple[cgroups.Cgroup | N
     if not limits.cpus:
         return None, "the CPU cap is disabled (--cpus=0)"
     try:
-        group = cgroups.create(name or f"{cgroups.PREFIX}{os.getpid()}", limits.cpus, limits.max_processes + 2)
+        group = cgroups.create(name or f"{cgroups.PREFIX}{os.getpid()}", limits.cpus, limits.max_processes + 2,
+                               memory=limits.memory_bytes)
     except cgroups.CgroupUnavailable as exc:
         return None, str(exc)
     try:
@@ -403,6 +405,12 @@ def cpu_cap_warning(why: str, limits: Limits) -> str:
     return (f"WARNING: {CPU_WARNING}: {why}. Student processes are not confined to {limits.cpus:g} CPU: the "
             f"kernel runs at nice 19 with at most {min(limits.fallback_processes, limits.max_processes)} "
             f"processes (RLIMIT_NPROC) instead.")
+
+
+def memory_cap_warning(limits: Limits, nproc: int) -> str:
+    return (f"WARNING: {MEMORY_WARNING}: no memory cgroup here, so the sandbox's processes are not held to "
+            f"{limits.memory_bytes} bytes together; each process is (RLIMIT_AS), and at most {nproc} processes "
+            f"may run (RLIMIT_NPROC).")
 
 
 def _kill_all_but(kernel: int) -> int:
@@ -506,6 +514,9 @@ def run_sandboxed(plan: Plan, argv: list[str], cgroup_name: str | None = None, h
     if group is None:
         nproc = min(nproc, plan.limits.fallback_processes)
         print(cpu_cap_warning(why, plan.limits), file=sys.stderr, flush=True)
+    if group is None or not group.memory_capped:  # the tightest per-process limits instead
+        nproc = min(nproc, plan.limits.fallback_processes)
+        print(memory_cap_warning(plan.limits, nproc), file=sys.stderr, flush=True)
     try:
         uid = UID_BASE + (os.getpid() if hooks.uid_seed is None else hooks.uid_seed) % UID_SPAN
         for path in plan.writable:

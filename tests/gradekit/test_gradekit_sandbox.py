@@ -458,3 +458,72 @@ def test_kernel_sees_the_submitted_files_but_not_the_graded_notebook(tmp_path, u
     assert text.split() == [f"/home/student/{tmp_path.name}", "['helper.py']", "42",
                             "/opt/gradekit-lib/invlib/__init__.py"], nb.cells[0].outputs
     assert not (tmp_path / "written.txt").exists()
+
+
+# ------------------------------------------------------------------ whole-sandbox memory cap (issue 20, item 3)
+THREE_CHILDREN = textwrap.dedent('''
+    import json, os, time
+    kids = []
+    for _ in range(3):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            try:
+                block = bytearray(1536 * 2**20)
+                for j in range(0, len(block), 4096):
+                    block[j] = 1
+                os.write(w, b"ok")
+                time.sleep(3)
+            except MemoryError:
+                os.write(w, b"me")
+            os._exit(0)
+        os.close(w)
+        kids.append((pid, r))
+    held = [os.read(r, 2).decode() == "ok" for _, r in kids]
+    for pid, _ in kids:
+        os.waitpid(pid, 0)
+    print(json.dumps(held))
+''')
+
+
+@needs_cgroup
+def test_memory_cap_holds_all_the_sandboxs_processes_together(tmp_path):
+    (tmp_path / "student").mkdir()
+    cmd = [sys.executable, "-m", "gradekit.sandbox", f"--memory={4 * 2**30}", "--", sys.executable, "-c", THREE_CHILDREN]
+    proc = subprocess.run(cmd, cwd=tmp_path / "student", capture_output=True, text=True, timeout=180,
+                          env={**os.environ, "PYTHONPATH": REPO})
+    assert proc.returncode == 0, proc.stderr
+    held = json.loads(proc.stdout.strip().splitlines()[-1])
+    # each child is under the per-process limit (1.5 of 4 GiB); three together are not
+    assert sum(held) == 2, f"3 x 1.5 GiB under a 4 GiB cap: {held}"
+
+
+def test_memory_cap_on_a_fake_v2_hierarchy_and_its_absence_on_v1(tmp_path, monkeypatch):
+    monkeypatch.delenv("GRADEKIT_NO_CGROUP", raising=False)
+    root = tmp_path / "cg"
+    root.mkdir()
+    (root / "cgroup.controllers").write_text("cpu memory pids\n")
+    (root / "cgroup.subtree_control").write_text("cpu memory pids\n")
+    own = tmp_path / "self-cgroup"
+    own.write_text("0::/\n")
+    group = cgroups.create("gradekit-mem", 1.0, 100, memory=2**30, root=str(root), cgroup_file=str(own))
+    assert group.memory_capped and (root / "gradekit-mem" / "memory.max").read_text() == f"{2**30}\n"
+    # v1 with a cpu hierarchy but no memory one: the group is made, without a memory cap
+    (tmp_path / "cpu").mkdir()
+    mounts = tmp_path / "mounts"
+    mounts.write_text(f"cgroup {tmp_path / 'cpu'} cgroup rw,cpu 0 0\n")
+    own.write_text("1:cpu:/\n")
+    group = cgroups.create("gradekit-nomem", 1.0, None, memory=2**30, root=str(tmp_path / "none"),
+                           mounts_file=str(mounts), cgroup_file=str(own))
+    assert not group.memory_capped and group.dirs == [tmp_path / "cpu" / "gradekit-nomem"]
+
+
+def test_no_memory_cgroup_is_said_and_processes_are_fewer(tmp_path):
+    proc = _spin(tmp_path, "--nproc=64", "--fallback-nproc=12", env={"GRADEKIT_NO_CGROUP": "1"})
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    if sandbox_support()[0]:
+        from gradekit.sandbox import MEMORY_WARNING
+
+        assert MEMORY_WARNING in err and "at most 12 processes" in err, err
