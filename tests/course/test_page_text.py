@@ -133,22 +133,27 @@ def anchor_exists(page: Path, href: str) -> bool:
     return BeautifulSoup(path.read_text(), "html.parser").find(id=fragment) is not None
 
 
+def _words(element) -> str:
+    """An element's text as one line, as a reader reads it ("Dinh <em>et al.</em>, 2017" -> "Dinh et al., 2017")."""
+    return re.sub(r"\s+([,.;\]])|(\[)\s+", r"\1\2", " ".join(element.get_text(" ").split()))
+
+
 def citation_mismatches(page_html: str, bibliography_html: str) -> list[str]:
     """Citations whose text is not the label of the bibliography entry they link to."""
     labels = {}
     for entry in BeautifulSoup(bibliography_html, "html.parser").select("div.citation[id], dt.label[id]"):
         label = entry.select_one("span.label") or entry
-        labels[entry["id"]] = " ".join(label.get_text(" ").split()).strip("[] ")
+        labels[entry["id"]] = _words(label).strip("[] ")
     # sphinxcontrib-bibtex may put the entry's id on an inner element.
     for span in BeautifulSoup(bibliography_html, "html.parser").select("div.citation span.label"):
         for tagged in span.find_parents(id=True)[:1]:
-            labels.setdefault(tagged["id"], " ".join(span.get_text(" ").split()).strip("[] "))
+            labels.setdefault(tagged["id"], _words(span).strip("[] "))
     wrong = []
     for cite in BeautifulSoup(page_html, "html.parser").select("span.bibtex-citation"):
-        text = " ".join(cite.get_text(" ").split())
+        text = _words(cite)
         for a in cite.select("a[href*='#']"):
             label = labels.get(a["href"].partition("#")[2])
-            shown = " ".join(a.get_text(" ").split())
+            shown = _words(a)
             if label is None:
                 wrong.append(f"{text!r} links to no bibliography entry ({a['href']})")
             elif text.startswith("[") and shown != label:  # parenthetical: the whole label
