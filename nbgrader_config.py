@@ -51,6 +51,11 @@ from gradekit.feedback import HideHiddenTests  # noqa: E402
 from gradekit.guard import ReconcileCells  # noqa: E402
 
 c.Execute.kernel_manager_class = "gradekit.kernel_manager.SandboxKernelManager"
+# nbgrader's Execute.__init__ passes its own kernel_manager_class, which beats this config; should the config
+# ever lose, no cell runs outside the sandbox: grading stops with SandboxNotInEffect instead.
+from gradekit.kernel_manager import require_sandbox  # noqa: E402
+
+require_sandbox()
 c.Execute.raise_on_iopub_timeout = False  # a flooding kernel must not abort the whole run
 c.SandboxKernelManager.memory_limit = 4 * 2**30  # RLIMIT_AS; importing torch alone maps ~0.8 GB
 c.SandboxKernelManager.cpu_limit = 900  # RLIMIT_CPU per kernel process, seconds

@@ -26,7 +26,38 @@ from gradekit import cgroups, zygote
 from gradekit.sandbox import (WARNING, Limits, _alive, kernel_env, make_socket_dir, prefer_this_gradekit,
                               sandbox_support)
 
-__all__ = ["SandboxKernelManager"]
+__all__ = ["SandboxKernelManager", "SandboxNotInEffect", "require_sandbox"]
+
+
+class SandboxNotInEffect(RuntimeError):
+    """nbgrader was about to run a notebook in a kernel that no :class:`SandboxKernelManager` started."""
+
+
+def require_sandbox() -> None:
+    """Make nbgrader's ``Execute`` (and its subclasses) refuse to run any cell in a kernel that a
+    :class:`SandboxKernelManager` did not start (``nbgrader_config.py`` calls it).
+
+    ``Execute.__init__`` passes ``kernel_manager_class=AsyncKernelManager`` as a keyword, which beats
+    ``c.Execute.kernel_manager_class``; the sandbox takes effect today only because nbconvert initialises
+    the client again, reading the config, in ``preprocess``. Should that change, grading would go on
+    without a sandbox and without a word: this check makes it fail instead, before the first cell runs.
+    """
+    from nbgrader.preprocessors import Execute
+
+    if getattr(Execute, "_gradekit_requires_sandbox", False):
+        return
+    original = Execute.preprocess_cell
+
+    def preprocess_cell(self, cell, resources, index):
+        if not isinstance(getattr(self, "km", None), SandboxKernelManager):
+            raise SandboxNotInEffect(
+                f"the sandbox was asked for (nbgrader_config.py) but the kernel was started by "
+                f"{type(getattr(self, 'km', None)).__name__}, not SandboxKernelManager: refusing to run student "
+                f"code unsandboxed")
+        return original(self, cell, resources, index)
+
+    Execute.preprocess_cell = preprocess_cell
+    Execute._gradekit_requires_sandbox = True
 
 
 class SandboxKernelManager(AsyncKernelManager):

@@ -527,3 +527,20 @@ def test_no_memory_cgroup_is_said_and_processes_are_fewer(tmp_path):
         from gradekit.sandbox import MEMORY_WARNING
 
         assert MEMORY_WARNING in err and "at most 12 processes" in err, err
+
+
+def test_grading_refuses_a_kernel_the_sandbox_manager_did_not_start(tmp_path):
+    from jupyter_client.manager import AsyncKernelManager
+    from nbformat.v4 import new_code_cell, new_notebook
+    from nbgrader.preprocessors import Execute
+
+    from gradekit.kernel_manager import SandboxNotInEffect, require_sandbox
+
+    require_sandbox()
+    nb = new_notebook(cells=[new_code_cell("open('ran.txt', 'w').write('x')")])
+    # what happens if nbconvert stops re-reading the config: Execute keeps the class its __init__ chose
+    pre = Execute(kernel_manager_class=AsyncKernelManager)
+    pre.kernel_manager_class = AsyncKernelManager
+    with pytest.raises(SandboxNotInEffect, match="not SandboxKernelManager"):
+        pre.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    assert not (tmp_path / "ran.txt").exists()
