@@ -34,11 +34,12 @@ from nbformat.v4 import new_code_cell, new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
-from gradekit import kernel_shim
+from gradekit import kernel_shim, plain
 from gradekit.trusted import MAX_OUTPUT, Channel
 
 __all__ = ["TrustedExecute", "cell_role"]
 
+ALTERED = "this test cell is not the assignment's (deleted, renamed or edited): it was not run and scores 0"
 SHIM_CALL = '__import__("sys").modules["_gradekit_shim"].SHIM.'
 INSTALL = '''def _gradekit_install(sources):
     import sys, types
@@ -52,16 +53,52 @@ del _gradekit_install
 '''
 
 
-def cell_role(cell: NotebookNode) -> str:
-    """``"test"`` (graded code, not a solution), ``"instructor"`` (locked code) or ``"student"``."""
+def cell_role(cell: NotebookNode, source: dict[str, tuple[str, str]] | None = None) -> str:
+    """``"test"``, ``"instructor"``, ``"altered"`` (a test cell whose text is not the assignment's) or ``"student"``.
+
+    ``source`` (``{grade_id: (role, text)}`` from the gradebook; see :func:`gradebook_roles`) decides: a
+    cell is a test or instructor cell only if the assignment has that ``grade_id`` in that role, and runs
+    on the grader's side only if its text is the assignment's, character for character. Without it (the
+    preprocessor used outside ``nbgrader autograde``) the cell's own nbgrader metadata decides.
+    """
     if cell.cell_type != "code":
         return "other"
     meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
+    if source is not None:
+        role, text = source.get(meta.get("grade_id"), ("student", None))
+        if role == "test" and meta.get("grade") and not meta.get("solution"):
+            return "test" if cell.source == text else "altered"
+        if role == "instructor" and cell.source == text:
+            return "instructor"
+        return "student"
     if meta.get("grade") and not meta.get("solution"):
         return "test"
     if meta.get("locked") and not meta.get("solution") and not meta.get("grade"):
         return "instructor"
     return "student"
+
+
+def gradebook_roles(resources: dict) -> dict[str, tuple[str, str]] | None:
+    """``{grade_id: ("test" | "instructor", source text)}`` of the notebook being autograded, from the
+    gradebook (what the instructor released, not what the student submitted); None outside nbgrader."""
+    info = (resources or {}).get("nbgrader") or {}
+    if not all(info.get(k) for k in ("db_url", "notebook", "assignment")):
+        return None
+    from nbgrader.api import Gradebook
+
+    with Gradebook(info["db_url"]) as gb:
+        nb = gb.find_notebook(info["notebook"], info["assignment"])
+        graded = {c.name for c in nb.grade_cells}
+        solutions = {c.name for c in nb.solution_cells}
+        roles = {}
+        for c in nb.source_cells:
+            if c.cell_type != "code":
+                continue
+            if c.name in graded and c.name not in solutions:
+                roles[c.name] = ("test", c.source)
+            elif c.locked and c.name not in graded and c.name not in solutions:
+                roles[c.name] = ("instructor", c.source)
+    return roles
 
 
 def _source(module) -> str:
@@ -125,6 +162,7 @@ class TrustedExecute(Execute):
     evaluator_timeout = Integer(300, help="Seconds a test cell's own computation may take").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
+        self._gk_roles = gradebook_roles(resources)
         self._gk_evaluator = Evaluator()  # imports torch while the kernel starts
         self._gk_installed = False
         self._gk_dead = ""
@@ -137,7 +175,11 @@ class TrustedExecute(Execute):
     def preprocess_cell(self, cell, resources, index):
         if not self._gk_installed:
             self._install(index)
-        role = cell_role(cell)
+        role = cell_role(cell, self._gk_roles)
+        if role == "altered":  # ReconcileCells' stand-in for a deleted test, or text that is not the test's
+            cell.outputs = [new_output("error", ename="AlteredTest", evalue=ALTERED, traceback=[ALTERED])]
+            cell.execution_count = None
+            return cell, self.resources
         if role == "test":
             self._check_assign_resources(resources)
             self._run_test(cell, index)
@@ -151,7 +193,7 @@ class TrustedExecute(Execute):
         return cell, res
 
     def _install(self, index: int) -> None:
-        from gradekit import plain, testkit
+        from gradekit import testkit
 
         sources = [("_gradekit_plain", _source(plain)), ("_gradekit_testkit", _source(testkit)),
                    ("_gradekit_shim", _source(kernel_shim))]
@@ -239,6 +281,8 @@ class TrustedExecute(Execute):
         stdout = "".join(str(o.get("text", "")) for o in probe.outputs
                          if o.get("output_type") == "stream")[:MAX_OUTPUT]
         if replies and isinstance(replies[-1], str):
+            if len(replies[-1]) > plain.MAX_BYTES:
+                return {"failure": f"its answer is larger than {plain.MAX_BYTES // 2**20} MiB", "stdout": stdout}
             return {"text": replies[-1], "stdout": stdout}
         errors = [o for o in probe.outputs if o.get("output_type") == "error"]
         if any(o.get("ename") == "CellTimeoutError" for o in errors):

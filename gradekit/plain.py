@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 __all__ = ["PlainDataError", "encode", "decode", "to_json", "from_json", "MAX_BYTES", "MAX_DEPTH"]
 
-MAX_BYTES = 256 * 2**20  # one message, encoded
+MAX_BYTES = 64 * 2**20  # one message, encoded
 MAX_DEPTH = 32
 MAX_ITEMS = 1_000_000
 TENSOR_DTYPES = ("float16", "bfloat16", "float32", "float64", "complex64", "complex128", "uint8", "int8",

@@ -133,6 +133,9 @@ class Student:
             raise AttributeError(name)
         return self._gk_ev.getattr(self, name)
 
+    def __bool__(self) -> bool:
+        raise TypeError(f"the student's {self._gk_name} is not plain data: it has no truth value here")
+
     def __setattr__(self, name: str, value: Any) -> None:
         raise TypeError("a test cannot set attributes of a student object")
 

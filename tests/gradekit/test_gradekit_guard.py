@@ -1,4 +1,4 @@
-"""gradekit.guard: cells are reconciled with the gradebook; tampering with what tests rely on scores 0."""
+"""gradekit.guard: a submission's cells are reconciled with the gradebook (deleted or edited tests score 0)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import os
 import sys
 
 import pytest
-from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nbgrader.api import Gradebook
 
-from gradekit.guard import DELETED_TEST, ReconcileCells, TamperGuard, TamperVerdict
+from gradekit.guard import DELETED_TEST, ReconcileCells
 
 
 def _cell(source, gid, grade=False, solution=False, locked=False, points=None, kind="code"):
@@ -56,44 +55,3 @@ def test_reconcile_restores_metadata_and_puts_back_deleted_tests(gradebook):
                                                                                    "test-2", None]
     assert "nbgrader" not in nb.cells[-1].metadata, "a cell of another assignment must not be graded"
     assert by_id["answer"].source == "def f(x): return x", "the student's answer must be kept"
-
-
-def _guarded_run(answer: str, test: str):
-    nb = new_notebook(cells=[
-        _cell("import math", "imports", locked=True),
-        _cell(answer, "answer", solution=True),
-        _cell(test, "test", grade=True, locked=True, points=1),
-    ])
-    resources = {"metadata": {"path": "."}}
-    nb, resources = TamperGuard().preprocess(nb, resources)
-    assert len(nb.cells) > 3
-    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True, resources=resources).execute()
-    nb, _ = TamperVerdict().preprocess(nb, resources)
-    assert len(nb.cells) == 3, "guard cells must be removed again"
-    return [o for o in nb.cells[2].outputs if o.output_type == "error"]
-
-
-@pytest.mark.slow
-def test_tampering_fails_the_test_and_honest_code_passes():
-    honest = _guarded_run("def f(x):\n    return x * x\nsum = 0", "assert math.isclose(f(3), 9)\nassert len([1]) == 1")
-    assert honest == []
-    patched = _guarded_run("def f(x):\n    return 0\nmath.isclose = lambda *a, **k: True", "assert math.isclose(f(3), 9)")
-    assert patched and patched[0].ename == "AssertionError", "the restored math.isclose must catch the wrong answer"
-    in_call = _guarded_run("import math as m\ndef f(x):\n    m.isclose = lambda *a, **k: True\n    return 0",
-                           "assert math.isclose(f(3), 9)")
-    assert "TamperingDetected" in [e.ename for e in in_call]
-    shadow = _guarded_run("def f(x):\n    return 0\nlen = lambda x: 1\nmath = type('M', (), {'isclose': staticmethod(lambda *a: True)})",
-                          "assert len([1, 2]) == 2 and not math.isclose(f(3), 9)")
-    assert shadow == [], "shadowed builtins and rebound module names must be given back to the tests"
-    hook = _guarded_run("def f(x):\n    return 0\nget_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])",
-                        "assert f(3) == 9")
-    assert hook and hook[-1].ename == "TamperingDetected"
-
-
-@pytest.mark.slow
-def test_torch_lazy_wrapping_is_not_taken_for_tampering():
-    """torch.optim's first step imports torch._dynamo, which re-wraps torch.manual_seed: not tampering."""
-    step = ("p = torch.nn.Parameter(torch.ones(1))\nopt = torch.optim.Adam([p], lr=0.1)\n"
-            "p.sum().backward()\nopt.step()\nassert f(3) == 9")
-    errors = _guarded_run("import torch\ndef f(x):\n    return x * x", step)
-    assert errors == [], [(e.ename, e.evalue) for e in errors]
