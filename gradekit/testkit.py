@@ -159,7 +159,7 @@ def value_and_grad(fn: Any, *args: Any, wrt: int = 0) -> tuple[torch.Tensor, tor
 
 
 def gradient(out: torch.Tensor, inputs: Any) -> Any:
-    """:math:`\partial\, \text{sum}(\text{out}) / \partial\, \text{inputs}`: a tensor, or a list for a list of tensors."""
+    """:math:`\\partial\\, \\text{sum}(\\text{out}) / \\partial\\, \\text{inputs}`: a tensor, or a list for a list of tensors."""
     grads = torch.autograd.grad(out.sum(), inputs)
     return grads[0] if isinstance(inputs, torch.Tensor) else list(grads)
 

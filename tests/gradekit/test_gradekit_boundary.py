@@ -1,0 +1,137 @@
+"""gradekit.boundary: test cells are judged outside the student's kernel, which sees only plain data.
+
+Each test runs TrustedExecute on a small notebook with an ordinary (unsandboxed) kernel: the boundary
+does not depend on the sandbox.
+"""
+
+from __future__ import annotations
+
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from gradekit.boundary import TrustedExecute, cell_role
+
+pytestmark = pytest.mark.slow
+SECRET = "S3CRET_HIDDEN_MARKER"
+
+
+def _cell(source: str, role: str, gid: str | None = None):
+    cell = new_code_cell(source)
+    if role == "test":
+        cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 1, "grade_id": gid}
+    elif role == "instructor":
+        cell.metadata["nbgrader"] = {"grade": False, "solution": False, "locked": True, "grade_id": gid}
+    return cell
+
+
+def _run(cells, tmp_path, **kw):
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    ex = TrustedExecute(timeout=60, kernel_name="python3", **kw)
+    nb, _ = ex.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    return nb
+
+
+def _errors(cell):
+    return [(o.ename, o.evalue) for o in cell.outputs if o.output_type == "error"]
+
+
+def _text(nb) -> str:
+    parts = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            parts += [str(o.get("text", "")), str(o.get("evalue", "")), str(o.get("data", ""))]
+    return "\n".join(parts)
+
+
+def test_roles_come_from_metadata_or_from_the_gradebook():
+    test, instr, student = _cell("x", "test", "t"), _cell("import math", "instructor", "i"), _cell("y", "student")
+    assert [cell_role(c) for c in (test, instr, student)] == ["test", "instructor", "student"]
+    book = {"t": ("test", "x"), "i": ("instructor", "import math")}
+    assert [cell_role(c, book) for c in (test, instr, student)] == ["test", "instructor", "student"]
+    edited = _cell("pass", "test", "t")
+    assert cell_role(edited, book) == "altered", "a test cell whose text is not the assignment's never runs"
+    sneaky = _cell("import os", "instructor", "unknown")
+    assert cell_role(sneaky, book) == "student", "locked metadata alone does not make a cell the instructor's"
+
+
+def test_patches_in_the_kernel_cannot_change_the_verdict_and_tests_never_enter_it(tmp_path):
+    patch = ("import math, builtins, torch\n"
+             "def square(x):\n"
+             "    math.isclose = lambda *a, **k: True\n"
+             "    torch.allclose = lambda *a, **k: True\n"
+             "    builtins.abs = lambda v: 0\n"
+             "    return 0.0\n"
+             "len = lambda x: 1\n")
+    snoop = ("import os, gc\n"
+             "print([x for x in In], dict(Out))\n"
+             "print([open(os.path.join(r, f), errors='replace').read() for r, _, fs in os.walk('.') for f in fs])\n"
+             "print([o for o in gc.get_objects() if isinstance(o, str) and 'MARKER' in o][:5])\n")
+    nb = _run([
+        _cell("import math\nimport torch", "instructor", "imports"),
+        _cell(patch, "student"),
+        _cell(f"# {SECRET}\nassert math.isclose(square(3), 9), 'square(3) must be 9'", "test", "t1"),
+        _cell(f"# {SECRET}\nassert len([1, 2]) == 2 and abs(-2) == 2 and not torch.allclose(torch.zeros(1), "
+              "torch.ones(1))", "test", "t2"),
+        _cell(snoop, "student"),
+        _cell("from IPython.core.interactiveshell import InteractiveShell\n"
+              "InteractiveShell.transform_cell = lambda self, cell: 'pass\\n'", "student"),
+        _cell("assert square(3) == 0.0", "test", "t3"),
+    ], tmp_path)
+    assert _errors(nb.cells[2]) == [("AssertionError", "square(3) must be 9")]
+    assert _errors(nb.cells[3]) == [], "the tests use the real len, abs and torch, whatever the kernel did"
+    assert nb.cells[4].outputs and SECRET not in _text(nb), "the test source reached the kernel"
+    (ename, evalue), = _errors(nb.cells[6])
+    assert ename == "BoundaryFailure", "a kernel that no longer answers fails the test, whatever it would say"
+
+
+def test_values_callables_models_errors_and_partial_credit(tmp_path):
+    student = ("import torch\n"
+               "def apply(f, x):\n    return f(x)\n"
+               "def train(model, x):\n"
+               "    with torch.no_grad():\n        model.weight.add_(1.0)\n    x.mul_(2)\n    return model(x).sum().item()\n"
+               "def check(v):\n    if v < 0:\n        raise ValueError('negative: ' + str(v))\n"
+               "    if v == 0:\n        import numpy\n        raise numpy.linalg.LinAlgError('singular')\n    return v\n"
+               "def loss(t):\n    return (t ** 2).sum()\n"
+               "SCALE = 3.0\n")
+    test = ("from gradekit.testkit import Affine, value_and_grad\n"
+            "A = torch.tensor([[2.0, 0.0], [0.0, 3.0]])\n"
+            "assert torch.equal(apply(Affine(A, 1.0), torch.ones(2)), torch.tensor([3.0, 4.0]))\n"
+            "assert type(SCALE) is float and SCALE == 3.0\n"
+            "m = torch.nn.Linear(2, 1)\nw = m.weight.detach().clone()\nx = torch.ones(1, 2)\n"
+            "out = train(m, x)\n"
+            "assert torch.equal(m.weight, w + 1) and torch.equal(x, torch.full((1, 2), 2.0)), 'write-back'\n"
+            "assert isinstance(out, float)\n"
+            "try:\n    check(-1)\nexcept ValueError as e:\n    print('caught', e)\nelse:\n    raise AssertionError\n"
+            "v, g = value_and_grad(loss, torch.tensor([1.0, 2.0], requires_grad=True))\n"
+            "assert torch.equal(g, torch.tensor([2.0, 4.0]))\n"
+            "0.5\n")
+    nb = _run([
+        _cell("import torch", "instructor", "imports"),
+        _cell(student, "student"),
+        _cell(test, "test", "t1"),
+        _cell("check(0)", "test", "t2"),
+        _cell("apply(lambda v: v, 1.0)", "test", "t3"),
+    ], tmp_path)
+    t1 = nb.cells[2]
+    assert _errors(t1) == [], _errors(t1)
+    assert "caught negative: -1" in "".join(o.get("text", "") for o in t1.outputs)
+    assert [o.data["text/plain"] for o in t1.outputs if o.output_type == "execute_result"] == ["0.5"]
+    assert _errors(nb.cells[3]) == [("LinAlgError", "singular")]
+    (ename, evalue), = _errors(nb.cells[4])
+    assert ename == "TypeError" and "gradekit.testkit" in evalue, "a test-defined lambda must not cross"
+
+
+def test_a_hanging_or_crashing_student_function_fails_only_its_own_test(tmp_path):
+    student = "import os\ndef hang():\n    while True:\n        pass\ndef crash():\n    os._exit(3)\ndef ok():\n    return 1\n"
+    nb = _run([
+        _cell(student, "student"),
+        _cell("try:\n    hang()\nexcept Exception:\n    pass", "test", "t1"),
+        _cell("assert ok() == 1", "test", "t2"),
+        _cell("crash()", "test", "t3"),
+    ], tmp_path, call_timeout=3)
+    (ename, evalue), = _errors(nb.cells[1])
+    assert ename == "BoundaryFailure" and "no answer within 3 s" in evalue, "except Exception must not swallow it"
+    assert _errors(nb.cells[2]) == []
+    (ename, evalue), = _errors(nb.cells[3])
+    assert ename == "BoundaryFailure" and "died" in evalue
