@@ -6,8 +6,11 @@ Modules (each has one job):
   network, private filesystem view, memory / CPU-time / process limits, unprivileged uid), and
   :mod:`gradekit.kernel_manager`, the Jupyter kernel manager that starts kernels through it;
 * :mod:`gradekit.nbgrader_main` -- ``nbgrader``'s command line as the runner starts it (faster start-up);
-* :mod:`gradekit.guard` -- nbgrader preprocessors that defeat monkeypatching of what the tests rely on
-  and keep a deleted or edited test cell from shrinking the maximum score;
+* :mod:`gradekit.boundary` -- the trust boundary: nbgrader's ``Execute`` with test cells evaluated outside the
+  student's kernel, by :mod:`gradekit.trusted`, which reaches student code through :mod:`gradekit.kernel_shim`
+  and gets back only :mod:`gradekit.plain` data; :mod:`gradekit.testkit` -- what a test may pass to student code;
+* :mod:`gradekit.guard` -- the nbgrader preprocessor that keeps a deleted or edited test cell from shrinking the
+  maximum score;
 * :mod:`gradekit.feedback` -- a feedback preprocessor that hides the hidden tests' source;
 * :mod:`gradekit.submissions` -- finding submissions in a folder or a zip (nbgrader's zip_collect layout);
 * :mod:`gradekit.journal` -- the resume journal: which submission (student + content hash) is graded;

@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 
+from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_output
@@ -166,6 +167,7 @@ class TrustedExecute(Execute):
         self._gk_evaluator = Evaluator()  # imports torch while the kernel starts
         self._gk_installed = False
         self._gk_dead = ""
+        self._gk_ran: list[int] = []  # the cells the kernel ran, to replay after a crash
         try:
             return super().preprocess(nb, resources, km=km)
         finally:
@@ -185,6 +187,8 @@ class TrustedExecute(Execute):
             self._run_test(cell, index)
             return cell, self.resources
         cell, res = super().preprocess_cell(cell, resources, index)
+        if cell.cell_type == "code":
+            self._gk_ran.append(index)
         if role == "instructor" and cell.source.strip():
             answer = self._evaluate(cell, index, instructor=True)
             if answer.get("error"):
@@ -274,7 +278,7 @@ class TrustedExecute(Execute):
         try:
             self._in_kernel(probe, index, timeout)
         except DeadKernelError:
-            self._gk_dead = "the student's kernel died (a crash, os._exit, or a memory limit) and cannot answer"
+            self._revive(index)
             return {"failure": "the student's kernel died while running it (a crash, os._exit, or the memory limit)"}
         replies = [o["data"][kernel_shim.MIME] for o in probe.outputs
                    if o.get("output_type") == "display_data" and kernel_shim.MIME in o.get("data", {})]
@@ -292,6 +296,25 @@ class TrustedExecute(Execute):
             return {"failure": f"no answer: {errors[-1].get('ename')}: {str(errors[-1].get('evalue'))[:300]}",
                     "stdout": stdout}
         return {"failure": "no answer from the student's kernel", "stdout": stdout}
+
+    def _revive(self, index: int) -> None:
+        """After the kernel died in a test's call: a fresh kernel that has run the notebook's cells so far
+        again (their outputs are kept from the first run), so that only the test that crashed it fails."""
+        self.log.warning("gradekit: the student's kernel died in a test's call; restarting it and re-running "
+                         "%d cells", len(self._gk_ran))
+        try:
+            run_sync(self._restart)()
+            for i in self._gk_ran:
+                replay = new_code_cell(self.nb.cells[i].source)
+                self._in_kernel(replay, i)
+            self._install(index)
+        except Exception as exc:  # noqa: BLE001 -- no second chance: later calls fail with this reason
+            self.log.error("gradekit: the kernel could not be restarted: %s", exc)
+            self._gk_dead = "the student's kernel died earlier in this notebook and could not be restarted"
+
+    async def _restart(self) -> None:
+        await ensure_async(self.km.restart_kernel(now=True))
+        await ensure_async(self.kc.wait_for_ready(timeout=self.startup_timeout))
 
     def _in_kernel(self, cell: NotebookNode, index: int, timeout: int | None = None) -> None:
         saved, original = self.timeout, self.nb.cells[index]

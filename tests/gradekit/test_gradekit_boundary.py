@@ -129,9 +129,11 @@ def test_a_hanging_or_crashing_student_function_fails_only_its_own_test(tmp_path
         _cell("try:\n    hang()\nexcept Exception:\n    pass", "test", "t1"),
         _cell("assert ok() == 1", "test", "t2"),
         _cell("crash()", "test", "t3"),
+        _cell("assert ok() == 1", "test", "t4"),
     ], tmp_path, call_timeout=3)
     (ename, evalue), = _errors(nb.cells[1])
     assert ename == "BoundaryFailure" and "no answer within 3 s" in evalue, "except Exception must not swallow it"
     assert _errors(nb.cells[2]) == []
     (ename, evalue), = _errors(nb.cells[3])
     assert ename == "BoundaryFailure" and "died" in evalue
+    assert _errors(nb.cells[4]) == [], "after a crash the kernel is restarted with the student's cells run again"
