@@ -20,8 +20,10 @@ for injective nets; for the expansive ReLU net (injective only where enough ReLU
 is the fraction with relative residual :math:`\le 10^{-10}` ("(res)"), and the note gives the
 fraction of samples at which the net is locally injective.
 
-``main(device="cpu", batch=256, dim=64)`` prints a markdown table and returns the rows;
-``python -m benchmarks.bench_optimize --device cuda --batch 4096 --dim 256`` for the GPU run.
+``main(device="cpu", batch=256, dim=64)`` prints a markdown table and returns the rows.
+``python -m benchmarks.bench_optimize --device cuda`` is the GPU run (:func:`gpu_vs_cpu`): batch 4096,
+d = 256, invlib on the GPU against invlib on a 2-thread CPU in the same process (``--suite`` runs
+the whole baseline table on the GPU instead).
 One process, all timings in the same run; a warm-up call (imports, lazy initialisation) runs
 first and is not timed.
 """
@@ -29,6 +31,7 @@ first and is not timed.
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -393,6 +396,69 @@ def main(device: str = "cpu", batch: int = 256, dim: int = 64, adam_steps: int =
     return rows
 
 
+def gpu_vs_cpu(batch: int = 4096, dim: int = 256, cpu_threads: int = 2, cpu_batch: int | None = None,
+               nets: tuple[int, ...] = (0, 3, 6), accelerator: str = "cuda") -> list[dict]:
+    """invlib on CUDA against invlib on a ``cpu_threads``-thread CPU, same problems, same process.
+
+    For each chosen net of :func:`suite` (default: the slope-0.5 leaky MLP, the tanh MLP and the
+    invertible residual net): targets of ``batch`` random inputs, ``optimize_inverse`` with defaults on
+    the GPU (after a warm-up), then on the CPU with ``torch.set_num_threads(cpu_threads)``.  The CPU may
+    solve only the first ``cpu_batch`` rows (samples are independent, so time scales linearly in the
+    batch; the table says when this extrapolation was used).  Prints a markdown table.
+    """
+    if accelerator == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("gpu_vs_cpu needs CUDA")
+    gpu = torch.device(accelerator)  # "cpu" only to smoke-test this function on a machine without a GPU
+    cpu_batch = batch if cpu_batch is None else min(cpu_batch, batch)
+    warm = leaky_mlp(dim, 0.5).to(device=gpu, dtype=DTYPE).eval().requires_grad_(False)
+    xw = torch.randn(8, dim, dtype=DTYPE, device=gpu)
+    invlib.optimize_inverse(warm, warm(xw))
+    chosen = [n for i, n in enumerate(suite(dim)) if i in nets]
+    rows = []
+    for net in chosen:
+        shape = net["shape"]
+        gen = torch.Generator().manual_seed(123)
+        x_true = torch.randn((batch, *shape), generator=gen, dtype=DTYPE)
+        row: dict = {"net": net["name"]}
+        for where in ("cuda", "cpu"):
+            dev = gpu if where == "cuda" else torch.device("cpu")
+            if where == "cpu":
+                net = dict(net, model=copy.deepcopy(net["model"]).cpu())
+            n_rows = batch if where == "cuda" else cpu_batch
+            old_threads = torch.get_num_threads()
+            if where == "cpu":
+                torch.set_num_threads(cpu_threads)
+            try:
+                model = net["model"].to(device=dev, dtype=DTYPE).eval().requires_grad_(False)
+                xt = x_true[:n_rows].to(dev)
+                with torch.no_grad():
+                    y = model(xt)
+                _sync(dev)
+                t0 = time.perf_counter()
+                res = invlib.optimize_inverse(model, y, input_shape=shape)
+                _sync(dev)
+                t = time.perf_counter() - t0
+            finally:
+                torch.set_num_threads(old_threads)
+            frac, med = _score(model, res.x, xt, y, net["injective"])
+            row[where] = dict(time=t * batch / n_rows, measured_rows=n_rows, recovered=frac, median_err=med,
+                              iterations=res.iterations, chunks=res.chunks, status=res.status_counts())
+            print(f"  {net['name']} on {where}: {t:.2f} s for {n_rows} rows, recovered {100 * frac:.1f}%, "
+                  f"{res.iterations} it, {res.chunks} chunk(s), {res.status_counts()}", flush=True)
+        rows.append(row)
+    name = torch.cuda.get_device_name(gpu) if gpu.type == "cuda" else str(gpu)
+    print(f"\noptimize_inverse, GPU vs {cpu_threads}-thread CPU: float64, batch {batch}, d = {dim}, {name}, "
+          f"torch {torch.__version__}. Recovered: relative error in x <= 1e-8.\n")
+    print(f"| net | GPU time | GPU recovered | CPU ({cpu_threads} threads) time | CPU recovered | CPU / GPU |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        g, c = r["cuda"], r["cpu"]
+        extra = "" if c["measured_rows"] == batch else f" (measured on {c['measured_rows']} rows, scaled)"
+        print(f"| {r['net']} | {g['time']:.2f} s | {100 * g['recovered']:.1f}% | {c['time']:.1f} s{extra} | "
+              f"{100 * c['recovered']:.1f}% | {c['time'] / g['time']:.1f}x |")
+    return rows
+
+
 def _cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
@@ -400,11 +466,21 @@ def _cli() -> None:
     parser.add_argument("--dim", type=int, default=64, help="input dimension (a multiple of 64 for the conv net)")
     parser.add_argument("--adam-steps", type=int, default=ADAM_STEPS)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
+    parser.add_argument("--suite", action="store_true",
+                        help="with --device cuda: the whole baseline suite on the GPU instead of GPU vs CPU")
+    parser.add_argument("--cpu-threads", type=int, default=2, help="GPU vs CPU: threads of the CPU run")
+    parser.add_argument("--cpu-batch", type=int, default=None,
+                        help="GPU vs CPU: rows the CPU solves (time scaled to the batch); default all")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error("--device cuda requested but torch.cuda.is_available() is False")
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.device.startswith("cuda") and not args.suite:
+        batch = 4096 if args.batch == parser.get_default("batch") else args.batch
+        dim = 256 if args.dim == parser.get_default("dim") else args.dim
+        gpu_vs_cpu(batch=batch, dim=dim, cpu_threads=args.cpu_threads, cpu_batch=args.cpu_batch)
+        return
     main(device=args.device, batch=args.batch, dim=args.dim, adam_steps=args.adam_steps)
 
 

@@ -28,8 +28,9 @@ All three work on the flattened problem :math:`F: \mathbb{R}^n \to \mathbb{R}^m`
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -87,6 +88,30 @@ def _jacobians(P: "Problem", x: Tensor) -> Tensor:
     return batched_jacobian(P.F, x)
 
 
+#: From this matrix size on, batched CPU LU factorisations run on one thread (see :func:`_safe_lapack`).
+_CPU_LU_THREAD_LIMIT = 193
+
+
+@contextlib.contextmanager
+def _safe_lapack(J: Tensor) -> Iterator[None]:
+    """Run batched LU-based CPU linear algebra on one thread for matrices of 193 rows and more.
+
+    Measured with torch 2.13.0 (CPU wheel) and 2.11.0: ``torch.linalg.lu_factor_ex``/``inv_ex`` on a
+    batch of 64 float64 256x256 matrices with 2 threads returns pivots of 0 and, for some batch
+    sizes, wrong inverses with ``info == 0``; with one thread, or for n <= 192, the results are right.
+    One thread costs little here: the batch is still factorised in one call.
+    """
+    if J.device.type != "cpu" or J.shape[-1] < _CPU_LU_THREAD_LIMIT or torch.get_num_threads() == 1:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def _inverse(J: Tensor) -> Tensor:
     """Batched inverse of ``J`` (see :func:`inverse_and_condition`)."""
     return inverse_and_condition(J)[0]
@@ -107,7 +132,8 @@ def inverse_and_condition(J: Tensor) -> tuple[Tensor, Tensor]:
     if J.shape[0] > 1 and J.stride(0) == 0:  # shared (expanded) Jacobian: invert once
         inv, cond = inverse_and_condition(J[:1].contiguous())
         return inv.expand_as(J).clone(), cond.expand(J.shape[0]).clone()
-    inv, info = torch.linalg.inv_ex(J)
+    with _safe_lapack(J):
+        inv, info = torch.linalg.inv_ex(J)
     cond = torch.linalg.matrix_norm(J) * torch.linalg.matrix_norm(inv)
     limit = torch.finfo(J.dtype).eps ** -0.75
     bad = (info != 0) | ~torch.isfinite(inv).flatten(1).all(dim=1) | ~(cond <= limit)
@@ -392,7 +418,8 @@ def _newton_direction(J: Tensor, r: Tensor) -> Tensor:
     r"""Gauss--Newton direction :math:`\delta = -J^{+} r` (solve when square, least squares otherwise)."""
     b, m, n = J.shape
     if m == n:
-        sol, info = torch.linalg.solve_ex(J, -r)
+        with _safe_lapack(J):
+            sol, info = torch.linalg.solve_ex(J, -r)
         bad = (info != 0) | ~torch.isfinite(sol).all(dim=1)
         if bool(bad.any()):
             sol[bad] = -_matvec(torch.linalg.pinv(J[bad]), r[bad])

@@ -82,7 +82,7 @@ STATUSES: tuple[str, ...] = ("converged", "stationary", "stalled", "max_iter", "
 
 
 #: Working memory per chunk of rows on the CPU (bytes); on CUDA a quarter of the free memory.
-_CPU_CHUNK_BYTES = 256 * 2**20
+_CPU_CHUNK_BYTES = 512 * 2**20
 
 
 def default_xtol(dtype: torch.dtype) -> float:
@@ -464,7 +464,7 @@ def optimize_inverse(
         call of ``f``, the differentiability probe, the training-mode scan); for callers that
         have checked their inputs already.  Bad input then fails inside the solver.
     memory_limit:
-        Bytes of working memory per chunk of rows (default 256 MiB on the CPU, a quarter of the free
+        Bytes of working memory per chunk of rows (default 512 MiB on the CPU, a quarter of the free
         memory on CUDA).  Larger batches are solved chunk by chunk; every sample's result is the
         same as in a batch of its own chunk, since samples never interact.
     lr:

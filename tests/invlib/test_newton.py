@@ -110,3 +110,20 @@ def test_levenberg_marquardt_stalls_at_least_squares_point():
     assert not bool(T.converged.any()) and bool(T.stalled.all())
     assert abs(float(T.x) - 2.0) < 1e-8
     assert T.iterations < 100
+
+
+def test_batched_cpu_inverse_is_right_with_several_threads_for_large_matrices():
+    """torch's batched CPU LU returns zero pivots / wrong inverses with 2 threads at n = 256 (torch 2.11, 2.13);
+    invlib's inverse must not inherit that."""
+    from invlib._newton import inverse_and_condition
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        J = torch.randn(64, 256, 256, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        inv, cond = inverse_and_condition(J)
+    finally:
+        torch.set_num_threads(old)
+    eye = torch.eye(256, dtype=torch.float64)
+    assert float((J @ inv - eye).abs().max()) < 1e-8
+    assert bool(torch.isfinite(cond).all())
