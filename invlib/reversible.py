@@ -182,6 +182,10 @@ def reversible_forward(blocks: Sequence[nn.Module], x: Tensor, *, extra: Sequenc
 
     Gradients reach the blocks' parameters and the tensors in ``extra`` (inputs the blocks read
     besides ``x``, e.g. the inputs of an RNN step; pass them here or they get no gradient).
+
+    The blocks must compute the same function on every call: dropout in training mode (a new mask
+    per call) is refused. Batch norm in training mode is recomputed on the same batch, so its
+    output is reproduced, but its running statistics are updated twice per step.
     """
     x = check_tensor(x, "x")
     blocks = tuple(blocks)
@@ -189,6 +193,12 @@ def reversible_forward(blocks: Sequence[nn.Module], x: Tensor, *, extra: Sequenc
         if not callable(getattr(block, "inverse", None)):
             raise InvalidInputError(f"block {i} ({type(block).__name__}) has no inverse(y) method; "
                                     "reversible_forward needs invertible blocks")
+        for name, sub in block.named_modules():
+            if isinstance(sub, nn.modules.dropout._DropoutNd) and sub.training and sub.p > 0:
+                raise InvalidInputError(
+                    f"block {i} has dropout in training mode ({name or type(sub).__name__}): its mask "
+                    "changes from call to call, so the recomputed backward pass would not match the "
+                    "forward; call .eval() on the dropout layers or use p=0")
     params: dict[int, Tensor] = {}
     for block in blocks:
         for p in block.parameters():

@@ -214,3 +214,15 @@ def test_reversible_backward_holds_the_same_bytes_at_every_depth():
     assert r[0] == r[1] == r[2]
     assert s[0] < s[1] < s[2] and s[2] - s[1] == 2 * (s[1] - s[0])  # linear in the depth
     assert r[2] < s[2] / 3
+
+
+def test_reversible_forward_refuses_dropout_in_training_mode():
+    torch.manual_seed(8)
+    k = 2
+    block = ReversibleBlock(nn.Sequential(nn.Linear(k, k), nn.Dropout(0.5)), mlp(k), 2 * k)
+    x = torch.randn(3, 2 * k, requires_grad=True)
+    with pytest.raises(invlib.InvalidInputError, match="dropout in training mode"):
+        reversible_forward([block], x)
+    block.eval()
+    reversible_forward([block], x).sum().backward()  # eval mode: a fixed function
+    assert x.grad is not None
