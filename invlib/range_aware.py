@@ -27,7 +27,7 @@ For each activation pattern :math:`s \in \{0, 1\}^m` the map is affine,
 so the preimages of :math:`y` are exactly the solutions :math:`x` of :math:`M_s x = y - r_s` that
 respect the pattern's signs (:math:`W_i x + b_i \ge 0` where :math:`s_i = 1`, :math:`\le 0` where
 :math:`s_i = 0`). For the full-column-rank :math:`M_s` that solution is unique and is checked; all
-patterns are enumerated (:math:`2^m`, so only for :math:`m \le` :data:`MAX_TRIPLE_WIDTH`). The
+patterns are enumerated (:math:`2^m`, so only for :math:`m \le` ``MAX_TRIPLE_WIDTH`` (12)). The
 sample is recovered when the feasible solutions agree; two different ones prove the block is not
 injective at that :math:`y`; none means :math:`y` has no preimage; a rank-deficient pattern whose
 equations :math:`y` satisfies means the block cannot certify that sample (its region may hold a
@@ -157,7 +157,7 @@ class ReLUPairInverse(InverseLayer):
 
 class ReLUTripleInverse(InverseLayer):
     r"""Exact inverse of ``Linear(n, m) -> ReLU -> Linear(m, k)`` on its image, by enumerating the
-    :math:`2^m` activation patterns (see the module docstring; :math:`m \le` :data:`MAX_TRIPLE_WIDTH`).
+    :math:`2^m` activation patterns (see the module docstring; :math:`m \le` ``MAX_TRIPLE_WIDTH`` (12)).
 
     Raises :class:`~invlib.errors.UnrecoverableSamplesError` naming the samples with no preimage,
     with two different preimages (the block is not injective there), or lying on the equations
