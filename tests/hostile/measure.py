@@ -34,7 +34,7 @@ from tests.hostile.cases import controls, hostile_cases, leaked
 from tools.nbgrader_course import REPO, Course, run_nbgrader
 
 BANNER = "# Hardening (gradekit"
-UNSAFE_STOCK = {"memory-bomb", "fork-bomb"}
+UNSAFE_STOCK = {"memory-bomb", "fork-bomb", "memory-children"}
 EXPECTED = {"correct": "full", "release": "zero"}
 
 

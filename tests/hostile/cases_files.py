@@ -1,0 +1,250 @@
+"""Hostile submissions against what root does with *files* (issue 20): links, the working folder, zips.
+
+Two kinds of case:
+
+* :func:`kernel_cases` -- notebooks whose first answer cell attacks from inside the kernel: it plants
+  symbolic links where root used to write and read (the kernel's working folder was the autograded
+  folder: a link named like the notebook made root write the autograded notebook into the gradebook,
+  and copy a linked solution into the feedback), fills the working folder with 8 x 50 MiB or 50 000
+  files, holds 3 children of 1.5 GiB each against a 4 GiB limit, and looks for the course's path and the
+  hidden tests. They are :class:`tests.hostile.cases.Case` s (registered in ``hostile_cases``), judged
+  like the others: no undeserved point, no ``LEAKED`` line in any output.
+* :func:`container_cases` -- submissions whose *files* are the attack: a notebook that is a symbolic
+  link to the gradebook, the solutions or another student's notebook, a hard link, a FIFO, a notebook
+  that is a folder, an over-long name, many small files, an unreadable file; and zip entries with
+  ``../`` or an absolute path, or marked as symbolic links. Each must be flagged for manual grading with
+  its reason, score 0, and change nothing outside the grader's own folders.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from tests.hostile.cases import Case, _dump, _with_first_answer
+
+# From inside the kernel: plant links where root used to write (the autograded notebook's name) and read
+# (any file of the folder), relative to where the kernel used to work (_grading/autograded/<student>/<aid>).
+PLANT_LINKS = r'''
+import os
+_targets = {
+    "__NB__": "../../../gradebook.db",
+    "solution.ipynb": "../../../../solutions/__AID__/__NB__",
+    "victim.ipynb": "../../../submitted/correct/__AID__/__NB__",
+    "shadow.txt": "/etc/shadow",
+}
+for _line in open("/proc/self/mountinfo"):
+    _mnt = _line.split()[4]
+    if _mnt.count("/") >= 2 and not _mnt.startswith(("/usr", "/etc", "/proc", "/dev", "/tmp", "/opt", "/home")):
+        _targets["course-%d.db" % len(_targets)] = os.path.join(os.path.dirname(_mnt), "_grading", "gradebook.db")
+for _name, _target in _targets.items():
+    try:
+        if os.path.lexists(_name):
+            os.remove(_name)
+        os.symlink(_target, _name)
+    except OSError as exc:
+        print("could not plant", _name, exc)
+    try:
+        _data = open(_name, "rb").read(200000)
+        if b"SQLite format" in _data or b"BEGIN HIDDEN TESTS" in _data or b"root:" in _data:
+            print("LEAKED through a link:", _name)
+    except OSError:
+        pass
+'''
+
+# 3 children x 1.5 GiB against the sandbox's 4 GiB: at most two can hold their block at once.
+MEMORY_CHILDREN = r'''
+import os, time
+_kids = []
+for _ in range(3):
+    _r, _w = os.pipe()
+    _pid = os.fork()
+    if _pid == 0:
+        os.close(_r)
+        try:
+            _block = bytearray(1536 * 2**20)
+            for _j in range(0, len(_block), 4096):
+                _block[_j] = 1
+            os.write(_w, b"ok")
+            time.sleep(4)
+        except MemoryError:
+            os.write(_w, b"me")
+        os._exit(0)
+    os.close(_w)
+    _kids.append((_pid, _r))
+_held = sum(os.read(_r, 2) == b"ok" for _, _r in _kids)
+for _pid, _ in _kids:
+    os.waitpid(_pid, 0)
+print("children that held 1.5 GiB at once:", _held)
+if _held == 3:
+    print("LEAKED memory: 4.5 GiB held by one sandbox under a 4 GiB limit")
+'''
+
+BIG_FILES = r'''
+_written = 0
+for _i in range(8):
+    try:
+        with open("big-%d.bin" % _i, "wb") as _fh:
+            _fh.write(b"x" * (50 * 2**20))
+        _written += 1
+    except OSError as exc:
+        print("stopped:", exc)
+        break
+print("50 MiB files written:", _written)
+'''
+
+MANY_FILES = r'''
+_made = 0
+try:
+    for _i in range(50000):
+        open("small-%d.txt" % _i, "w").close()
+        _made += 1
+except OSError as exc:
+    print("stopped:", exc)
+print("small files:", _made)
+'''
+
+# The course's folders must not be mounted, and no file the kernel can read may hold hidden tests.
+LOOK_AROUND = r'''
+import os
+_mounts = open("/proc/self/mountinfo").read()
+for _word in ("/_grading", "/solutions", "/submitted", "/autograded", "/exercises"):
+    if _word in _mounts:
+        print("LEAKED course path in mountinfo:", _word)
+for _top in (os.getcwd(), "/tmp", "/home", "/opt"):
+    for _d, _, _fs in os.walk(_top):
+        for _f in _fs:
+            try:
+                if b"BEGIN HIDDEN TESTS" in open(os.path.join(_d, _f), "rb").read(5000000):
+                    print("LEAKED hidden tests in", os.path.join(_d, _f))
+            except OSError:
+                pass
+'''
+
+
+def kernel_cases(correct: dict, aid: str) -> dict[str, Case]:
+    """The in-kernel file attacks for ``aid``, built on the ``correct`` submission (baseline
+    ``first-removed``: the first answer is the payload, the rest stay correct)."""
+    nb = sorted(correct)[0]
+
+    def first(src: str) -> dict[str, bytes]:
+        return _dump(_with_first_answer(correct, src))
+
+    return {
+        "plant-links": Case(first(PLANT_LINKS.replace("__NB__", nb).replace("__AID__", aid)), "first-removed"),
+        "memory-children": Case(first(MEMORY_CHILDREN), "first-removed"),
+        "big-files": Case(first(BIG_FILES), "first-removed"),
+        "many-small-files": Case(first(MANY_FILES), "first-removed"),
+        "look-around": Case(first(LOOK_AROUND), "first-removed"),
+    }
+
+
+@dataclass
+class ContainerCase:
+    """A submission whose files are the attack: ``make(folder, course)`` writes the student's entries into
+    ``folder`` (the student's ``<aid>/`` folder of a submissions tree) for the course at ``course``;
+    ``reason`` is a substring the flag must give."""
+
+    make: Callable[[Path, Path], None]
+    reason: str
+    zip_only: bool = False
+    zip_entries: list[tuple[zipfile.ZipInfo | str, bytes]] = field(default_factory=list)
+
+
+def container_cases(correct_files: dict[str, bytes], aid: str) -> dict[str, ContainerCase]:
+    """Submissions that must be flagged, not graded. ``correct_files``: the correct submission's bytes."""
+    nb = sorted(correct_files)[0]
+
+    def copy_correct(folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in correct_files.items():
+            (folder / name).write_bytes(data)
+
+    def link(target: Callable[[Path], Path]):
+        def make(folder: Path, course: Path) -> None:
+            copy_correct(folder)
+            (folder / nb).unlink()
+            (folder / nb).symlink_to(target(course))
+        return make
+
+    def hardlink(folder: Path, course: Path) -> None:
+        copy_correct(folder)
+        os.link(course / "solutions" / aid / nb, folder / "answers.ipynb")
+
+    def fifo(folder: Path, course: Path) -> None:
+        copy_correct(folder)
+        os.mkfifo(folder / "data.csv")
+
+    def notebook_folder(folder: Path, course: Path) -> None:
+        (folder / nb).mkdir(parents=True)
+        (folder / nb / "cells.json").write_bytes(correct_files[nb])
+
+    def long_name(folder: Path, course: Path) -> None:
+        copy_correct(folder)
+        (folder / ("x" * 250 + ".txt")).write_text("x")  # fits the disk, but 250 + "big" prefixes would not
+        (folder / "deep").mkdir()
+        path = folder / "deep"
+        for _ in range(5):
+            path = path / ("d" * 200)
+        try:
+            path.mkdir(parents=True)
+        except OSError:
+            pass
+
+    def many_files(folder: Path, course: Path) -> None:
+        copy_correct(folder)
+        for i in range(5000):
+            (folder / f"small-{i}.txt").write_text("x")
+
+    def unreadable(folder: Path, course: Path) -> None:
+        copy_correct(folder)
+        (folder / "data.csv").write_text("1,2")
+        os.chmod(folder / "data.csv", 0)
+        os.mkfifo(folder / "pipe")  # root reads a 0-mode file anyway; a FIFO would block an unwary reader
+
+    symlink_entry = zipfile.ZipInfo(f"zip-symlink/{aid}/{nb}")
+    symlink_entry.external_attr = (stat.S_IFLNK | 0o777) << 16
+    return {
+        "link-to-gradebook": ContainerCase(link(lambda c: c / "_grading" / "gradebook.db"), "a symbolic link"),
+        "link-to-solutions": ContainerCase(link(lambda c: c / "solutions" / aid / nb), "a symbolic link"),
+        "link-to-other-student": ContainerCase(
+            link(lambda c: c / "_grading" / "submitted" / "correct" / aid / nb), "a symbolic link"),
+        "relative-link": ContainerCase(link(lambda c: Path("../../../gradebook.db")), "a symbolic link"),
+        "hard-link": ContainerCase(hardlink, "a hard link"),
+        "fifo": ContainerCase(fifo, "a FIFO"),
+        "notebook-is-a-folder": ContainerCase(notebook_folder, "is a folder"),
+        "long-names": ContainerCase(long_name, "too long"),
+        "many-small-files": ContainerCase(many_files, "at most"),
+        "unreadable": ContainerCase(unreadable, "a FIFO"),
+        # zip entries (the zip source only)
+        "zip-symlink": ContainerCase(lambda f, c: None, "a symbolic link", zip_only=True,
+                                     zip_entries=[(symlink_entry, b"../../../_grading/gradebook.db")]),
+        "zip-dotdot": ContainerCase(lambda f, c: None, "'..'", zip_only=True, zip_entries=[
+            (f"zip-dotdot/{aid}/{nb}", correct_files[nb]),
+            (f"zip-dotdot/{aid}/../../../../_grading/gradebook.db", b"not a gradebook")]),
+    }
+
+
+def write_zip(path: Path, folder: Path, extra: list[tuple[zipfile.ZipInfo | str, bytes]]) -> None:
+    """Zip the regular files and links of ``folder`` (links as link entries), plus ``extra`` entries, and
+    the absolute-path entries every hostile zip carries."""
+    with zipfile.ZipFile(path, "w") as zf:
+        for p in sorted(folder.rglob("*")):
+            rel = p.relative_to(folder).as_posix()
+            if p.is_symlink():
+                info = zipfile.ZipInfo(rel)
+                info.external_attr = (stat.S_IFLNK | 0o777) << 16
+                zf.writestr(info, os.readlink(p))
+            elif p.is_file() and stat.S_ISREG(p.stat().st_mode):
+                try:
+                    zf.write(p, rel)
+                except OSError:
+                    pass
+        for entry, data in extra:
+            zf.writestr(entry, data)
+        zf.writestr("/etc/gradekit-absolute-entry", b"must never be written")
+        zf.writestr("../gradekit-escaping-entry", b"must never be written")
