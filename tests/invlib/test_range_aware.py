@@ -105,3 +105,22 @@ def test_float32_inputs_are_solved_in_float64_and_returned_in_float32() -> None:
 def test_full_column_rank() -> None:
     assert full_column_rank(torch.cat([torch.eye(3), -torch.eye(3)]))
     assert not full_column_rank(torch.tensor([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize(("dtype", "tol"), [(torch.float32, 1e-5), (torch.float64, 1e-12)])
+def test_range_aware_inverses_on_cuda(dtype: torch.dtype, tol: float) -> None:
+    net = pm_identity(dtype).cuda()
+    x = torch.randn(256, 3, device="cuda", dtype=dtype)
+    inv = invlib.inverse(net)
+    with torch.no_grad():
+        out = inv(net(x))
+    assert out.device.type == "cuda" and out.dtype == dtype
+    assert (out - x).abs().max().item() <= tol
+    pair = nn.Sequential(nn.Linear(3, 8), nn.ReLU()).to(device="cuda", dtype=dtype)
+    z = pair(x).detach()
+    spans = torch.linalg.matrix_rank((z > 0).unsqueeze(-1) * pair[0].weight.detach().double()) == 3
+    with torch.no_grad():
+        x_hat = invlib.inverse(pair)(z[spans])
+    assert (x_hat - x[spans]).abs().max().item() <= 1e3 * tol
