@@ -127,6 +127,14 @@ class ReLUPairInverse(InverseLayer):
         rank = (s > self.cutoff).sum(dim=1)
         short = rank < n
         if bool(short.any()):
+            # entries in (0, tau] may be genuinely active: retry those samples with every z_i > 0
+            loose = short.unsqueeze(1) & (z64 > 0)
+            active = torch.where(short.unsqueeze(1), loose, active)
+            a = w.unsqueeze(0) * active.unsqueeze(-1)
+            s = torch.linalg.svdvals(a)
+            rank = (s > self.cutoff).sum(dim=1)
+            short = rank < n
+        if bool(short.any()):
             idx = torch.nonzero(short).flatten()
             raise UnrecoverableSamplesError(
                 f"the inverse of {self.where} cannot recover samples {_listed(idx)}: their active "

@@ -102,6 +102,17 @@ def test_float32_inputs_are_solved_in_float64_and_returned_in_float32() -> None:
     assert (out - x).abs().max().item() <= 1e-6
 
 
+@pytest.mark.parametrize("seed", [9, 18])  # draws with an active entry below sqrt(eps) * max|z|
+def test_float32_pair_keeps_tiny_active_entries_when_it_needs_them(seed: int) -> None:
+    torch.manual_seed(seed)
+    x = torch.randn(256, 3)
+    pair = nn.Sequential(nn.Linear(3, 8), nn.ReLU())
+    z = pair(x).detach()
+    spans = torch.linalg.matrix_rank((z > 0).unsqueeze(-1) * pair[0].weight.detach().double()) == 3
+    x_hat = invlib.inverse(pair)(z[spans])
+    assert (x_hat - x[spans]).abs().max().item() <= 1e-3
+
+
 def test_full_column_rank() -> None:
     assert full_column_rank(torch.cat([torch.eye(3), -torch.eye(3)]))
     assert not full_column_rank(torch.tensor([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]))
