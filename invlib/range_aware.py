@@ -220,34 +220,48 @@ class ReLUTripleInverse(InverseLayer):
         return shape[:-1] + (self.in_features,)
 
     def _solve_chunk(self, y: Tensor, eps: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """For a chunk ``y`` (B, k): (x of the first feasible pattern, #feasible, disagree, deficient)."""
+        r"""For a chunk ``y`` (B, k): (x of the best-fitting pattern, #feasible, disagree, deficient).
+
+        Each full-rank pattern's solution gets a relative violation :math:`v_s` (of its sign
+        constraints and, for :math:`k > n`, of its equations). ``y`` carries rounding errors of an
+        unknown size, so the best fit :math:`v_{\min}` measures them: a pattern is feasible when
+        :math:`v_s \le \max(64\,\varepsilon,\ 16\, v_{\min},\ 64\,\varepsilon_{64}\,\kappa_s)`
+        (:math:`\varepsilon` of ``y``'s dtype; the last term is the float64 solve's own rounding),
+        and there is no preimage when even :math:`v_{\min} > \sqrt{\varepsilon}`.
+        """
         w, b = self.w64.to(torch.float64), self.b64.to(torch.float64)
-        rhs = y.unsqueeze(1) - self.offs.unsqueeze(0)                         # (B, F, k)
-        x = torch.einsum("fnk,bfk->bfn", self.pinv, rhs)                      # (B, F, n)
-        pre = x @ w.mT + b                                                    # (B, F, m)
-        scale_pre = x.abs() @ w.abs().mT + b.abs()
-        tau = math.sqrt(eps) * (1 + y.abs().amax(dim=1)).view(-1, 1, 1)
-        tol_pre = torch.maximum(_TOL_UNITS * eps * self.kappa.view(1, -1, 1) * (1 + scale_pre), tau)
-        sign_ok = torch.where(self.masks.unsqueeze(0), pre >= -tol_pre, pre <= tol_pre).all(dim=2)
-        res = torch.einsum("fkn,bfn->bfk", self.mats, x) - rhs                # (B, F, k)
-        scale_res = torch.einsum("fkn,bfn->bfk", self.mats.abs(), x.abs()) + rhs.abs()
-        tol_res = torch.maximum(_TOL_UNITS * eps * self.kappa.view(1, -1, 1) * (1 + scale_res), tau)
-        res_ok = (res.abs() <= tol_res).all(dim=2)
-        feasible = sign_ok & res_ok                                           # (B, F)
-        count = feasible.sum(dim=1)
-        first = torch.where(feasible.any(dim=1), feasible.float().argmax(dim=1), torch.zeros_like(count))
-        x0 = x[torch.arange(x.shape[0], device=x.device), first]              # (B, n)
-        spread = ((x - x0.unsqueeze(1)).abs().amax(dim=2) * feasible).amax(dim=1) \
-            if x.shape[1] else torch.zeros_like(count, dtype=x.dtype)
-        kmax = (self.kappa.unsqueeze(0) * feasible).amax(dim=1) if x.shape[1] else spread
-        disagree = spread > 8 * math.sqrt(eps) * kmax * (1 + x0.abs().amax(dim=1))
+        n_samples, n_full = y.shape[0], self.pinv.shape[0]
+        if n_full == 0:
+            x0 = y.new_zeros(n_samples, self.in_features)
+            count = torch.zeros(n_samples, dtype=torch.long, device=y.device)
+            disagree = torch.zeros(n_samples, dtype=torch.bool, device=y.device)
+        else:
+            rhs = y.unsqueeze(1) - self.offs.unsqueeze(0)                     # (B, F, k)
+            x = torch.einsum("fnk,bfk->bfn", self.pinv, rhs)                  # (B, F, n)
+            pre = x @ w.mT + b                                                # (B, F, m)
+            scale_pre = 1 + x.abs() @ w.abs().mT + b.abs()
+            wrong_sign = torch.where(self.masks.unsqueeze(0), (-pre).clamp_min(0), pre.clamp_min(0))
+            res = torch.einsum("fkn,bfn->bfk", self.mats, x) - rhs            # (B, F, k)
+            scale_res = 1 + torch.einsum("fkn,bfn->bfk", self.mats.abs(), x.abs()) + rhs.abs()
+            viol = torch.maximum((wrong_sign / scale_pre).amax(dim=2),
+                                 (res.abs() / scale_res).amax(dim=2))         # (B, F)
+            v_min, best = viol.min(dim=1)
+            eps64 = torch.finfo(torch.float64).eps
+            limit = torch.maximum(_TOL_UNITS * eps64 * self.kappa.unsqueeze(0),
+                                  torch.clamp(16 * v_min.unsqueeze(1), min=_TOL_UNITS * eps))
+            feasible = (viol <= limit) & (v_min <= math.sqrt(eps)).unsqueeze(1)
+            count = feasible.sum(dim=1)
+            x0 = x[torch.arange(n_samples, device=x.device), best]            # (B, n)
+            spread = ((x - x0.unsqueeze(1)).abs().amax(dim=2) * feasible).amax(dim=1)
+            kmax = (self.kappa.unsqueeze(0) * feasible).amax(dim=1)
+            disagree = spread > 8 * math.sqrt(eps) * kmax * (1 + x0.abs().amax(dim=1))
         if self.def_proj.shape[0]:
             r = y.unsqueeze(1) - self.def_offs.unsqueeze(0)                   # (B, D, k)
             out = torch.einsum("dkj,bdj->bdk", self.def_proj, r)
             tol = _TOL_UNITS * eps * (1 + r.abs().amax(dim=2, keepdim=True))
             deficient = (out.abs() <= tol).all(dim=2).any(dim=1)
         else:
-            deficient = torch.zeros(y.shape[0], dtype=torch.bool, device=y.device)
+            deficient = torch.zeros(n_samples, dtype=torch.bool, device=y.device)
         return x0, count, disagree, deficient
 
     def forward(self, y: Tensor) -> Tensor:
