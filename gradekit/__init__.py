@@ -5,6 +5,8 @@ Modules (each has one job):
 * :mod:`gradekit.sandbox` -- the launcher that runs a kernel, and so student code, in a Linux sandbox (no
   network, private filesystem view, memory / CPU-time / process limits, unprivileged uid), and
   :mod:`gradekit.kernel_manager`, the Jupyter kernel manager that starts kernels through it;
+* :mod:`gradekit.runtime` -- the kernels' socket folders and process liveness, shared by the grader's processes;
+* :mod:`gradekit.safe_files` -- reading a folder without following links, bounded (submissions, scratch copies);
 * :mod:`gradekit.nbgrader_main` -- ``nbgrader``'s command line as the runner starts it (faster start-up);
 * :mod:`gradekit.boundary` -- the trust boundary: nbgrader's ``Execute`` with test cells evaluated outside the
   student's kernel, by :mod:`gradekit.trusted`, which reaches student code through :mod:`gradekit.kernel_shim`

@@ -23,8 +23,8 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Float, Integer, List, Unicode
 
 from gradekit import cgroups, zygote
-from gradekit.sandbox import (WARNING, Limits, _alive, kernel_env, make_socket_dir, prefer_this_gradekit,
-                              sandbox_support)
+from gradekit.runtime import alive, make_socket_dir, prefer_this_gradekit
+from gradekit.sandbox import WARNING, Limits, kernel_env, sandbox_support
 
 __all__ = ["SandboxKernelManager", "SandboxNotInEffect", "require_sandbox"]
 
@@ -171,7 +171,7 @@ def _server(modules: tuple[str, ...], threads: str) -> tuple[str, int]:
     background; the first client waits for it). A server ends with the process that started it."""
     with contextlib.suppress(ValueError, TypeError):
         path, pid, shared_modules, shared_threads = json.loads(os.environ.get(zygote.SHARED_ENV) or "null")
-        if (tuple(shared_modules), shared_threads) == (modules, threads) and _alive(pid):
+        if (tuple(shared_modules), shared_threads) == (modules, threads) and alive(pid):
             return path, pid
     key = (modules, threads)
     if key in _servers and _servers[key][2] == os.getpid() and _servers[key][0].poll() is None:

@@ -41,7 +41,7 @@ from typing import Callable, Iterable, Iterator
 
 from gradekit.journal import Entry, Journal
 from gradekit.safe_files import read_tree
-from gradekit.sandbox import RUNTIME_ENV, prefer_this_gradekit
+from gradekit.runtime import RUNTIME_ENV, prefer_this_gradekit
 from gradekit.submissions import Submission
 from gradekit.zygote import SHARED_ENV
 

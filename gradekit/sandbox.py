@@ -56,24 +56,19 @@ import re
 import resource
 import shutil
 import signal
-import stat
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from gradekit import cgroups, safe_files
+from gradekit.runtime import prefer_this_gradekit  # noqa: F401 -- part of the launcher's interface
 
 DISABLE_ENV = "GRADEKIT_NO_SANDBOX"
 WARNING = "GRADEKIT SANDBOX UNAVAILABLE"
 CPU_WARNING = "GRADEKIT CPU CAP UNAVAILABLE"
 MEMORY_WARNING = "GRADEKIT MEMORY CAP UNAVAILABLE"
-RUNTIME_ENV = "GRADEKIT_RUNTIME_DIR"  # where the kernel manager makes its socket folders (default: tempdir)
-SOCKET_PREFIX = "gradekit-kernel-"
-OWNER_FILE = "owner.pid"
-IMPORT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the folder holding gradekit/
 ROOT_DIR = "/tmp/.gradekit-sandbox-root"  # mount point of each sandbox's private tmpfs root
 HOME_DIR = "/home/student"  # the kernel's working folder is HOME_DIR/<name of the host folder>, a tmpfs
 LIB_DIR = "/opt/gradekit-lib"  # read-only copies of the course's libraries (first on the kernel's PYTHONPATH)
@@ -175,7 +170,8 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
            f"mount {source} -> {target}")
 
 
-def _prctl(option: int, arg: int) -> None:
+def prctl(option: int, arg: int) -> None:
+    """``prctl(option, arg)``; raises :class:`SandboxError` if it fails."""
     _check(_libc().prctl(option, ctypes.c_ulong(arg), 0, 0, 0), f"prctl({option})")
 
 
@@ -336,12 +332,6 @@ def apply_limits(limits: Limits, nproc: int | None = None) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if nproc:
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-
-
-def prefer_this_gradekit(env: dict[str, str]) -> None:
-    """Put the folder holding this gradekit first on ``env``'s PYTHONPATH (in place), so a child process
-    imports this code, whatever an editable install elsewhere points to."""
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [IMPORT_ROOT, env.get("PYTHONPATH")]))
 
 
 def kernel_env(workdir: str, cpus: float = 0, libraries: bool = False) -> dict[str, str]:
@@ -506,7 +496,7 @@ def run_sandboxed(plan: Plan, argv: list[str], cgroup_name: str | None = None, h
     # Ctrl-C); the namespace's init dies with the launcher, and the kernel and everything it forked
     # with the namespace. Without this an orphaned sandbox (a fork bomb, say) ran on after its grader.
     grader = os.getppid()
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != grader:  # the grader died before the signal was armed
         return 1
     group, why = cpu_cap(plan.limits, cgroup_name)
@@ -545,7 +535,7 @@ def run_sandboxed(plan: Plan, argv: list[str], cgroup_name: str | None = None, h
         for fd in hooks.private_fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         build_root(plan, uid=uid)
         os.chroot(ROOT_DIR)
         os.chdir(plan.workdir)
@@ -562,7 +552,7 @@ def run_sandboxed(plan: Plan, argv: list[str], cgroup_name: str | None = None, h
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
-            _prctl(PR_SET_NO_NEW_PRIVS, 1)
+            prctl(PR_SET_NO_NEW_PRIVS, 1)
             os.umask(0o022)
             hooks.start(argv, env)
         except BaseException as exc:  # noqa: BLE001
@@ -631,71 +621,6 @@ def main(args: list[str] | None = None, hooks: Hooks | None = None) -> int:
                 workdir=workdir_name(source), limits=limits, source=source, exclude=tuple(ns.exclude),
                 libraries=tuple(os.path.realpath(p) for p in ns.lib))
     return run_sandboxed(plan, argv, ns.cgroup_name, hooks)
-
-
-def make_socket_dir() -> str:
-    """A private folder for one kernel's sockets, under ``$GRADEKIT_RUNTIME_DIR`` or the temp dir.
-
-    It records the grader's pid, so folders left by a grader that was killed (no clean-up ran) are
-    removed by the next one (:func:`sweep_socket_dirs`).
-    """
-    parent = os.environ.get(RUNTIME_ENV) or None
-    if parent:
-        os.makedirs(parent, exist_ok=True)
-    sweep_socket_dirs(parent or tempfile.gettempdir())
-    path = tempfile.mkdtemp(prefix=SOCKET_PREFIX, dir=parent)
-    os.chmod(path, stat.S_IRWXU)
-    Path(path, OWNER_FILE).write_text(f"{os.getpid()}\n")
-    return path
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs: it exists and is not a zombie (exited, not yet reaped)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return not os.path.isdir("/proc")  # no procfs to ask: it exists, which is all kill() says
-
-
-def sweep_socket_dirs(parent: str, unowned_after: float = 3600.0) -> list[str]:
-    """Remove ``gradekit-kernel-*`` folders in ``parent`` whose grader is dead (or, with no owner
-    recorded, older than ``unowned_after`` s); their paths."""
-    removed = []
-    now = time.time()
-    try:
-        entries = [e for e in os.scandir(parent) if e.name.startswith(SOCKET_PREFIX) and e.is_dir(follow_symlinks=False)]
-    except OSError:
-        return removed
-    for entry in entries:
-        try:
-            owner = Path(entry.path, OWNER_FILE).read_text().strip()
-            stale = not _alive(int(owner))
-        except (OSError, ValueError):
-            try:
-                stale = now - entry.stat(follow_symlinks=False).st_mtime > unowned_after
-            except OSError:
-                continue
-        if stale:
-            shutil.rmtree(entry.path, ignore_errors=True)
-            removed.append(entry.path)
-    return removed
-
-
-def __getattr__(name: str):
-    """``gradekit.sandbox.SandboxKernelManager`` still names the kernel manager (it lives in
-    :mod:`gradekit.kernel_manager`, so that the launcher does not import jupyter_client)."""
-    if name == "SandboxKernelManager":
-        from gradekit.kernel_manager import SandboxKernelManager
-
-        return SandboxKernelManager
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ import struct
 import sys
 import time
 
-from gradekit import sandbox
+from gradekit import runtime, sandbox
 
 SOCKET_NAME = "zygote.sock"
 DEFAULT_PRELOAD = ("numpy", "torch")
@@ -231,7 +231,7 @@ def serve(path: str, parent: int, modules: list[str], threads: int, poll: float 
         with contextlib.suppress(OSError):
             os.unlink(path)
         folder = os.path.dirname(os.path.abspath(path))
-        if os.path.basename(folder).startswith(sandbox.SOCKET_PREFIX):  # made for this server alone
+        if os.path.basename(folder).startswith(runtime.SOCKET_PREFIX):  # made for this server alone
             import shutil
 
             shutil.rmtree(folder, ignore_errors=True)
@@ -271,7 +271,7 @@ def _connect(path: str, server: int, timeout: float) -> socket.socket | None:
             return sock
         except (FileNotFoundError, ConnectionRefusedError):
             sock.close()
-            if time.monotonic() > deadline or not sandbox._alive(server):
+            if time.monotonic() > deadline or not runtime.alive(server):
                 return None
             time.sleep(0.02)
 
@@ -289,7 +289,7 @@ def client(path: str, server: int, args: list[str], timeout: float | None = None
             timeout = DEFAULT_TIMEOUT
     start = time.monotonic()
     grader = os.getppid()
-    sandbox._prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)
+    sandbox.prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != grader:
         return 1
     child: list[int] = []

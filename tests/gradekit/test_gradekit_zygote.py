@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from gradekit.sandbox import _alive, sandbox_support
+from gradekit.runtime import alive as _alive
+from gradekit.sandbox import sandbox_support
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENV = {**os.environ, "PYTHONPATH": REPO}
