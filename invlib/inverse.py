@@ -314,13 +314,14 @@ def _grid(module: nn.Module, lo: float, hi: float) -> Tensor:
 
 
 def _on_box(module: nn.Module, lo: float, hi: float) -> str:
-    """``"lossy"``, ``"identity"`` or ``"injective"``: the elementwise ``module`` on :math:`(lo, hi)`."""
+    """``"lossy"``, ``"identity"``, ``"injective"`` or ``"unknown"``: the elementwise ``module`` on
+    :math:`(lo, hi)`."""
     t = _grid(module, lo, hi)
     try:
         with torch.no_grad():
             v = copy.deepcopy(module).double().eval()(t.unsqueeze(1)).squeeze(1)
     except (RuntimeError, TypeError):
-        return "lossy"  # e.g. a per-channel PReLU: no 1-channel evaluation; keep the plain error
+        return "unknown"  # e.g. a per-channel PReLU: no 1-channel evaluation
     d = v.diff()
     if torch.equal(v, t):
         return "identity"
@@ -415,6 +416,8 @@ def _refusal(err: NotInvertibleError, module: nn.Module, img: _Image, path: str,
             return err
         if verdict == "identity":
             return IdentityInverse(path, type(module).__name__)
+        if verdict == "unknown":
+            return CannotCertifyError(err.path, err.layer, err.reason, _CERTIFY_FIX, culprits)
         return CannotCertifyError(
             err.path, err.layer, err.reason,
             f"it is injective on ({img.lo:g}, {img.hi:g}), the box its inputs lie in, so the model may "

@@ -418,3 +418,26 @@ def test_a_block_through_fewer_dims_than_the_input_is_a_plain_refusal() -> None:
                              r"the model's input dimension 8") as info:
         invlib.inverse(net)
     assert type(info.value) is invlib.NotInvertibleError
+
+
+@pytest.mark.parametrize(
+    ("layer", "expected"),
+    [
+        (nn.Hardtanh(), "identity"),           # clamps to [-1, 1]: nothing to clamp in (0, 1)
+        (nn.ReLU6(), "identity"),
+        (nn.LeakyReLU(-0.5), "identity"),      # not monotone on R, the identity on (0, 1)
+        (nn.Threshold(0.1, 0.0), "plain"),     # every input <= 0.1 in (0, 1) maps to 0
+        (nn.PReLU(3, init=0.0), "cannot"),     # per-channel weights: not evaluated on the box
+    ],
+)
+def test_elementwise_layers_after_a_sigmoid_are_judged_on_its_image(layer: nn.Module, expected: str) -> None:
+    net = nn.Sequential(nn.Linear(3, 3), nn.Sigmoid(), layer).double()
+    if expected == "identity":
+        x = torch.randn(20, 3, dtype=torch.float64)
+        with torch.no_grad():
+            assert (invlib.inverse(net)(net(x)) - x).abs().max().item() <= 1e-10
+        return
+    with pytest.raises(invlib.NotInvertibleError) as info:
+        invlib.inverse(net)
+    assert (type(info.value) is invlib.NotInvertibleError) == (expected == "plain")
+    assert isinstance(info.value, invlib.CannotCertifyError) == (expected == "cannot")
