@@ -68,7 +68,8 @@ def _walk(dir_fd: int, prefix: str, tree: Tree, budget: list[int], max_file_byte
         rel = prefix + name
         if name in skip or any(fnmatch.fnmatchcase(rel, p) for p in exclude):
             continue
-        if len(name.encode(errors="surrogateescape")) > MAX_NAME_BYTES or len(rel.encode(errors="surrogateescape")) > MAX_PATH_BYTES:
+        size = lambda text: len(text.encode(errors="surrogateescape"))  # noqa: E731
+        if size(name) > MAX_NAME_BYTES or size(rel) > MAX_PATH_BYTES:
             tree.refused.append(f"{rel[:80]}...: the name is too long")
             continue
         try:
