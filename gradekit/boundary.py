@@ -199,6 +199,13 @@ class TrustedExecute(Execute):
     def _install(self, index: int) -> None:
         from gradekit import testkit
 
+        if getattr(Execute, "_gradekit_requires_sandbox", False):  # nbgrader_config.py asked for the sandbox
+            from gradekit.kernel_manager import SandboxKernelManager, SandboxNotInEffect
+
+            if not isinstance(self.km, SandboxKernelManager):
+                raise SandboxNotInEffect(f"the kernel was started by {type(self.km).__name__}, not "
+                                         "SandboxKernelManager: refusing to run student code unsandboxed")
+
         sources = [("_gradekit_plain", _source(plain)), ("_gradekit_testkit", _source(testkit)),
                    ("_gradekit_shim", _source(kernel_shim))]
         probe = new_code_cell(INSTALL.replace("__SOURCES__", repr(sources)))
@@ -238,6 +245,7 @@ class TrustedExecute(Execute):
             ev.wait_ready(self.evaluator_timeout)
             ev.channel.send({"op": "cell", "source": cell.source, "label": f"{label}", "instructor": instructor})
             spent = 0.0
+            self._gk_budget = float(self.timeout or 0) or None  # the cell's time for student code, as stock
             while True:
                 start = time.monotonic()
                 msg = ev.channel.recv(max(1.0, self.evaluator_timeout - spent))
@@ -275,11 +283,20 @@ class TrustedExecute(Execute):
             return {"failure": self._gk_dead}
         probe = new_code_cell(code)
         timeout = self.call_timeout or self.timeout
+        budget = getattr(self, "_gk_budget", None)
+        if budget is not None:
+            if budget < 1:
+                return {"failure": f"the test cell's time for student code ({self.timeout} s) is used up"}
+            timeout = max(1, min(timeout or budget, int(budget)))
+        start = time.monotonic()
         try:
             self._in_kernel(probe, index, timeout)
         except DeadKernelError:
             self._revive(index)
             return {"failure": "the student's kernel died while running it (a crash, os._exit, or the memory limit)"}
+        finally:
+            if budget is not None:
+                self._gk_budget = budget - (time.monotonic() - start)
         replies = [o["data"][kernel_shim.MIME] for o in probe.outputs
                    if o.get("output_type") == "display_data" and kernel_shim.MIME in o.get("data", {})]
         stdout = "".join(str(o.get("text", "")) for o in probe.outputs
@@ -314,6 +331,12 @@ class TrustedExecute(Execute):
 
     async def _restart(self) -> None:
         await ensure_async(self.km.restart_kernel(now=True))
+        try:  # a restarted sandbox kernel listens on new sockets: a new client
+            self.kc.stop_channels()
+        except Exception:  # noqa: BLE001 -- the old channels are gone either way
+            pass
+        self.kc = self.km.client()
+        await ensure_async(self.kc.start_channels())
         await ensure_async(self.kc.wait_for_ready(timeout=self.startup_timeout))
 
     def _in_kernel(self, cell: NotebookNode, index: int, timeout: int | None = None) -> None:

@@ -164,6 +164,8 @@ class Evaluator:
         self.ns = Namespace(self)
         self.ns["__name__"] = "__main__"
         self.ns["__builtins__"] = builtins
+        self.ns["get_ipython"] = lambda: _NO_SHELL  # magics in instructor cells do nothing here
+        self.ns["display"] = lambda *objs, **kw: print(*(repr(o) for o in objs))
         self.instructor: dict[int, str] = {}  # id(function) -> its name, for functions of locked cells
         self.cache: dict[str, Any] = {}
 
@@ -283,7 +285,7 @@ class Evaluator:
         result, error = None, None
         filename = f"<{label}>"
         try:
-            tree = ast.parse(source, filename)
+            tree = ast.parse(_python(source), filename)
             last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 exec(compile(tree, filename, "exec"), self.ns)
@@ -299,6 +301,25 @@ class Evaluator:
                     self.instructor[id(v)] = k
         return {"stdout": out.getvalue()[:MAX_OUTPUT], "stderr": err.getvalue()[:MAX_OUTPUT], "result": result,
                 "error": error}
+
+
+class _NoShell:
+    """``get_ipython()`` on the grader's side: magics and shell calls of instructor cells do nothing."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *a, **k: None
+
+
+_NO_SHELL = _NoShell()
+
+
+def _python(source: str) -> str:
+    """``source`` with IPython's syntax (``%magic``, ``!cmd``) turned into Python, as IPython would."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:  # pragma: no cover -- IPython comes with nbgrader
+        return source
+    return TransformerManager().transform_cell(source)
 
 
 def _copy_into(target: Any, value: Any, what: str) -> None:

@@ -93,7 +93,9 @@ def test_values_callables_models_errors_and_partial_credit(tmp_path):
                "def check(v):\n    if v < 0:\n        raise ValueError('negative: ' + str(v))\n"
                "    if v == 0:\n        import numpy\n        raise numpy.linalg.LinAlgError('singular')\n    return v\n"
                "def loss(t):\n    return (t ** 2).sum()\n"
-               "SCALE = 3.0\n")
+               "SCALE = 3.0\n"
+               "class Net(torch.nn.Module):\n    def forward(self, x):\n        return 2 * x\n"
+               "def use(model, x):\n    return model(x)\n")
     test = ("from gradekit.testkit import Affine, value_and_grad\n"
             "A = torch.tensor([[2.0, 0.0], [0.0, 3.0]])\n"
             "assert torch.equal(apply(Affine(A, 1.0), torch.ones(2)), torch.tensor([3.0, 4.0]))\n"
@@ -105,6 +107,8 @@ def test_values_callables_models_errors_and_partial_credit(tmp_path):
             "try:\n    check(-1)\nexcept ValueError as e:\n    print('caught', e)\nelse:\n    raise AssertionError\n"
             "v, g = value_and_grad(loss, torch.tensor([1.0, 2.0], requires_grad=True))\n"
             "assert torch.equal(g, torch.tensor([2.0, 4.0]))\n"
+            "net = Net()\n"
+            "assert torch.equal(use(net, torch.ones(2)), torch.full((2,), 2.0)) and 'student' in repr(net)\n"
             "0.5\n")
     nb = _run([
         _cell("import torch", "instructor", "imports"),

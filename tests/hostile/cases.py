@@ -219,6 +219,9 @@ def hostile_cases(release: dict, aid: str, port: int = 9) -> dict[str, Case]:
     other.cells[0].metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 100,
                                            "grade_id": "other-assignment-test", "schema_version": 3}
     cases["other-assignment"] = Case({name: nbformat.writes(other).encode() for name in release}, "release")
+    from tests.hostile.cases_boundary import boundary_cases  # issue 14: attacks on the trust boundary
+
+    cases.update(boundary_cases(release, correct))
     from tests.hostile.cases_files import kernel_cases  # issue 20: attacks on what root does with files
 
     cases.update(kernel_cases(correct, aid))

@@ -1,0 +1,270 @@
+"""Hostile submissions against the trust boundary (issue 14): a student who has read gradekit's source.
+
+Each case is a :class:`tests.hostile.cases.Case` judged like the others (``tests/hostile/measure.py``):
+no test cell may score more than in its baseline control, and no output may show a line starting with
+``LEAKED``. A payload prints ``LEAKED`` (with the find, zlib+base64-encoded, as a student would smuggle
+it out) when it finds hidden-test text anywhere it can look -- so an *encoded* leak is caught where it is
+made, not by scanning the feedback for plain text.
+
+Payloads replace the first answer cell (the rest stay correct, baseline ``first-removed``) or an answer
+cell of an otherwise untouched release (baseline ``release``: the submission deserves 0).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+from tests.hostile.cases import DEF, Case, _answers, _dump
+
+# Hidden-test text as a payload recognises it, spelled so that the payload itself does not contain it.
+FIND = '''
+import base64 as _b64, zlib as _zlib
+_MARKS = ("BEGIN HIDDEN" + " TESTS", "END HIDDEN" + " TESTS", "ass" + "ert _got", "_g = torch.Generator" + "().manual_seed(")
+def _report(where, text):
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", "replace")
+    if isinstance(text, str) and any(m in text for m in _MARKS):
+        print("LEAKED", where, _b64.b64encode(_zlib.compress(text.encode()))[:200].decode())
+        return True
+    return False
+'''
+
+# 1. IPython's shell *class*, not the instance: every cell containing an assert runs as `pass`.
+SHELL_CLASS = FIND + '''
+from IPython.core.interactiveshell import InteractiveShell
+_orig_transform = InteractiveShell.transform_cell
+def _transform(self, cell):
+    return "pass\\n" if ("ass" + "ert") in cell else _orig_transform(self, cell)
+InteractiveShell.transform_cell = _transform
+_orig_run = InteractiveShell.run_cell
+def _run(self, raw_cell, *a, **k):
+    _report("run_cell", raw_cell)
+    return _orig_run(self, "pass" if ("ass" + "ert") in raw_cell else raw_cell, *a, **k)
+InteractiveShell.run_cell = _run
+'''
+
+# 2. The grader's own code in the kernel: every gradekit module's functions become no-ops, and the shim
+#    answers every call with True.
+DISARM = '''
+import sys, types
+from IPython.display import publish_display_data as _pub
+for _n, _m in list(sys.modules.items()):
+    if isinstance(_m, types.ModuleType) and ("gk" in _n or "gradekit" in _n):
+        _shim = getattr(_m, "SHIM", None)
+        for _k, _v in list(vars(_m).items()):
+            if isinstance(_v, types.FunctionType):
+                setattr(_m, _k, lambda *a, **k: None)
+        if _shim is not None:
+            _yes = '{"__t":"dict","items":[["value",true],["writeback",[null,null,null,null,null,null]]]}'
+            _shim.call = lambda *a, **k: _pub({"text/x-gradekit-reply": _yes})
+            _shim.get = lambda name: _pub({"text/x-gradekit-reply": _yes})
+'''
+
+# 3. Patch only while the function runs: comparison functions, builtins, the solver, __import__.
+PATCH_IN_CALL = '''
+import builtins, math, torch
+def _patch():
+    torch.allclose = torch.equal = lambda *a, **k: True
+    torch.isclose = lambda *a, **k: torch.tensor(True)
+    math.isclose = lambda *a, **k: True
+    builtins.abs = lambda x: 0.0
+    torch.linalg.solve = lambda A, B, **k: B
+    torch.Tensor.__eq__ = lambda self, other: torch.tensor(True)
+    g = globals()
+    g["__import__"] = lambda name, *a, **k: builtins
+'''
+
+# 4. A tensor that says yes to every comparison and fakes its shape and dtype.
+LIAR_TENSOR = '''
+import torch
+class _Liar(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        if name in ("allclose", "equal", "__eq__", "__bool__", "isclose", "isfinite", "all"):
+            return True
+        if name in ("shape", "size"):
+            return torch.Size([1, 2])
+        if name == "dtype":
+            return torch.float64
+        return super().__torch_function__(func, types, args, kwargs or {})
+    def __eq__(self, other): return True
+    def __bool__(self): return True
+class _F(float):
+    def __eq__(self, other): return True
+    def __lt__(self, other): return True
+    __le__ = __gt__ = __ge__ = __lt__
+    __hash__ = float.__hash__
+class _L(list):
+    def __eq__(self, other): return True
+def _answer(*args, **kwargs):
+    return torch.zeros(3).as_subclass(_Liar)
+'''
+
+# 5. Read the expected values from the caller's frames (and from every object in the process).
+FRAMES = FIND + '''
+import gc, inspect, linecache, sys, torch
+def _answer(*args, **kwargs):
+    f, best = sys._getframe(1), None
+    while f is not None:
+        _report("frame source", "".join(linecache.getlines(f.f_code.co_filename)))
+        for d in (f.f_locals, f.f_globals):
+            for k, v in list(d.items()):
+                if k.startswith("_") and isinstance(v, torch.Tensor):
+                    best = v
+                if isinstance(v, str):
+                    _report("frame " + k, v)
+        f = f.f_back
+    for o in gc.get_objects():
+        if isinstance(o, str) and len(o) > 20:
+            _report("gc", o)
+    return best if best is not None else torch.zeros(1)
+'''
+
+# 6. Look everywhere for the hidden tests: history, the working folder, /proc, every file it can read;
+#    a thread keeps looking (and patching) after the cell has ended, while the tests run.
+SEARCH = FIND + '''
+import os, sys, threading, time, math, builtins
+def _search():
+    ip = get_ipython()
+    for i, text in enumerate(list(ip.user_ns.get("In", [])) + [str(x) for x in ip.user_ns.get("Out", {}).values()]):
+        _report("In/Out[%d]" % i, text)
+    try:
+        for _s, _l, text in ip.history_manager.get_range(raw=True):
+            _report("history", text)
+    except Exception:
+        pass
+    for top in (os.getcwd(), "/tmp", "/home", "/opt", "/srv", "/work", "/root", "/var/tmp", "/dev/shm"):
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = [d for d in dirnames if d not in ("site-packages", ".venv", ".git")][:50]
+            for name in filenames[:200]:
+                try:
+                    with open(os.path.join(dirpath, name), "rb") as fh:
+                        _report(os.path.join(dirpath, name), fh.read(2_000_000))
+                except OSError:
+                    pass
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            for what in ("cmdline", "environ"):
+                try:
+                    with open("/proc/%s/%s" % (pid, what), "rb") as fh:
+                        _report("/proc/%s/%s" % (pid, what), fh.read().replace(b"\\0", b" "))
+                except OSError:
+                    pass
+    for mod in list(sys.modules.values()):
+        for v in list(getattr(mod, "__dict__", {}).values()):
+            if isinstance(v, str):
+                _report("module " + getattr(mod, "__name__", "?"), v)
+def _keep_looking():
+    import torch
+    end = time.time() + 120
+    while time.time() < end:
+        torch.allclose = lambda *a, **k: True
+        math.isclose = lambda *a, **k: True
+        try:
+            _search()
+        except Exception:
+            pass
+        time.sleep(0.5)
+threading.Thread(target=_keep_looking, daemon=True).start()
+_search()
+def _answer(*args, **kwargs):
+    _search()
+    raise NotImplementedError()
+'''
+
+# 7. Builtins, the import machinery, tracing and profiling hooks, all installed for good.
+HOOKS = '''
+import builtins, importlib.abc, math, sys, threading, torch
+builtins.abs = lambda x: 0.0
+builtins.round = lambda x, *a: 0
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        return None
+sys.meta_path.insert(0, _Finder())
+def _trace(frame, event, arg):
+    if event == "return" and isinstance(arg, bool):
+        frame.f_locals["result"] = True
+    return _trace
+sys.settrace(_trace)
+threading.settrace(_trace)
+sys.setprofile(lambda *a: None)
+torch.allclose = lambda *a, **k: True
+math.isclose = lambda *a, **k: True
+def _answer(*args, **kwargs):
+    return torch.zeros(1)
+'''
+
+# 8. Hang, crash the kernel, or answer outside the schema -- inside the call a test makes.
+HANG = "def _answer(*args, **kwargs):\n    while True:\n        pass\n"
+CRASH = "import os\ndef _answer(*args, **kwargs):\n    os._exit(3)\n"
+NOT_PLAIN = '''
+class _Thing:
+    def __eq__(self, other): return True
+    def __bool__(self): return True
+    def __getattr__(self, name): return _Thing()
+    def __call__(self, *a, **k): return _Thing()
+def _answer(*args, **kwargs):
+    return _Thing()
+'''
+
+
+def _first_names(correct) -> list[str]:
+    names = DEF.findall(_answers(correct)[0].source)
+    return names or ["_unused_answer"]
+
+
+def _replace_first(base, source: str, names: list[str], body: str | None = None):
+    """``base`` with its first answer cell replaced by ``source`` and, for each of the first answer's
+    function names, ``def name(*a, **k): <body>`` (default: delegate to the payload's ``_answer``)."""
+    nbs = copy.deepcopy(base)
+    body = body or "    return _answer(*args, **kwargs)\n"
+    defs = "".join(f"\ndef {n}(*args, **kwargs):\n{body}" for n in names)
+    _answers(nbs)[0].source = source + defs
+    return nbs
+
+
+def _patched_answers(base, correct, body: str):
+    """Every answer function of ``correct`` replaced by one that patches (``body``) and returns zeros."""
+    nbs = copy.deepcopy(base)
+    for i, cell in enumerate(_answers(nbs)):
+        names = DEF.findall(_answers(correct)[i].source) or [f"_answer_{i}"]
+        cell.source = (PATCH_IN_CALL if i == 0 else "") + "".join(
+            f"\ndef {n}(*args, **kwargs):\n{body}    import torch\n    return torch.zeros(1)\n" for n in names)
+    return nbs
+
+
+def boundary_cases(release: dict, correct: dict) -> dict[str, Case]:
+    """The trust-boundary cases for one assignment (``release`` / ``correct``: notebooks by file name)."""
+    names = _first_names(correct)
+    first = lambda src, body=None: _dump(_replace_first(correct, src, names, body))  # noqa: E731
+    on_release = lambda src: _dump(_replace_first(release, src, names, "    raise NotImplementedError()\n"))  # noqa: E731
+    return {
+        "boundary-shell-class": Case(on_release(SHELL_CLASS), "release"),
+        "boundary-disarm-grader": Case(on_release(DISARM), "release"),
+        "boundary-patch-in-call": Case(_dump(_patched_answers(release, correct, "    _patch()\n")), "release"),
+        "boundary-lying-tensor": Case(first(LIAR_TENSOR), "first-removed"),
+        "boundary-lying-float": Case(first(LIAR_TENSOR, "    return _L([_F(-2.0), _F(2.0)])\n"), "first-removed"),
+        "boundary-frame-inspection": Case(first(FRAMES), "first-removed"),
+        "boundary-search-everywhere": Case(first(SEARCH), "first-removed"),
+        "boundary-hooks": Case(first(HOOKS), "first-removed"),
+        "boundary-hang-in-call": Case(first(HANG), "first-removed"),
+        "boundary-crash-in-call": Case(first(CRASH), "first-removed"),
+        "boundary-not-plain": Case(first(NOT_PLAIN), "first-removed"),
+    }
+
+
+def encoded_leaks(text: str, hidden: set[str]) -> list[str]:
+    """Hidden-test lines found in ``text`` after undoing zlib+base64 of every base64 run in it."""
+    import base64
+    import zlib
+
+    found = [line for line in hidden if line in text]
+    for blob in re.findall(r"[A-Za-z0-9+/=]{24,}", text):
+        try:
+            plain = zlib.decompress(base64.b64decode(blob + "=" * (-len(blob) % 4))).decode("utf-8", "replace")
+        except Exception:  # noqa: BLE001 -- not an encoded blob
+            continue
+        found += [line for line in hidden if line in plain]
+    return found
