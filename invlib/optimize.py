@@ -77,7 +77,7 @@ _DEFAULT_MAX_ITER: dict[str, int] = {
 #: Above this many Jacobian entries per sample (``n * m``) "auto" goes matrix-free.
 _DENSE_LIMIT = 1 << 20
 
-#: The per-sample outcomes in :attr:`InversionResult.status` (codes are the indices).
+#: The per-sample outcomes in :attr:`~invlib.InversionResult.status` (codes are the indices).
 STATUSES: tuple[str, ...] = ("converged", "stationary", "stalled", "max_iter", "diverged", "ill_conditioned")
 
 
@@ -163,7 +163,7 @@ class InversionResult:
         Work done: ``{"f_rows": rows pushed through f in forward passes, "jacobian_rows":
         per-sample Jacobians formed by the dense solvers}`` (over all restarts).
     status:
-        Int codes, shape ``(batch,)``, indices into :data:`STATUSES`: ``"converged"``; ``"stationary"``
+        Int codes, shape ``(batch,)``, indices into :data:`~invlib.optimize.STATUSES`: ``"converged"``; ``"stationary"``
         (a stationary point of the prior/box objective, residual above ``tol``); ``"stalled"`` (no
         step decreases the residual: a local minimum, a singular Jacobian, an unreachable target);
         ``"max_iter"`` (the sample's own budget ran out); ``"diverged"`` (its iterate became
@@ -199,7 +199,7 @@ class InversionResult:
 
     @property
     def statuses(self) -> list[str]:
-        """The per-sample status names (see :data:`STATUSES`)."""
+        """The per-sample status names (see :data:`~invlib.optimize.STATUSES`)."""
         if self.status is None:
             return []
         return [STATUSES[int(c)] for c in self.status.tolist()]
@@ -454,11 +454,11 @@ def optimize_inverse(
         Show a ``tqdm.auto`` progress bar (works in notebooks and without a terminal).
     xtol:
         Requested accuracy in ``x``: a sample counts as converged only when its estimated relative
-        forward error is at most ``xtol`` (default :func:`default_xtol`: 1e-6 for float64, 1e-3 for
+        forward error is at most ``xtol`` (default :func:`~invlib.optimize.default_xtol`: 1e-6 for float64, 1e-3 for
         float32); the Newton solver keeps iterating a
         sample whose residual is below ``tol`` but whose next step is still longer than ``xtol``,
         and reports it ``"ill_conditioned"`` when rounding stops it first.  A
-        :class:`~invlib.errors.PrecisionWarning` says how many samples the dtype cannot deliver.
+        :class:`~invlib.PrecisionWarning` says how many samples the dtype cannot deliver.
     validate:
         ``False`` skips the checks that need the data on the host (finiteness of ``y``, a trial
         call of ``f``, the differentiability probe, the training-mode scan); for callers that
