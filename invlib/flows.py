@@ -485,7 +485,8 @@ def residual_logdet_estimate(g: Callable[[Tensor], Tensor], x: Tensor, *, n_term
     after :math:`n` terms leaves a bias of at most
     :math:`D\sum_{k>n} L^k/k \le D\,L^{n+1}/((n+1)(1-L))`. Cost: one forward of :math:`g` on the
     :math:`P` copies of the batch and :math:`n` vector-Jacobian products; no :math:`D \times D`
-    Jacobian is formed.
+    Jacobian is formed. The estimate is returned detached (a measurement, not a training loss: training
+    a residual flow also needs the estimator's gradient, e.g. Chen et al.'s Neumann-series gradient).
 
     Parameters
     ----------
