@@ -13,7 +13,6 @@ cell of an otherwise untouched release (baseline ``release``: the submission des
 from __future__ import annotations
 
 import copy
-import re
 
 from tests.hostile.cases import DEF, Case, _answers, _dump
 
@@ -254,17 +253,3 @@ def boundary_cases(release: dict, correct: dict) -> dict[str, Case]:
         "boundary-not-plain": Case(first(NOT_PLAIN), "first-removed"),
     }
 
-
-def encoded_leaks(text: str, hidden: set[str]) -> list[str]:
-    """Hidden-test lines found in ``text`` after undoing zlib+base64 of every base64 run in it."""
-    import base64
-    import zlib
-
-    found = [line for line in hidden if line in text]
-    for blob in re.findall(r"[A-Za-z0-9+/=]{24,}", text):
-        try:
-            plain = zlib.decompress(base64.b64decode(blob + "=" * (-len(blob) % 4))).decode("utf-8", "replace")
-        except Exception:  # noqa: BLE001 -- not an encoded blob
-            continue
-        found += [line for line in hidden if line in plain]
-    return found
