@@ -623,3 +623,28 @@ def test_restarts_of_a_sample_do_not_depend_on_its_position_in_the_batch():
     for i in range(6):
         alone = optimize_inverse(f, y[i : i + 1])
         assert torch.equal(alone.x[0], batch.x[i]), i
+
+
+def test_first_call_on_cpu_imports_neither_dynamo_nor_sympy():
+    """torch.func's pull-back imports torch._dynamo and sympy on first use (3-6 s on 2 cores): the dense CPU
+    path ("auto" on square maps up to 2**20 Jacobian entries) must not need it, so a first call costs about
+    what a warm one does. (The L-BFGS baseline goes through torch.optim, which imports torch._dynamo.)"""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch\n"
+        "from torch import nn\n"
+        "import invlib\n"
+        "f = nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 8)).double().eval()\n"
+        "x = torch.randn(40, 8, dtype=torch.float64)\n"
+        "for method in ('newton', 'homotopy'):\n"
+        "    r = invlib.optimize_inverse(f, f(x).detach(), method=method)\n"
+        "    assert bool(r.converged.all()), (method, r)\n"
+        "print(sorted(m for m in ('torch._dynamo', 'sympy') if m in sys.modules))\n"
+    )
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
