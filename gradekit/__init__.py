@@ -16,6 +16,7 @@ Modules (each has one job):
 * :mod:`gradekit.feedback` -- a feedback preprocessor that hides the hidden tests' source;
 * :mod:`gradekit.submissions` -- finding submissions in a folder or a zip (nbgrader's zip_collect layout);
 * :mod:`gradekit.journal` -- the resume journal: which submission (student + content hash) is graded;
+* :mod:`gradekit.worker` -- what a grading process does: one task's submissions in a temporary course;
 * :mod:`gradekit.runner` -- grading one submission in an isolated temporary course, and the parallel
   (process pool or Dask) driver that merges results into the gradebook one writer at a time;
 * :mod:`gradekit.cli` -- ``python -m gradekit`` / ``make grade``.
