@@ -36,9 +36,9 @@ continuum of preimages, or only a boundary point). Example: :math:`W = [I; -I]`,
 
 All arithmetic is in float64, whatever the model's dtype. The values handed to these inverses
 usually come out of the inverses of later layers, with rounding errors: an entry with
-:math:`|z_i| \le 	au = \sqrt{arepsilon}\,\max_j |z_j|` counts as zero (inactive), and the
-equalities and inequalities are checked to within :math:`\max(	au, 64\,arepsilon\,\kappa\,
-\mathrm{scale})`, where :math:`arepsilon` is the machine epsilon of the *input's* dtype and
+:math:`|z_i| \le \tau = \sqrt{\varepsilon}\,\max_j |z_j|` counts as zero (inactive), and the
+equalities and inequalities are checked to within :math:`\max(\tau, 64\,\varepsilon\,\kappa\,
+\mathrm{scale})`, where :math:`\varepsilon` is the machine epsilon of the *input's* dtype and
 :math:`\kappa` the condition number of the solved system: a value within that distance of the
 image is accepted.
 """
