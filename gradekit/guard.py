@@ -16,6 +16,8 @@ guard is the notebook the student hands in, which :class:`ReconcileCells` makes 
 
 from __future__ import annotations
 
+import re
+
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_raw_cell
 from nbgrader.api import Gradebook
@@ -62,12 +64,21 @@ class ReconcileCells(NbGraderPreprocessor):
                 continue
             seen.add(gid)
             cell_type, text, locked, checksum = source[gid]
-            if locked or cell.cell_type != cell_type:
-                if cell.cell_type != cell_type or cell.source != text:
-                    self.log.warning("gradekit: locked cell %r was altered: restored from the source", gid)
+            if (locked or cell.cell_type != cell_type) and (cell.cell_type != cell_type or cell.source != text):
+                # only an altered cell is rebuilt: an intact one keeps its outputs (`--no-execute` grades them),
+                # its attachments and its id; a rebuilt one gets the submitted id (or one from its grade_id),
+                # none where the notebook's format has no cell ids (nbformat < 4.5): identical input, identical output
+                self.log.warning("gradekit: locked cell %r was altered: restored from the source", gid)
                 keep = {k: v for k, v in cell.metadata.items() if k != "nbgrader"}
-                cell = {"code": new_code_cell, "markdown": new_markdown_cell, "raw": new_raw_cell}[cell_type](text)
-                cell.metadata.update(keep)
+                fresh = {"code": new_code_cell, "markdown": new_markdown_cell, "raw": new_raw_cell}[cell_type](text)
+                fresh.metadata.update(keep)
+                if (nb.get("nbformat", 4), nb.get("nbformat_minor", 0)) >= (4, 5):
+                    fresh["id"] = cell.get("id") or re.sub(r"[^A-Za-z0-9_-]", "-", gid)[:64]
+                else:
+                    fresh.pop("id", None)
+                if cell_type != "code" and cell.get("attachments"):
+                    fresh["attachments"] = cell["attachments"]  # the restored text may show them
+                cell = fresh
             meta = {"grade": gid in points, "solution": gid in solutions, "locked": bool(locked),
                     "grade_id": gid, "schema_version": 3}
             if gid in points:

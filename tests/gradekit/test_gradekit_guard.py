@@ -55,3 +55,30 @@ def test_reconcile_restores_metadata_and_puts_back_deleted_tests(gradebook):
                                                                                    "test-2", None]
     assert "nbgrader" not in nb.cells[-1].metadata, "a cell of another assignment must not be graded"
     assert by_id["answer"].source == "def f(x): return x", "the student's answer must be kept"
+
+
+def test_reconcile_is_deterministic_keeps_intact_cells_and_fits_old_formats(gradebook):
+    import copy
+
+    import nbformat
+
+    intact = _cell("assert f(1) == 1", "test-1", grade=True, locked=True, points=2)
+    intact.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="", traceback=[])]
+    intro = _cell("# Changed ![x](attachment:x.png)", "intro", locked=True, kind="markdown")
+    intro["attachments"] = {"x.png": {"image/png": "iVBORw0KGgo="}}
+    nb = new_notebook(cells=[intro, _cell("def f(x): return x", "answer", solution=True), intact,
+                             _cell("pass", "test-2", grade=True, locked=True, points=3)])
+    first, _ = ReconcileCells().preprocess(copy.deepcopy(nb), gradebook)
+    second, _ = ReconcileCells().preprocess(copy.deepcopy(nb), gradebook)
+    assert nbformat.writes(first) == nbformat.writes(second), "identical submissions must give identical notebooks"
+    by_id = {c.metadata["nbgrader"]["grade_id"]: c for c in first.cells}
+    assert by_id["test-1"].outputs == intact.outputs, "an intact locked cell keeps its outputs (--no-execute)"
+    assert by_id["intro"].source == "# Task" and by_id["intro"].attachments == intro["attachments"]
+    assert by_id["test-2"].source == "assert f(2) == 4" and by_id["test-2"].id == nb.cells[3].id
+    old = copy.deepcopy(nb)
+    old.nbformat_minor = 4
+    for cell in old.cells:
+        cell.pop("id", None)
+    old, _ = ReconcileCells().preprocess(old, gradebook)
+    assert not any("id" in c for c in old.cells), "nbformat 4.4 has no cell ids"
+    nbformat.validate(old)
