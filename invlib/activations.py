@@ -164,6 +164,9 @@ class ActivationInverse(InverseLayer):
             return y
         if y.numel() == 0:
             return y
+        if not self.validate:  # no host reads: clamp without looking, or leave out-of-range y to give NaN
+            return torch.clamp(y, min=self._inside(self.lower, y, 1), max=self._inside(self.upper, y, -1)) \
+                if self.clamp else y
         lo, hi = torch.aminmax(y.detach())
         lo_ok = self.lower == -math.inf or bool(lo > self.lower)
         hi_ok = self.upper == math.inf or bool(hi < self.upper)
@@ -205,6 +208,15 @@ class ActivationInverse(InverseLayer):
             stacklevel=4,
         )
         return torch.clamp(y, min=lo_in, max=hi_in)
+
+    @staticmethod
+    def _inside(bound: float, y: Tensor, direction: int) -> Tensor | None:
+        """Two representable steps inside a finite ``bound`` (towards ``direction``), as a tensor; None if infinite."""
+        if not math.isfinite(bound):
+            return None
+        b = torch.tensor(bound, dtype=y.dtype, device=y.device)
+        far = torch.tensor(direction * torch.finfo(y.dtype).max, dtype=y.dtype, device=y.device)
+        return torch.nextafter(torch.nextafter(b, far), far)
 
     def inverse_fn(self, y: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -73,6 +73,8 @@ class InverseLayer(nn.Module):
         super().__init__()
         self.path = path
         self.layer = layer
+        #: check the data (ranges, pivots...) before inverting; see :attr:`InverseModel.validate`
+        self.validate = True
 
     @property
     def where(self) -> str:
@@ -131,15 +133,33 @@ class IdentityInverse(InverseLayer):
         return torch.zeros(y.shape[0] if y.ndim else 1, dtype=y.dtype, device=y.device)
 
 
-def _snapshot(model: nn.Module) -> list[tuple[str, int, int]]:
-    """``(name, id, version)`` of every parameter and buffer: changes when a weight is modified."""
+def _identity(model: nn.Module) -> list[tuple]:
+    """``(name, id, storage address, version)`` of every parameter and buffer: cheap, and changes with
+    any in-place change, ``weight.data = ...`` or a copy of the model -- but also when nothing changed."""
     out = []
     for name, t in list(model.named_parameters()) + list(model.named_buffers()):
         try:
             version = t._version
         except RuntimeError:  # inference tensors have no version counter
             version = -1
-        out.append((name, id(t), version))
+        out.append((name, id(t), t.data_ptr(), version))
+    return out
+
+
+def _content(model: nn.Module) -> list[tuple]:
+    """A fingerprint of every parameter's and buffer's values: shape, dtype, sum, sum of squares and up to 64
+    evenly spaced entries (in float64). Equal for a deep copy or an unpickled copy; different after training."""
+    out = []
+    with torch.no_grad():
+        for name, t in list(model.named_parameters()) + list(model.named_buffers()):
+            flat = t.detach().reshape(-1)
+            if flat.is_floating_point() or flat.is_complex():
+                flat = flat.to(torch.float64) if not flat.is_complex() else torch.view_as_real(flat).reshape(-1)
+            else:
+                flat = flat.to(torch.float64)
+            step = max(1, flat.numel() // 64)
+            probe = torch.cat([flat.sum().reshape(1), flat.pow(2).sum().reshape(1), flat[::step][:64]])
+            out.append((name, tuple(t.shape), str(t.dtype), tuple(probe.cpu().tolist())))
     return out
 
 
@@ -171,8 +191,10 @@ class InverseModel(nn.Module):
         super().__init__()
         self.__dict__["model"] = model  # a reference only; see the class docstring
         self.layers = nn.ModuleList(layers)
-        self._snap = _snapshot(model)
+        self._ident = _identity(model)
+        self._content = _content(model)
         self._warned_stale = False
+        self._validate_inputs = True
         self._ref: tuple[torch.dtype | None, torch.device | None] | None = None
 
     # -- bookkeeping -----------------------------------------------------------------------------
@@ -192,17 +214,38 @@ class InverseModel(nn.Module):
             self._ref = ref
         return self._ref
 
+    @property
+    def validate(self) -> bool:
+        """Whether calls check ``y`` (type, dtype, device, shape, finiteness, each activation's range) and the
+        weights' staleness first. ``False`` skips every check that reads data on the host, so the inverse
+        composes with ``torch.func.vmap``, ``torch.compile(fullgraph=True)`` and ``torch.export``; bad
+        input then gives NaN/inf or a torch error instead of a typed one. Set it with
+        ``invlib.inverse(model, validate=False)`` or by assigning this attribute."""
+        return self._validate_inputs
+
+    @validate.setter
+    def validate(self, value: bool) -> None:
+        self._validate_inputs = bool(value)
+        for layer in self.layers:
+            layer.validate = bool(value)
+
     def _check_stale(self) -> None:
         if self._warned_stale:
             return
-        if _snapshot(self.model) != self._snap:
-            self._warned_stale = True
-            warnings.warn(
-                "the model's weights changed after invlib.inverse(model) built this inverse; "
-                "it still inverts the old weights: call invlib.inverse(model) again",
-                StaleInverseWarning,
-                stacklevel=3,
-            )
+        ident = _identity(self.model)
+        if ident == self._ident:
+            return
+        # something moved (a copy, .data = ..., an optimizer step): compare the values themselves
+        if _content(self.model) == self._content:
+            self._ident = ident
+            return
+        self._warned_stale = True
+        warnings.warn(
+            "the model's weights changed after invlib.inverse(model) built this inverse; "
+            "it still inverts the old weights: call invlib.inverse(model) again",
+            StaleInverseWarning,
+            stacklevel=3,
+        )
 
     def expected_input_shape(self, y_shape: Sequence[int]) -> torch.Size:
         """Run only the shape checks of every layer on ``y_shape``; return the shape of ``x``."""
@@ -241,7 +284,12 @@ class InverseModel(nn.Module):
 
     # -- the map ---------------------------------------------------------------------------------
     def forward(self, y: Tensor) -> Tensor:
-        r""":math:`x = f^{-1}(y)`; raises a typed error instead of returning NaN or inf."""
+        r""":math:`x = f^{-1}(y)`; raises a typed error instead of returning NaN or inf (see :attr:`validate`)."""
+        if not self._validate_inputs:
+            x = y
+            for layer in self.layers:
+                x = layer(x)
+            return x
         y = self._validate(y)
         x = y
         for layer in self.layers:

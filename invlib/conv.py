@@ -270,6 +270,22 @@ def build_conv(module: nn.modules.conv._ConvNd, path: str, opts: BuildOptions,
             f"or overlaps inputs (only kernel = stride with no padding, or stride 1, is supported)",
             "use stride 1 with padding_mode='circular', kernel = stride with C_out = C_in*k^d, "
             "or invlib.optimize_inverse")
+    # stride 1 from here on: with less padding than dilation*(kernel-1) the output is smaller than the input
+    pad_total = None if isinstance(padding, str) else [2 * p for p in _tuple(padding, d)]
+    if padding == "valid":
+        pad_total = [0] * d
+    shrink = None if pad_total is None else [dd * (kk - 1) - p for dd, kk, p in zip(dilation, k, pad_total)]
+    if shrink is not None and any(sh > 0 for sh in shrink):
+        sizes = ""
+        if in_size is not None:
+            out_size = tuple(n - sh for n, sh in zip(in_size, shrink))
+            sizes = f" ({'x'.join(map(str, in_size))} -> {'x'.join(map(str, out_size))})"
+        raise NotInvertibleError(
+            path, layer, f"padding {tuple(p // 2 for p in pad_total)} with kernel {k} shrinks each "
+            f"spatial size by {tuple(shrink)}{sizes}: fewer outputs than inputs, so different inputs share "
+            f"an output",
+            "keep the size (padding = dilation*(kernel-1)/2 with padding_mode='circular'), or use "
+            "invlib.optimize_inverse with a prior to choose one preimage")
     if module.padding_mode != "circular":
         raise NotInvertibleError(
             path, layer, f"{'zero' if module.padding_mode == 'zeros' else module.padding_mode} padding: "

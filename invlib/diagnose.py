@@ -303,6 +303,13 @@ def diagnose(model: nn.Module, x: Tensor, *, rtol: float | None = None, sample: 
         except Exception as e:  # noqa: BLE001 - turn a shape error deep inside into a named one
             raise InvalidInputError(
                 f"layer {where(path, layer)} failed on an input of shape {format_shape(a.shape)}: {e}") from e
+        if not isinstance(out, Tensor):
+            kind = type(out).__name__
+            raise InvalidInputError(
+                f"layer {where(path, layer)} returns a {kind}, not a tensor (recurrent layers such as LSTM and "
+                f"GRU return (output, state)); diagnose needs tensor -> tensor layers: wrap it, e.g. "
+                f"nn.Sequential(..., TakeFirst(lstm), ...) with a module whose forward returns lstm(x)[0], "
+                f"then diagnose that")
         inactive = None
         if isinstance(mod, RELU_FAMILY):
             n_zero, n_all = _inactive_counts(mod, a)

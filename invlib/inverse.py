@@ -450,7 +450,8 @@ def _range_aware_block(layers: list[tuple[str, nn.Module]], i: int, opts: BuildO
 
 def inverse(model: nn.Module, *, least_squares: bool = False, clamp: bool = False,
             rcond: float | None = None, solver: str = "explicit",
-            example_input: Tensor | None = None, range_aware: bool = True) -> InverseModel:
+            example_input: Tensor | None = None, range_aware: bool = True,
+            validate: bool = True) -> InverseModel:
     r"""The exact inverse :math:`f^{-1}` of ``model`` (:math:`f`), so that
     ``inverse(model)(model(x))`` :math:`\approx x`.
 
@@ -509,6 +510,12 @@ def inverse(model: nn.Module, *, least_squares: bool = False, clamp: bool = Fals
           box (``ReLU`` after ``Sigmoid``) is inverted as the identity.
 
         ``range_aware=False`` restores the strict layer-by-layer decision.
+    validate:
+        Check every ``y`` before inverting it (default): type, dtype and device, shape, finiteness,
+        each activation's range, and that the model's weights did not change since this call. ``False``
+        skips every check that reads data on the host, so the inverse composes with
+        ``torch.func.vmap``, ``torch.compile(fullgraph=True)`` and ``torch.export``; bad input then
+        gives NaN/inf instead of a typed error. Switchable later: ``inv.validate = True``.
 
     Returns
     -------
@@ -567,4 +574,6 @@ def inverse(model: nn.Module, *, least_squares: bool = False, clamp: bool = Fals
         img = _image_after(img, mod, inv, inv.where, opts)
         built.append(inv)
         i += 1
-    return InverseModel(model, list(reversed(built)))
+    inv = InverseModel(model, list(reversed(built)))
+    inv.validate = validate
+    return inv

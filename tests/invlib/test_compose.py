@@ -136,3 +136,56 @@ def test_device_mismatch_names_both_devices() -> None:
     x = torch.randn(8, 4, device="cuda")
     with torch.no_grad():
         torch.testing.assert_close(inv(model(x)), x, atol=1e-4, rtol=0)
+
+
+# ------------------------------------------------------------------------------------------------
+# Staleness by content, and validate=False for torch's transforms (issue 17)
+# ------------------------------------------------------------------------------------------------
+
+
+def _tanh_model() -> "torch.nn.Sequential":
+    torch.manual_seed(3)
+    return torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Tanh(), torch.nn.Linear(4, 4)).double()
+
+
+def test_a_copied_inverse_with_the_same_weights_is_not_stale():
+    import copy
+    import io
+    import warnings
+
+    model = _tanh_model()
+    inv = invlib.inverse(model)
+    y = model(torch.randn(3, 4, dtype=torch.float64)).detach()
+    buf = io.BytesIO()
+    torch.save(inv, buf)
+    buf.seek(0)
+    for other in (copy.deepcopy(inv), torch.load(buf, weights_only=False)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", invlib.StaleInverseWarning)
+            other(y)
+
+
+def test_weights_replaced_through_data_make_the_inverse_stale():
+    model = _tanh_model()
+    inv = invlib.inverse(model)
+    y = model(torch.randn(3, 4, dtype=torch.float64)).detach()
+    model[0].weight.data = model[0].weight.data + 0.1
+    with pytest.warns(invlib.StaleInverseWarning):
+        inv(y)
+
+
+def test_validate_false_composes_with_vmap_export_and_compile():
+    model = _tanh_model()
+    x = torch.randn(5, 4, dtype=torch.float64)
+    y = model(x).detach()
+    inv = invlib.inverse(model, validate=False)
+    assert inv.validate is False
+    assert torch.allclose(torch.func.vmap(inv)(y[:, None, :])[:, 0], x, rtol=0, atol=1e-10)
+    exported = torch.export.export(inv, (y,))
+    assert torch.allclose(exported.module()(y), x, rtol=0, atol=1e-10)
+    compiled = torch.compile(inv, backend="eager", fullgraph=True)
+    assert torch.allclose(compiled(y), x, rtol=0, atol=1e-10)
+    # switched back on, the typed checks return
+    inv.validate = True
+    with pytest.raises(invlib.DomainError):
+        inv(torch.full((1, 4), 10.0, dtype=torch.float64))

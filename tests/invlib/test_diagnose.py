@@ -151,3 +151,9 @@ def test_bad_inputs(model: nn.Sequential) -> None:
         invlib.diagnose(model, torch.zeros(2, 7, dtype=torch.float64))
     with pytest.raises(TypeError, match="torch.nn.Module"):
         invlib.diagnose(lambda v: v, torch.zeros(2, 6))
+
+
+def test_a_layer_returning_a_tuple_gets_a_typed_error():
+    lstm = torch.nn.LSTM(4, 4, batch_first=True)
+    with pytest.raises(invlib.InvalidInputError, match=r"LSTM.*returns a tuple.*\[0\]"):
+        invlib.diagnose(lstm, torch.randn(3, 5, 4))
