@@ -331,16 +331,17 @@ def test_menu_opens(size, open_page):
         assert shown(), "on a phone the sidebar toggle does not open the chapter list"
         link = sidebar.locator("a.reference.internal", has_text="Non-linearity").first
         assert link.is_visible(), "the opened chapter list does not show the chapters"
-        secondary = page.locator(".secondary-toggle:visible").first
-        if secondary.count():
-            page.keyboard.press("Escape")
-            page.reload(wait_until="networkidle")
-            page.locator(".secondary-toggle:visible").first.click()
-            page.wait_for_timeout(600)
-            contents = page.locator(".bd-sidebar-secondary")
-            box = contents.bounding_box()
-            assert contents.is_visible() and box and box["x"] + box["width"] <= PHONE[0] + 1 and box["width"] > 100, \
-                "the phone's Contents button does not open the page's table of contents"
+        page.reload(wait_until="networkidle")
+        contents_button = page.locator(".secondary-toggle:visible")
+        assert contents_button.count() == 1, "a chapter page on a phone has no Contents button"
+        contents = page.locator(".bd-sidebar-secondary")
+        assert not contents.is_visible() or contents.bounding_box()["x"] >= PHONE[0] - 1, "Contents starts open"
+        contents_button.first.click()
+        page.wait_for_timeout(600)
+        box = contents.bounding_box()
+        assert contents.is_visible() and box and box["x"] >= -1 and box["x"] + box["width"] <= PHONE[0] + 1 \
+            and box["width"] > 100, "the phone's Contents button does not open the page's table of contents"
+        assert contents.locator("a.nav-link").first.is_visible(), "the opened Contents list shows no sections"
     else:
         assert shown(), "on a laptop the chapter list starts open"
         toggle.click()
@@ -363,28 +364,44 @@ def test_top_bar_holds_no_lone_search_box(open_page):
 
 @pytest.mark.parametrize("size", VIEWPORTS)
 @pytest.mark.parametrize("doc", toc_files())
-def test_page_fits_the_screen(doc, size, open_page):
-    """No page scrolls sideways, and no code or output block does: long lines wrap (book/_static/reader.css)."""
+def test_page_fits_the_screen_and_shows_no_raw_math(doc, size, open_page):
+    """No page scrolls sideways, and no code or output block does: long lines wrap (book/_static/reader.css).
+    After MathJax has run, the reader sees no TeX source: no $, no \\( \\), no \\command outside code."""
+    from tests.course.test_page_text import raw_math
+
     width, height = VIEWPORTS[size]
     page, _ = open_page(f"{doc}.html", (width, height))
+    if has_math(doc):
+        wait_for_mathjax(page)
     page_width = page.evaluate("document.documentElement.scrollWidth")
     assert page_width <= width + 1, f"{doc} is {page_width} px wide on a {width} px screen"
     sideways = page.eval_on_selector_all(
         "article pre", "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent.slice(0, 60))")
     assert not sideways, f"{doc}: {len(sideways)} code/output blocks scroll sideways at {width} px: {sideways[:3]}"
-
-
-@pytest.mark.parametrize("size", VIEWPORTS)
-@pytest.mark.parametrize("doc", toc_files())
-def test_page_shows_no_raw_math(doc, size, open_page):
-    """After MathJax has run, the reader sees no TeX source: no $, no \\( \\), no \\command outside code."""
-    from tests.course.test_page_text import raw_math
-
-    page, _ = open_page(f"{doc}.html", VIEWPORTS[size])
-    if has_math(doc):
-        wait_for_mathjax(page)
     found = raw_math(page.evaluate(READER_TEXT_JS))
     assert not found, f"{doc} shows raw math at {size} size:\n" + "\n".join(found[:10])
+
+
+def test_figures_stay_on_white_in_dark_mode(browser, server):
+    """A reader in dark mode sees each figure on its own white background (matplotlibrc: figure.facecolor white),
+    not dark text on the dark page, and the theme does not invert it."""
+    context = browser.new_context(viewport={"width": DESKTOP[0], "height": DESKTOP[1]}, color_scheme="dark")
+    try:
+        page = context.new_page()
+        page.goto(urljoin(server, f"{SEARCH_PAGE}.html"), wait_until="networkidle")
+        assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+        figures = page.eval_on_selector_all(
+            ".cell_output img", "els => els.map(e => ({src: e.getAttribute('src'), filter: getComputedStyle(e).filter}))")
+        assert figures
+        page_dir = (HTML / SEARCH_PAGE).parent
+        for figure in figures:
+            assert "invert" not in figure["filter"], figure
+            svg = (page_dir / figure["src"]).resolve().read_text()
+            background = re.search(r'<g id="patch_1">\s*<path d="[^"]*"\s*style="fill:\s*([^;"]+)', svg)
+            assert background and background.group(1).strip() in ("#ffffff", "white"), \
+                f"{figure['src']} has no white background: {background and background.group(1)}"
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize("size", VIEWPORTS)
