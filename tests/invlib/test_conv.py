@@ -119,7 +119,7 @@ def test_size_dependent_singularity_is_found_for_the_actual_size() -> None:
         (nn.Conv2d(3, 3, 3, padding=1), r"zero padding: .*padding_mode='circular'.*optimize_inverse"),
         (nn.Conv2d(3, 3, 3, padding=1, padding_mode="reflect"), r"reflect padding: use padding_mode='circular' or optimize_inverse \(with padding_mode='reflect'"),
         (nn.Conv2d(3, 3, 3, stride=2, padding=1, padding_mode="circular"), r"stride \(2, 2\) .* downsamples"),
-        (nn.Conv2d(3, 3, 3, padding=0, padding_mode="circular"), r"padding \(0, 0\) .* shrinks each spatial size by \\(2, 2\\)"),
+        (nn.Conv2d(3, 3, 3, padding=0, padding_mode="circular"), r"padding \(0, 0\) .* shrinks each spatial size by \(2, 2\)"),
         (nn.Conv2d(3, 3, 3, padding=2, padding_mode="circular"), r"padding \(2, 2\) .* changes the spatial size"),
         (nn.Conv2d(3, 5, 3, padding=1, padding_mode="circular"), r"widening: 3 -> 5 channels"),
         (nn.ConvTranspose2d(3, 3, 1), r"transposed convolutions are not supported"),
