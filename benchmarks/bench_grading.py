@@ -7,10 +7,15 @@ The submissions are synthetic and mixed: 40 % correct, 40 % partial (the first a
 declared wrong submission from ``tests/wrong_submissions/``), 20 % broken (the untouched release, a
 malformed notebook). Stock runs this course's configuration without the hardening (no sandbox, no
 guards); the gradekit runs use the full hardened configuration, so their times include the sandbox
-(each kernel capped at 1 CPU), the tamper guard and the merge into the gradebook. Their kernels are
+(each kernel capped at 1 CPU), the trust boundary (test cells evaluated in a grader-side process,
+:mod:`gradekit.boundary`) and the merge into the gradebook. Their kernels are
 forks of a pre-loaded server (:mod:`gradekit.zygote`), one per worker, which imports torch once; stock
 nbgrader starts a fresh kernel, which imports it again, for every notebook. The 1-worker row separates
 what pre-loading gains from what parallelism gains.
+
+The boundary's own cost: ``--boundary K`` grades K correct submissions on one worker twice, with the
+course's configuration and with nbgrader's plain ``Execute`` in place of ``TrustedExecute`` (tests run
+in the student's kernel, as before the boundary), and reports the difference per notebook.
 """
 
 from __future__ import annotations
@@ -94,16 +99,50 @@ def bench(n: int, aid: str, workers: int = 2) -> dict[str, float]:
     return times
 
 
+def boundary_cost(k: int, aid: str) -> dict[str, float]:
+    """Wall seconds for ``k`` correct submissions on one worker, with and without the trust boundary."""
+    os.environ["PATH"] = nbgrader_env()["PATH"]
+    times = {}
+    with tempfile.TemporaryDirectory(prefix="bench-boundary-") as tmp:
+        for label, boundary in (("with the trust boundary", True), ("tests in the kernel (plain Execute)", False)):
+            course = _course(Path(tmp) / label.split()[0], aid, stock=False)
+            if not boundary:
+                cfg = course.root / "nbgrader_config.py"
+                text = cfg.read_text()
+                assert "TrustedExecute, IgnorePattern" in text
+                cfg.write_text(text.replace("TrustedExecute, IgnorePattern", "Execute, IgnorePattern").replace(
+                    "from gradekit.boundary import TrustedExecute", "from nbgrader.preprocessors import Execute"))
+            correct = controls(course.released_notebooks(aid), aid)["correct"]
+            subs = [Submission(f"c{i:03d}", correct) for i in range(k)]
+            start = time.monotonic()
+            grade_all(course.root, aid, subs, workers=1, progress=False)
+            times[label] = time.monotonic() - start
+    return times
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100, help="number of submissions (default 100)")
     parser.add_argument("--assignment", default="ex01_functions")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--boundary", type=int, default=0, metavar="K",
+                        help="only measure the trust boundary's cost on K correct submissions")
     if argv is None and __name__ != "__main__":
         argv = []  # called by `python -m benchmarks [bench_grading]`: sys.argv holds the runner's arguments
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be at least 1")
+    if args.boundary:
+        load_before = os.getloadavg()
+        times = boundary_cost(args.boundary, args.assignment)
+        on, off = times.values()
+        print(f"{args.boundary} correct submissions of {args.assignment}, 1 worker (load average before: "
+              f"{load_before[0]:.2f}, after: {os.getloadavg()[0]:.2f})\n")
+        print("| configuration | wall time (s) | s / notebook |\n|---|---:|---:|")
+        for name, t in times.items():
+            print(f"| {name} | {t:.1f} | {t / args.boundary:.2f} |")
+        print(f"\nthe boundary costs {(on - off) / args.boundary:+.2f} s per notebook")
+        return
     load_before = os.getloadavg()
     times = bench(args.n, args.assignment, args.workers)
     load_after = os.getloadavg()
