@@ -23,7 +23,7 @@ THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup book test check test-hostile exercises notebooks bench grade linkcheck clean
+.PHONY: setup book test check test-hostile test-nbgrader exercises notebooks bench grade linkcheck clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ check: setup
 # The hostile-submission grading tests alone (fork and memory bombs...; `make test` runs them too).
 test-hostile: setup
 	$(THREADS) $(BIN)/python -m pytest -m hostile -p no:cacheprovider
+
+# nbgrader's own test suite (apps and preprocessors, shipped inside nbgrader) with the course's hardening
+# injected into every nbgrader run ($JUPYTER_CONFIG_PATH); `make test` runs its autograde/feedback part.
+test-nbgrader: setup
+	$(THREADS) $(BIN)/python -m tests.gradekit.nbgrader_suite -rfE
 
 exercises: setup
 	$(BIN)/python -m tools.nbgrader_course release

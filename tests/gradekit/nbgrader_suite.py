@@ -1,0 +1,80 @@
+"""nbgrader's own test suite, run with this course's hardening injected into every nbgrader run.
+
+``python -m tests.gradekit.nbgrader_suite [--subset] [PYTEST ARGS]`` (``make test-nbgrader``).
+
+nbgrader ships its tests inside the package (``nbgrader/tests/apps``, ``nbgrader/tests/preprocessors``).
+Every ``NbGraderApp`` loads ``nbgrader_config.py`` from the folders on ``$JUPYTER_CONFIG_PATH``; this
+module writes the hardening part of the course's ``nbgrader_config.py`` (everything from the ``Hardening``
+banner on: the sandboxed kernel manager, its limits, the preprocessor lists) into such a folder and runs
+nbgrader's suite with it, so each of nbgrader's own scenarios (due dates, late penalties, extra files,
+several notebooks, manually graded cells, partial credit, ``--no-execute``, ``nbgrader db assignment add``,
+``--force`` re-runs ...) is graded the hardened way. A test that fails must be listed in
+:data:`INTENDED_DIFFERENCES` with the reason, or be fixed.
+
+:data:`SUBSET` is the part ``make test`` runs (the autograde and feedback scenarios; see
+``tests/gradekit/test_gradekit_nbgrader_suite.py``); ``make test-nbgrader`` runs all of it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BANNER = "# Hardening (gradekit"
+SUITE = ("apps", "preprocessors")
+SUBSET = ("apps/test_nbgrader_autograde.py", "apps/test_nbgrader_generate_feedback.py")
+
+#: nbgrader test id -> why the hardened grading differs from stock on purpose.
+INTENDED_DIFFERENCES: dict[str, str] = {}
+
+
+def hardening_config() -> str:
+    """The hardening part of the course's ``nbgrader_config.py``, as a config file of its own."""
+    text = (REPO / "nbgrader_config.py").read_text()
+    cut = text.find(BANNER)
+    if cut < 0:
+        raise RuntimeError(f"no {BANNER!r} section in {REPO / 'nbgrader_config.py'}")
+    return "import os\n\nc = get_config()  # noqa: F821\n\n" + text[text.rfind("\n", 0, cut) + 1:]
+
+
+def suite_paths(subset: bool = False) -> list[str]:
+    spec = importlib.util.find_spec("nbgrader.tests")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("nbgrader's tests are not installed with nbgrader")
+    root = Path(list(spec.submodule_search_locations)[0])
+    return [str(root / p) for p in (SUBSET if subset else SUITE)]
+
+
+def run(subset: bool = False, extra: list[str] | None = None, junit: str | None = None) -> subprocess.CompletedProcess:
+    """Run nbgrader's suite (or :data:`SUBSET`) with the hardening injected; the pytest process."""
+    with tempfile.TemporaryDirectory(prefix="gk-nbgrader-config-") as cfg:
+        Path(cfg, "nbgrader_config.py").write_text(hardening_config())
+        env = dict(os.environ)
+        env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(filter(None, [cfg, env.get("JUPYTER_CONFIG_PATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+        env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+        deselect = [a for t in INTENDED_DIFFERENCES for a in ("--deselect", t)]
+        cmd = [sys.executable, "-m", "pytest", *suite_paths(subset), "-p", "no:cacheprovider", "-q", "-n", "0",
+               "-o", "addopts=", "--rootdir", str(Path(suite_paths()[0]).parent), *deselect, *(extra or [])]
+        if junit:
+            cmd += ["--junitxml", junit]
+        return subprocess.run(cmd, env=env, cwd=tempfile.gettempdir(), capture_output=True, text=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    subset = "--subset" in argv
+    argv = [a for a in argv if a != "--subset"]
+    proc = run(subset, argv)
+    print(proc.stdout[-20000:])
+    print(proc.stderr[-5000:], file=sys.stderr)
+    return proc.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
