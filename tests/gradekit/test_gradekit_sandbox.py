@@ -465,6 +465,7 @@ def test_working_folder_is_a_capped_scratch_copy_without_links_or_notebooks(tmp_
     assert (tmp_path / "secret").read_text() == "secret"
 
 
+@pytest.mark.slow  # a kernel or 4.5 GiB of allocations: not in make check
 @needs_sandbox
 @pytest.mark.parametrize("use_zygote", [True, False], ids=["forked", "exec"])
 def test_kernel_sees_the_submitted_files_but_not_the_graded_notebook(tmp_path, use_zygote):
@@ -517,6 +518,7 @@ THREE_CHILDREN = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow  # a kernel or 4.5 GiB of allocations: not in make check
 @needs_cgroup
 def test_memory_cap_holds_all_the_sandboxs_processes_together(tmp_path):
     (tmp_path / "student").mkdir()
@@ -559,6 +561,7 @@ def test_no_memory_cgroup_is_said_and_processes_are_fewer(tmp_path):
         assert MEMORY_WARNING in err and "at most 12 processes" in err, err
 
 
+@pytest.mark.slow  # a kernel or 4.5 GiB of allocations: not in make check
 def test_grading_refuses_a_kernel_the_sandbox_manager_did_not_start(tmp_path):
     from jupyter_client.manager import AsyncKernelManager
     from nbformat.v4 import new_code_cell, new_notebook
