@@ -8,7 +8,9 @@ A *submission* is a dict ``{notebook file name: nbformat NotebookNode}``. Three 
 * the solution notebook itself, as the issue asks ("autograded as a student submission");
 * the untouched release (every answer still ``raise NotImplementedError()``);
 * *wrong* submissions: the correct answers with some answer cells replaced by plausible mistakes,
-  declared in ``tests/wrong_submissions/<assignment>.py`` (see that folder's README).
+  declared in ``tests/wrong_submissions/<assignment>.py`` (see that folder's README);
+* *right* submissions: the correct answers with some answer cells replaced by independently written
+  correct answers, declared in ``tests/right_submissions/<assignment>.py``: they must earn full marks.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"
 EXERCISES = REPO / "exercises"
 WRONG_DIR = REPO / "tests" / "wrong_submissions"
+RIGHT_DIR = REPO / "tests" / "right_submissions"
 
 SOLUTION_REGION = re.compile(r"^[ \t]*### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION[^\n]*\n?", re.S | re.M)
 HIDDEN_REGION = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[^\n]*\n(.*?)^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.S | re.M)
@@ -95,6 +98,17 @@ def load_wrong_submissions(aid: str) -> dict[str, dict]:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return dict(module.WRONG)
+
+
+def load_right_submissions(aid: str) -> dict[str, dict]:
+    """The independently written correct submissions declared for ``aid`` (``RIGHT`` in its module), or ``{}``."""
+    path = RIGHT_DIR / f"{aid}.py"
+    if not path.exists():
+        return {}
+    spec = importlib.util.spec_from_file_location(f"right_{aid}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.RIGHT)
 
 
 @dataclass
@@ -194,6 +208,11 @@ def wrong_submission(correct: dict[str, nbformat.NotebookNode], replace: dict[st
     if missing:
         raise KeyError(f"wrong submission names answer cells that do not exist: {sorted(missing)}")
     return out
+
+
+def right_submission(correct: dict[str, nbformat.NotebookNode], replace: dict[str, str]) -> dict[str, nbformat.NotebookNode]:
+    """The correct submission with the answer cells named in ``replace`` swapped for other correct answers."""
+    return wrong_submission(correct, replace)
 
 
 def release_all() -> None:
