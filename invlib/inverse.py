@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -34,7 +35,7 @@ from torch import Tensor, nn
 from invlib.activations import ACTIVATION_CLASSES, ActivationInverse, build_activation
 from invlib.compose import BuildOptions, IdentityInverse, InverseLayer, InverseModel, per_sample_sum
 from invlib.conv import build_conv
-from invlib.errors import CannotCertifyError, NotInvertibleError, UnsupportedLayerError
+from invlib.errors import CannotCertifyError, NotInvertibleError, PrecisionWarning, UnsupportedLayerError
 from invlib.flows import AdditiveCoupling, AffineCoupling, InvertibleResidualBlock
 from invlib.linear import build_batchnorm, build_dropout, build_identity, build_linear
 from invlib.range_aware import MAX_TRIPLE_WIDTH, ReLUPairInverse, ReLUTripleInverse, full_column_rank
@@ -576,4 +577,40 @@ def inverse(model: nn.Module, *, least_squares: bool = False, clamp: bool = Fals
         i += 1
     inv = InverseModel(model, list(reversed(built)))
     inv.validate = validate
+    _warn_if_weights_too_ill_conditioned(layers)
     return inv
+
+
+def _warn_if_weights_too_ill_conditioned(layers: list[tuple[str, nn.Module]]) -> None:
+    r""":class:`~invlib.errors.PrecisionWarning` when the linear layers alone can amplify rounding past 1e-3.
+
+    For the composition, :math:`\kappa(f) \le \prod_l \kappa(W_l)` over the linear layers (the
+    activations multiply in data-dependent factors on top); the inverse's relative error from rounding
+    alone can reach about :math:`\kappa\,\varepsilon`.  Computed once, at build time, from the
+    singular values of every ``Linear`` weight (in float64).
+    """
+    conds = []
+    dtype = None
+    for path, mod in layers:
+        if isinstance(mod, nn.Linear) and mod.weight.is_floating_point():
+            dtype = mod.weight.dtype
+            s = torch.linalg.svdvals(mod.weight.detach().to(torch.float64))
+            smin = float(s[-1]) if s.numel() else 0.0
+            conds.append((path or "<model>", math.inf if smin == 0 else float(s[0]) / smin))
+    if not conds or dtype is None:
+        return
+    eps = torch.finfo(dtype).eps
+    total = math.prod(c for _, c in conds)
+    if total * eps <= 1e-3:
+        return
+    worst = max(conds, key=lambda pc: pc[1])
+    advice = "compute in float64 (model.double(), y.double())" if dtype != torch.float64 else (
+        "the weights are too ill-conditioned for float64 too; treat the inverse as approximate")
+    warnings.warn(
+        f"the product of the Linear layers' condition numbers is {total:.3g} (largest: {worst[1]:.3g} at "
+        f"'{worst[0]}'); in {dtype} (eps = {eps:.2g}) rounding alone can change the inverse by up to about "
+        f"{min(total * eps, math.inf):.2g} relative, before the activations amplify it further; {advice}. "
+        f"invlib.diagnose(model, x) shows the conditioning layer by layer.",
+        PrecisionWarning,
+        stacklevel=3,
+    )

@@ -441,3 +441,22 @@ def test_elementwise_layers_after_a_sigmoid_are_judged_on_its_image(layer: nn.Mo
         invlib.inverse(net)
     assert (type(info.value) is invlib.NotInvertibleError) == (expected == "plain")
     assert isinstance(info.value, invlib.CannotCertifyError) == (expected == "cannot")
+
+
+def test_float32_inverse_of_ill_conditioned_weights_warns_and_float64_does_not():
+    """The exact inverse has no residual to check: the weights' conditioning says what the dtype can deliver."""
+    import warnings
+
+    gen = torch.Generator().manual_seed(40)
+    q1, _ = torch.linalg.qr(torch.randn(16, 16, generator=gen, dtype=torch.float64))
+    q2, _ = torch.linalg.qr(torch.randn(16, 16, generator=gen, dtype=torch.float64))
+    w = q1 @ torch.diag(torch.logspace(0, -5, 16, dtype=torch.float64)) @ q2.T  # condition number 1e5
+    model = torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16))
+    with torch.no_grad():
+        model[0].weight.copy_(w)
+        model[2].weight.copy_(w)
+    with pytest.warns(invlib.PrecisionWarning, match=r"condition numbers is 1e\+10.*float64"):
+        invlib.inverse(model)  # float32: 1e10 x 1.2e-7 >> 1e-3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", invlib.PrecisionWarning)
+        invlib.inverse(model.double())  # 1e10 x 2.2e-16 = 2.2e-6
