@@ -2,7 +2,8 @@
 #   make book   builds the executed HTML book (_build/html/index.html)
 #   make test   runs the whole test suite (it builds the book first: tests read the built pages)
 #   make check  the fast inner loop: invlib's and gradekit's tests, no book, no browser, no nbgrader runs
-# Others: make exercises (regenerate the student release), make notebooks (the chapters' .ipynb copies for
+# Others: make exercises (regenerate the student release), make student-repo DEST=<dir> (the answer-free tree
+#         students get), make notebooks (the chapters' .ipynb copies for
 #         Colab), make bench (speed measurements),
 #         make grade ASSIGNMENT=<id> (sandboxed parallel autograding of a class; see README.md).
 
@@ -23,7 +24,7 @@ THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup book test check test-hostile test-nbgrader exercises notebooks bench grade linkcheck clean
+.PHONY: setup book test check test-hostile test-nbgrader exercises student-repo notebooks bench grade linkcheck clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,6 +71,12 @@ test-nbgrader: setup
 
 exercises: setup
 	$(BIN)/python -m tools.nbgrader_course release
+
+# The student-facing repository (book, exercises, invlib, gradekit.testkit; no solutions/, hidden tests, submissions
+# or rubrics), written to DEST and checked line by line against every solution and hidden-test block.
+DEST ?= _build/student-repo
+student-repo: setup
+	$(BIN)/python -m tools.student_repo $(DEST)
 
 # The chapters' .ipynb copies that the Colab launch button opens, written from their .md sources (run it after
 # editing a chapter or the repository url in _config.yml; tests/course/test_notebooks_paired.py checks they are current).
