@@ -1,0 +1,98 @@
+"""Correct answers to ex02_nonlinearity written another way than the solution; each must earn full marks."""
+
+RIGHT = {
+    "masks_log1p_difference_nonzero_inverse_matrices": {
+        "replace": {
+            "elu-solution": (
+                "def elu_inverse(y, alpha=1.0):\n"
+                "    bad = y <= -alpha\n"
+                "    if bad.any():\n"
+                "        raise ValueError(f'{int(bad.sum())} entries are not above -alpha = {-alpha}: no preimage')\n"
+                "    x = y.clone()\n"
+                "    neg = y <= 0\n"
+                "    x[neg] = torch.log1p(y[neg] / alpha)\n"
+                "    return x\n"),
+            "tanh-solution": (
+                "def tanh_inverse_safe(y):\n"
+                "    bad = ~torch.isfinite(y) | (y.abs() >= 1)\n"
+                "    if bad.any():\n"
+                "        raise ValueError(f'{int(bad.sum())} entries are not in (-1, 1)')\n"
+                "    return 0.5 * (torch.log1p(y) - torch.log1p(-y))\n"),
+            "breakdown-solution": (
+                "def tanh_breakdown_x(dtype):\n"
+                "    xs = torch.arange(0, 30, 0.01, dtype=torch.float64)\n"
+                "    idx = torch.nonzero(torch.tanh(xs.to(dtype)) == 1)[0, 0]\n"
+                "    return xs[idx].item()\n"),
+            "mlp-solution": (
+                "def invert_leaky_mlp(weights, biases, slope, y):\n"
+                "    h = y\n"
+                "    for k in reversed(range(len(weights))):\n"
+                "        h = (h - biases[k]) @ torch.linalg.inv(weights[k]).T\n"
+                "        if k > 0:\n"
+                "            h = torch.where(h < 0, h / slope, h)\n"
+                "    return h\n"),
+        },
+    },
+    "relu_split_atanh_python_loop_right_solve": {
+        "replace": {
+            "elu-solution": (
+                "def elu_inverse(y, alpha=1.0):\n"
+                "    if (y <= -alpha).any():\n"
+                "        raise ValueError('outside the range of ELU')\n"
+                "    return torch.relu(y) + torch.log1p(torch.clamp(y, max=0) / alpha)\n"),
+            "tanh-solution": (
+                "def tanh_inverse_safe(y):\n"
+                "    inside = (y > -1) & (y < 1)\n"
+                "    if not inside.all():\n"
+                "        raise ValueError(f'{int((~inside).sum())} invalid entries')\n"
+                "    return torch.atanh(y)\n"),
+            "breakdown-solution": (
+                "def tanh_breakdown_x(dtype):\n"
+                "    xs = torch.arange(0, 30, 0.01, dtype=torch.float64)\n"
+                "    t = torch.tanh(xs.to(dtype))\n"
+                "    for i in range(len(xs)):\n"
+                "        if t[i] == 1:\n"
+                "            return float(xs[i])\n"
+                "    raise RuntimeError('tanh never saturates on the grid')\n"),
+            "mlp-solution": (
+                "def invert_leaky_mlp(weights, biases, slope, y):\n"
+                "    h = y\n"
+                "    layers = list(zip(weights, biases))\n"
+                "    for i, (W, b) in enumerate(reversed(layers)):\n"
+                "        if i > 0:\n"
+                "            h = torch.nn.functional.leaky_relu(h, 1 / slope)\n"
+                "        h = torch.linalg.solve(W.T, h - b, left=False)\n"
+                "    return h\n"),
+        },
+    },
+    "scalar_loop_atanh_identity_argmax": {
+        "replace": {
+            "elu-solution": (
+                "def elu_inverse(y, alpha=1.0):\n"
+                "    vals = y.flatten().tolist()\n"
+                "    if any(v <= -alpha for v in vals):\n"
+                "        raise ValueError('some entries are <= -alpha')\n"
+                "    out = [v if v > 0 else math.log1p(v / alpha) for v in vals]\n"
+                "    return torch.tensor(out, dtype=y.dtype).reshape(y.shape)\n"),
+            "tanh-solution": (
+                "def tanh_inverse_safe(y):\n"
+                "    n_bad = int(y.numel() - ((y > -1) & (y < 1)).sum())\n"
+                "    if n_bad:\n"
+                "        raise ValueError(f'{n_bad} entries outside (-1, 1)')\n"
+                "    return 0.5 * torch.log1p(2 * y / (1 - y))\n"),
+            "breakdown-solution": (
+                "def tanh_breakdown_x(dtype):\n"
+                "    xs = torch.arange(0, 30, 0.01, dtype=torch.float64)\n"
+                "    hit = (torch.tanh(xs.to(dtype)) == 1).to(torch.int8)\n"
+                "    return float(xs[int(torch.argmax(hit))])\n"),
+            "mlp-solution": (
+                "def invert_leaky_mlp(weights, biases, slope, y):\n"
+                "    h = y.clone()\n"
+                "    for k in range(len(weights) - 1, -1, -1):\n"
+                "        h = torch.linalg.lstsq(weights[k], (h - biases[k]).T).solution.T\n"
+                "        if k:\n"
+                "            h = h * torch.where(h >= 0, 1.0, 1.0 / slope)\n"
+                "    return h\n"),
+        },
+    },
+}

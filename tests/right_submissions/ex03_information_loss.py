@@ -1,0 +1,74 @@
+"""Correct answers to ex03_information_loss written another way than the solution; each must earn full marks."""
+
+RIGHT = {
+    "svd_of_transpose_kron_affine_geometric_mean": {
+        "replace": {
+            "null-solution": (
+                "def null_space_basis(W, rtol=1e-10):\n"
+                "    U, s, _ = torch.linalg.svd(W.T, full_matrices=True)\n"
+                "    rank = int((s > rtol * s.max()).sum()) if s.numel() else 0\n"
+                "    return U[:, rank:].contiguous()\n"),
+            "avgpool-solution": (
+                "def avgpool_min_norm_inverse(y, k):\n"
+                "    return torch.kron(y, torch.ones(k, k, dtype=y.dtype))\n"),
+            "bn-solution": (
+                "def batchnorm_eval_inverse(y, running_mean, running_var, weight, bias, eps):\n"
+                "    scale = weight / torch.sqrt(running_var + eps)\n"
+                "    shift = bias - running_mean * scale\n"
+                "    return (y - shift) / scale\n"),
+            "softmax-solution": (
+                "def softmax_inverse(p):\n"
+                "    geo = torch.exp(torch.log(p).mean(dim=-1, keepdim=True))\n"
+                "    return torch.log(p / geo)\n"),
+        },
+    },
+    "numpy_expand_loop_centering_matrix": {
+        "replace": {
+            "null-solution": (
+                "import numpy as np\n\n"
+                "def null_space_basis(W, rtol=1e-10):\n"
+                "    u, s, vt = np.linalg.svd(W.detach().cpu().numpy(), full_matrices=True)\n"
+                "    rank = int(np.sum(s > rtol * s.max())) if s.size else 0\n"
+                "    return torch.from_numpy(vt[rank:].T.copy()).to(W.dtype)\n"),
+            "avgpool-solution": (
+                "def avgpool_min_norm_inverse(y, k):\n"
+                "    H, W = y.shape\n"
+                "    return y[:, None, :, None].expand(H, k, W, k).reshape(H * k, W * k)\n"),
+            "bn-solution": (
+                "def batchnorm_eval_inverse(y, running_mean, running_var, weight, bias, eps):\n"
+                "    x = torch.empty_like(y)\n"
+                "    for j in range(y.shape[1]):\n"
+                "        x[:, j] = (y[:, j] - bias[j]) * torch.sqrt(running_var[j] + eps) / weight[j] + running_mean[j]\n"
+                "    return x\n"),
+            "softmax-solution": (
+                "def softmax_inverse(p):\n"
+                "    d = p.shape[-1]\n"
+                "    C = torch.eye(d, dtype=p.dtype) - torch.full((d, d), 1.0 / d, dtype=p.dtype)\n"
+                "    return torch.log(p) @ C\n"),
+        },
+    },
+    "scipy_null_space_nearest_upsampling_log_softmax_rows": {
+        "replace": {
+            "null-solution": (
+                "import scipy.linalg\n\n"
+                "def null_space_basis(W, rtol=1e-10):\n"
+                "    N = scipy.linalg.null_space(W.detach().cpu().numpy(), rcond=rtol)\n"
+                "    return torch.tensor(N, dtype=W.dtype).reshape(W.shape[1], -1)\n"),
+            "avgpool-solution": (
+                "def avgpool_min_norm_inverse(y, k):\n"
+                "    return torch.nn.functional.interpolate(y[None, None], scale_factor=k, mode='nearest')[0, 0]\n"),
+            "bn-solution": (
+                "def batchnorm_eval_inverse(y, running_mean, running_var, weight, bias, eps):\n"
+                "    std = (running_var + eps) ** 0.5\n"
+                "    return running_mean + (y - bias) * (std / weight)\n"),
+            "softmax-solution": (
+                "def softmax_inverse(p):\n"
+                "    flat = p.reshape(-1, p.shape[-1])\n"
+                "    rows = []\n"
+                "    for row in flat:\n"
+                "        z = torch.log(row)\n"
+                "        rows.append(z - z.sum() / row.numel())\n"
+                "    return torch.stack(rows).reshape(p.shape)\n"),
+        },
+    },
+}

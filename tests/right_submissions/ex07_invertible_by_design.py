@@ -1,0 +1,115 @@
+"""Correct answers to ex07_invertible_by_design written another way than the solution; each must earn full marks."""
+
+RIGHT = {
+    "split_divide_while_loop_power_loop": {
+        "replace": {
+            "inverse-solution": (
+                "def affine_coupling_inverse(y, scale_shift):\n"
+                "    k = y.shape[-1] // 2\n"
+                "    yp, ya = torch.split(y, [k, y.shape[-1] - k], dim=-1)\n"
+                "    s, t = scale_shift(yp)\n"
+                "    return torch.cat([yp, (ya - t) / torch.exp(s)], dim=-1)\n"),
+            "logdet-solution": (
+                "def affine_coupling_logdet(x, scale_shift):\n"
+                "    s, _ = scale_shift(x[:, : x.shape[1] // 2])\n"
+                "    return torch.einsum('nd->n', s)\n"),
+            "fixed-point-solution": (
+                "def fixed_point_inverse(g, y, lipschitz, tol=1e-10, max_iter=1000):\n"
+                "    c = lipschitz / (1 - lipschitz)\n"
+                "    x, k = y.clone(), 0\n"
+                "    while k < max_iter:\n"
+                "        nxt = y - g(x)\n"
+                "        k += 1\n"
+                "        done = c * torch.sqrt(((nxt - x) ** 2).sum(dim=-1)) <= tol\n"
+                "        x = nxt\n"
+                "        if done.all():\n"
+                "            return x, k\n"
+                "    raise RuntimeError('fixed-point iteration did not reach the tolerance in max_iter steps')\n"),
+            "banach-solution": (
+                "def banach_iterations(lipschitz, first_step, tol):\n"
+                "    if lipschitz <= 0 or lipschitz >= 1:\n"
+                "        raise ValueError('need 0 < lipschitz < 1')\n"
+                "    k = 0\n"
+                "    while lipschitz ** k / (1 - lipschitz) * first_step > tol:\n"
+                "        k += 1\n"
+                "    return k\n"),
+        },
+    },
+    "fill_in_place_loop_rows_max_step_log_base": {
+        "replace": {
+            "inverse-solution": (
+                "def affine_coupling_inverse(y, scale_shift):\n"
+                "    k = y.shape[-1] // 2\n"
+                "    s, t = scale_shift(y[..., :k])\n"
+                "    x = y.clone()\n"
+                "    x[..., k:] = (y[..., k:] - t) * torch.exp(-s)\n"
+                "    return x\n"),
+            "logdet-solution": (
+                "def affine_coupling_logdet(x, scale_shift):\n"
+                "    k = x.shape[-1] // 2\n"
+                "    s, t = scale_shift(x[..., :k])\n"
+                "    return torch.stack([row.sum() for row in s])\n"),
+            "fixed-point-solution": (
+                "def fixed_point_inverse(g, y, lipschitz, tol=1e-10, max_iter=1000):\n"
+                "    x = y\n"
+                "    for k in range(max_iter):\n"
+                "        x_next = y - g(x)\n"
+                "        worst = torch.linalg.norm(x_next - x, dim=-1).max()\n"
+                "        x = x_next\n"
+                "        if lipschitz * worst <= tol * (1 - lipschitz):\n"
+                "            return x, k + 1\n"
+                "    raise RuntimeError(f'not converged after {max_iter} steps')\n"),
+            "banach-solution": (
+                "def banach_iterations(lipschitz, first_step, tol):\n"
+                "    if not (0 < lipschitz < 1):\n"
+                "        raise ValueError('not a contraction')\n"
+                "    k = max(0, math.ceil(math.log(tol * (1 - lipschitz) / first_step, lipschitz)))\n"
+                "    while k > 0 and lipschitz ** (k - 1) / (1 - lipschitz) * first_step <= tol:\n"
+                "        k -= 1\n"
+                "    while lipschitz ** k / (1 - lipschitz) * first_step > tol:\n"
+                "        k += 1\n"
+                "    return k\n"),
+        },
+    },
+    "reciprocal_slogdet_vector_norm_bisection": {
+        "replace": {
+            "inverse-solution": (
+                "def affine_coupling_inverse(y, scale_shift):\n"
+                "    half = y.shape[1] // 2\n"
+                "    passive = y[:, :half]\n"
+                "    s, t = scale_shift(passive)\n"
+                "    active = (y[:, half:] - t) * torch.exp(s).reciprocal()\n"
+                "    return torch.hstack([passive, active])\n"),
+            "logdet-solution": (
+                "def affine_coupling_logdet(x, scale_shift):\n"
+                "    s, _ = scale_shift(x[..., : x.shape[-1] // 2])\n"
+                "    return torch.linalg.slogdet(torch.diag_embed(torch.exp(s))).logabsdet\n"),
+            "fixed-point-solution": (
+                "def fixed_point_inverse(g, y, lipschitz, tol=1e-10, max_iter=1000):\n"
+                "    prev = y\n"
+                "    for k in range(1, max_iter + 1):\n"
+                "        cur = y - g(prev)\n"
+                "        bound = lipschitz / (1 - lipschitz) * torch.linalg.vector_norm(cur - prev, ord=2, dim=-1)\n"
+                "        if not (bound > tol).any():\n"
+                "            return cur, k\n"
+                "        prev = cur\n"
+                "    raise RuntimeError('max_iter reached before the tolerance')\n"),
+            "banach-solution": (
+                "def banach_iterations(lipschitz, first_step, tol):\n"
+                "    if not 0.0 < lipschitz < 1.0:\n"
+                "        raise ValueError(f'lipschitz={lipschitz} is not in (0, 1)')\n"
+                "    ok = lambda k: lipschitz ** k / (1 - lipschitz) * first_step <= tol\n"
+                "    hi = 1\n"
+                "    while not ok(hi):\n"
+                "        hi *= 2\n"
+                "    lo = -1\n"
+                "    while hi - lo > 1:\n"
+                "        mid = (lo + hi) // 2\n"
+                "        if ok(mid):\n"
+                "            hi = mid\n"
+                "        else:\n"
+                "            lo = mid\n"
+                "    return hi\n"),
+        },
+    },
+}
