@@ -164,6 +164,7 @@ class TrustedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._gk_roles = gradebook_roles(resources)
+        self._gk_stats = {"started": time.monotonic(), "ready": None, "requests": 0, "in_kernel": 0.0}
         self._gk_evaluator = Evaluator()  # imports torch while the kernel starts
         self._gk_installed = False
         self._gk_dead = ""
@@ -172,6 +173,10 @@ class TrustedExecute(Execute):
             return super().preprocess(nb, resources, km=km)
         finally:
             self._gk_evaluator.close()
+            st = self._gk_stats
+            self.log.info("gradekit: trust boundary: evaluator ready after %s s, %d kernel requests taking %.2f s",
+                          "?" if st["ready"] is None else f"{st['ready'] - st['started']:.2f}", st["requests"],
+                          st["in_kernel"])
 
     # -- cells --------------------------------------------------------------------------------------
     def preprocess_cell(self, cell, resources, index):
@@ -243,6 +248,8 @@ class TrustedExecute(Execute):
         label = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
         try:
             ev.wait_ready(self.evaluator_timeout)
+            if self._gk_stats["ready"] is None:
+                self._gk_stats["ready"] = time.monotonic()
             ev.channel.send({"op": "cell", "source": cell.source, "label": f"{label}", "instructor": instructor})
             spent = 0.0
             self._gk_budget = float(self.timeout or 0) or None  # the cell's time for student code, as stock
@@ -297,6 +304,8 @@ class TrustedExecute(Execute):
         finally:
             if budget is not None:
                 self._gk_budget = budget - (time.monotonic() - start)
+            self._gk_stats["requests"] += 1
+            self._gk_stats["in_kernel"] += time.monotonic() - start
         replies = [o["data"][kernel_shim.MIME] for o in probe.outputs
                    if o.get("output_type") == "display_data" and kernel_shim.MIME in o.get("data", {})]
         stdout = "".join(str(o.get("text", "")) for o in probe.outputs
