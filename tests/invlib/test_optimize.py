@@ -648,3 +648,28 @@ def test_first_call_on_cpu_imports_neither_dynamo_nor_sympy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
+def test_samples_stalled_on_a_kink_are_nudged_and_recovered(monkeypatch):
+    """A deep leaky-ReLU net with a small slope: damped Newton stalls on kinks for some samples; a small move
+    from where each stalled (not a restart from scratch) lets Newton finish. Measured: 15 -> 24 of 24."""
+    import invlib.optimize as opt
+
+    gen = torch.Generator().manual_seed(1)
+    layers: list[nn.Module] = []
+    for _ in range(6):
+        lin = nn.Linear(16, 16).to(DT)
+        with torch.no_grad():
+            lin.weight.copy_(torch.linalg.qr(torch.randn(16, 16, generator=gen, dtype=DT))[0])
+            lin.bias.normal_(0, 0.1, generator=gen)
+        layers += [lin, nn.LeakyReLU(0.05)]
+    f = nn.Sequential(*layers).eval().requires_grad_(False)
+    x_true = torch.randn(24, 16, generator=gen, dtype=DT)
+    y = f(x_true)
+    monkeypatch.setattr(opt, "_NUDGES", 0)
+    plain = optimize_inverse(f, y, restarts=0, max_iter=400)
+    assert "stalled" in plain.statuses, "the case must make Newton stall without nudges"
+    monkeypatch.setattr(opt, "_NUDGES", 8)
+    nudged = optimize_inverse(f, y, restarts=0, max_iter=400)
+    assert bool(nudged.converged.all())
+    assert float(x_error(nudged.x, x_true).max()) <= 1e-8
