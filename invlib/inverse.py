@@ -373,7 +373,7 @@ _CERTIFY_FIX = ("run invlib.optimize_inverse on your data and check that the Jac
 
 def _through_fewer_dims(err: NotInvertibleError, module: nn.Module, n_in: int | None,
                         opts: BuildOptions) -> NotInvertibleError | None:
-    """A plain refusal for a ``Linear`` of rank :math:`r` below the model's input dimension
+    r"""A plain refusal for a ``Linear`` of rank :math:`r` below the model's input dimension
     :math:`n`: the model then factors through :math:`\mathbb{R}^r`, and no continuous map from
     an open set of :math:`\mathbb{R}^n` to :math:`\mathbb{R}^r`, :math:`r < n`, is one-to-one
     (invariance of domain), whatever the image of the earlier layers."""
@@ -595,8 +595,12 @@ def _warn_if_weights_too_ill_conditioned(layers: list[tuple[str, nn.Module]]) ->
         if isinstance(mod, nn.Linear) and mod.weight.is_floating_point():
             dtype = mod.weight.dtype
             s = torch.linalg.svdvals(mod.weight.detach().to(torch.float64))
-            smin = float(s[-1]) if s.numel() else 0.0
-            conds.append((path or "<model>", math.inf if smin == 0 else float(s[0]) / smin))
+            if not s.numel() or float(s[0]) == 0.0:
+                continue
+            # the singular values a (pseudo-)inverse keeps: a least-squares inverse drops those below
+            # max(m, n) * eps * s_max, so they cannot amplify rounding
+            kept = s[s > max(mod.weight.shape) * torch.finfo(mod.weight.dtype).eps * s[0]]
+            conds.append((path or "<model>", float(s[0]) / float(kept[-1])))
     if not conds or dtype is None:
         return
     eps = torch.finfo(dtype).eps

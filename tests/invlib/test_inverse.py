@@ -460,3 +460,14 @@ def test_float32_inverse_of_ill_conditioned_weights_warns_and_float64_does_not()
     with warnings.catch_warnings():
         warnings.simplefilter("error", invlib.PrecisionWarning)
         invlib.inverse(model.double())  # 1e10 x 2.2e-16 = 2.2e-6
+
+
+def test_least_squares_inverse_of_a_rank_deficient_layer_raises_no_precision_false_alarm():
+    import warnings
+
+    lin = torch.nn.Linear(6, 4)
+    with torch.no_grad():
+        lin.weight[3] = lin.weight[2]  # rank 3: the pseudo-inverse drops the zero singular value
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", invlib.PrecisionWarning)
+        invlib.inverse(lin, least_squares=True)
