@@ -11,8 +11,12 @@ several notebooks, manually graded cells, partial credit, ``--no-execute``, ``nb
 ``--force`` re-runs ...) is graded the hardened way. A test that fails must be listed in
 :data:`INTENDED_DIFFERENCES` with the reason, or be fixed.
 
-:data:`SUBSET` is the part ``make test`` runs (the autograde and feedback scenarios; see
-``tests/gradekit/test_gradekit_nbgrader_suite.py``); ``make test-nbgrader`` runs all of it.
+:data:`SUBSET` is the part ``make test`` runs (the scenarios issue 20 names; see
+``tests/gradekit/test_gradekit_nbgrader_suite.py``); ``make test-nbgrader`` runs all of it. Measured under a
+load average of 12-16 on the shared 2-core machine: the three former regressions (``test_no_execute``,
+``test_force_single_notebook``, ``test_update_newer_single_notebook``) and their feedback twins, 6 tests, pass
+in 5.1 min; the whole suite took longer than an hour there (not finished when this was written), so it is a
+target of its own and not part of ``make test``.
 """
 
 from __future__ import annotations
@@ -27,10 +31,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 BANNER = "# Hardening (gradekit"
 SUITE = ("apps", "preprocessors")
-SUBSET = ("apps/test_nbgrader_autograde.py", "apps/test_nbgrader_generate_feedback.py")
+_AUTOGRADE = "apps/test_nbgrader_autograde.py::TestNbGraderAutograde::"
+#: the scenarios issue 20 names: due dates, late penalties, extra files, several notebooks, missing and extra
+#: notebooks, --no-execute, deterministic re-runs (--force, newer submissions), hidden tests
+SUBSET = tuple(_AUTOGRADE + t for t in (
+    "test_grade", "test_grade_timestamp", "test_late_submission_penalty_zero", "test_grade_overwrite_files",
+    "test_skip_extra_notebooks", "test_force_single_notebook", "test_update_newer_single_notebook",
+    "test_no_execute", "test_grade_missing_notebook", "test_hidden_tests_single_notebook"))
 
 #: nbgrader test id -> why the hardened grading differs from stock on purpose.
-INTENDED_DIFFERENCES: dict[str, str] = {}
+INTENDED_DIFFERENCES: dict[str, str] = {
+    _AUTOGRADE + "test_side_effects": (
+        "a file the notebook writes while it is graded is not copied into the autograded folder: the kernel works "
+        "in a scratch tmpfs that root never reads back (8 x 50 MiB written there were read into the grader's "
+        "memory and copied into the course; links planted there were followed by root)"),
+}
 
 
 def hardening_config() -> str:
@@ -47,7 +62,7 @@ def suite_paths(subset: bool = False) -> list[str]:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("nbgrader's tests are not installed with nbgrader")
     root = Path(list(spec.submodule_search_locations)[0])
-    return [str(root / p) for p in (SUBSET if subset else SUITE)]
+    return [str(root / p) for p in (SUBSET if subset else SUITE)]  # node ids work as paths
 
 
 def run(subset: bool = False, extra: list[str] | None = None, junit: str | None = None) -> subprocess.CompletedProcess:
@@ -58,7 +73,8 @@ def run(subset: bool = False, extra: list[str] | None = None, junit: str | None 
         env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(filter(None, [cfg, env.get("JUPYTER_CONFIG_PATH")]))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-        deselect = [a for t in INTENDED_DIFFERENCES for a in ("--deselect", t)]
+        root = Path(suite_paths()[0]).parent
+        deselect = [a for t in INTENDED_DIFFERENCES for a in ("--deselect", str(root / t))]
         cmd = [sys.executable, "-m", "pytest", *suite_paths(subset), "-p", "no:cacheprovider", "-q", "-n", "0",
                "-o", "addopts=", "--rootdir", str(Path(suite_paths()[0]).parent), *deselect, *(extra or [])]
         if junit:
