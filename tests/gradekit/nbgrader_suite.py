@@ -38,7 +38,12 @@ SUBSET = tuple(_AUTOGRADE + t for t in (
     "test_grade", "test_grade_timestamp", "test_late_submission_penalty_zero", "test_grade_overwrite_files",
     "test_skip_extra_notebooks", "test_force_single_notebook", "test_update_newer_single_notebook",
     "test_no_execute", "test_grade_missing_notebook"))
-# Not in SUBSET, and NOT an intended difference: test_hidden_tests_single_notebook fails with the trust boundary of
+# Found by the first 15% of the whole suite (71 of 453 tests in 78 min under a load average of 12-16, before
+# ReconcileCells kept intact cells; stopped there), still to be fixed or explained -- NOT intended differences:
+# apps/test_api.py::TestNbGraderAPI::{test_autograde, test_generate_feedback, test_release_feedback,
+# test_fetch_feedback}, apps/test_nbgrader_autograde.py::TestNbGraderAutograde::test_grade_with_validating_envvar,
+# apps/test_nbgrader_fetchfeedback.py::TestNbGraderFetchFeedback::test_single_file (test_force_single_notebook and
+# test_update_newer_single_notebook failed there too and pass since). Also NOT an intended difference: test_hidden_tests_single_notebook fails with the trust boundary of
 # issue 14 (gradekit.boundary.TrustedExecute) -- the hidden test `sum_of_squares_uses_squares` raised
 # "NameError: name 'squares' is not defined" on the trusted side; to be fixed there.
 
