@@ -38,6 +38,9 @@ SUBSET = tuple(_AUTOGRADE + t for t in (
     "test_grade", "test_grade_timestamp", "test_late_submission_penalty_zero", "test_grade_overwrite_files",
     "test_skip_extra_notebooks", "test_force_single_notebook", "test_update_newer_single_notebook",
     "test_no_execute", "test_grade_missing_notebook"))
+# nbgrader's whole autograde and generate_feedback test files (57 tests) with the hardening: 52 passed, 2 skipped,
+# 3 failed (test_side_effects: intended, below; test_hidden_tests_single_notebook; test_grade_with_validating_envvar)
+# in 35.5 min under a load average of 12-16 on the shared 2-core machine.
 # Found by the first 15% of the whole suite (71 of 453 tests in 78 min under a load average of 12-16, before
 # ReconcileCells kept intact cells; stopped there), still to be fixed or explained -- NOT intended differences:
 # apps/test_api.py::TestNbGraderAPI::{test_autograde, test_generate_feedback, test_release_feedback,
