@@ -21,7 +21,8 @@ c.CourseDirectory.feedback_directory = os.path.join("_grading", "feedback")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "_grading", "gradebook.db")
 # _grading/ is git-ignored: a fresh clone has none, and sqlite cannot create the gradebook without its folder.
 os.makedirs(os.path.join(HERE, "_grading"), exist_ok=True)
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store"]
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store",
+                            "RUBRIC*"]  # instructor rubrics next to a solution are never released
 
 # Student stubs: the same text in every assignment, so tests can recognise an untouched release.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

@@ -113,11 +113,16 @@ def load_right_submissions(aid: str) -> dict[str, dict]:
 
 @dataclass
 class Grades:
-    """One student's grades for one assignment, read back from the gradebook."""
+    """One student's grades for one assignment, read back from the gradebook.
+
+    ``score``, ``max_score`` and ``cells`` cover the autograded (code) test cells; answers graded by hand (nbgrader
+    markdown cells with points) are in ``manual``, ``grade_id -> (score or None while ungraded, max)``.
+    """
 
     score: float
     max_score: float
     cells: dict[str, tuple[float, float]] = field(default_factory=dict)  # grade_id -> (score, max)
+    manual: dict[str, tuple[float | None, float]] = field(default_factory=dict)
 
 
 class Course:
@@ -163,11 +168,16 @@ class Course:
                     sub = gb.find_submission(aid, student.id)
                 except Exception:  # noqa: BLE001 -- MissingEntry: this student did not submit
                     continue
-                cells = {}
+                cells, manual = {}, {}
                 for nb in sub.notebooks:
                     for grade in nb.grades:
-                        cells[grade.name] = (grade.score, grade.max_score)
-                out[student.id] = Grades(sub.score, sub.max_score, cells)
+                        if grade.cell.cell_type == "markdown":  # a written answer: graded by hand
+                            pending = grade.needs_manual_grade and grade.manual_score is None
+                            manual[grade.name] = (None if pending else grade.score, grade.max_score)
+                        else:
+                            cells[grade.name] = (grade.score, grade.max_score)
+                out[student.id] = Grades(sum(v[0] or 0 for v in cells.values()), sum(v[1] for v in cells.values()),
+                                         cells, manual)
         return out
 
     def autograded_notebook(self, aid: str, student: str, name: str) -> nbformat.NotebookNode:

@@ -192,3 +192,20 @@ def test_right_submission_earns_full_marks(aid, name, graded):
     lost = {k: v for k, v in g.cells.items() if v[0] != v[1]}
     assert g.max_score == grades["solution"].max_score
     assert g.score == g.max_score, f"{aid}: the correct submission {name!r} lost points in {lost}"
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_written_answers_wait_for_the_instructor(aid, graded):
+    """A hand-graded answer is left for the instructor when answered, and scores 0 when left as released."""
+    _, grades = graded(aid)
+    for gid, (score, max_score) in grades["solution"].manual.items():
+        assert max_score > 0, f"{aid}/{gid}: a written answer without points"
+        assert score is None, f"{aid}/{gid}: an answered written question was scored {score} without an instructor"
+    for gid, (score, _) in grades["untouched"].manual.items():
+        assert score == 0, f"{aid}/{gid}: an unanswered written question scored {score}"
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_no_instructor_rubric_in_release(aid):
+    rubrics = [p.name for p in (EXERCISES / aid).rglob("*") if "RUBRIC" in p.name.upper()]
+    assert not rubrics, f"exercises/{aid} holds instructor rubrics {rubrics}: they must stay in solutions/"
