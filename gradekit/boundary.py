@@ -110,7 +110,8 @@ def _source(module) -> str:
 def _env() -> dict[str, str]:
     from gradekit.sandbox import prefer_this_gradekit
 
-    keep = ("PATH", "LANG", "LC_ALL", "HOME", "VIRTUAL_ENV", "PYTHONPATH")
+    # NBGRADER_EXECUTION / NBGRADER_VALIDATING: nbgrader's flags, which test cells may read as in the kernel
+    keep = ("PATH", "LANG", "LC_ALL", "HOME", "VIRTUAL_ENV", "PYTHONPATH", "NBGRADER_EXECUTION", "NBGRADER_VALIDATING")
     env = {k: v for k, v in os.environ.items() if k in keep}
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
     prefer_this_gradekit(env)
@@ -284,6 +285,11 @@ class TrustedExecute(Execute):
             code = f"{SHIM_CALL}getattr({req['id']}, {req['name']!r})"
         elif kind == "call" and type(req.get("id")) is int and type(req.get("payload")) is str:
             code = f"{SHIM_CALL}call({req['id']}, {req['payload']!r})"
+        elif kind == "delete" and type(req.get("name")) is str and req["name"].isidentifier():
+            code = f"{SHIM_CALL}delete({req['name']!r})"
+        elif (kind == "assign" and type(req.get("name")) is str and req["name"].isidentifier()
+              and type(req.get("payload")) is str):
+            code = f"{SHIM_CALL}assign({req['name']!r}, {req['payload']!r})"
         else:
             return {"failure": "malformed request"}
         if self._gk_dead:

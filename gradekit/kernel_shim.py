@@ -8,6 +8,8 @@ each thing the test needs from the student's side is one short, history-free exe
 * ``SHIM.get(name)`` -- the student's variable ``name``;
 * ``SHIM.getattr(handle, name)`` -- an attribute of a student object;
 * ``SHIM.call(handle, request)`` -- call a student function or object with plain-data arguments.
+* ``SHIM.delete(name)`` / ``SHIM.assign(name, request)`` -- a test's ``del name`` of a student's name, and
+  its putting the name back (nbgrader's "does ``sum_of_squares`` use ``squares``" tests).
 
 Each publishes one reply, a ``display_data`` output of type :data:`MIME` holding JSON: ``{"value": ...}``
 (plain data; a function, a model or any other object that is not plain data becomes a *handle*, a
@@ -76,6 +78,22 @@ class Shim:
         if name not in self.ns:
             return self._reply(error=NameError(f"name {name!r} is not defined"))
         return self._reply(self.ns[name])
+
+    def delete(self, name: str) -> None:
+        """Delete the student's variable ``name`` (a test's ``del name``); an error ``NameError`` if none."""
+        if name not in self.ns:
+            return self._reply(error=NameError(f"name {name!r} is not defined"))
+        del self.ns[name]
+        return self._reply(None)
+
+    def assign(self, name: str, request: str) -> None:
+        """Set the student's variable ``name`` to ``request`` = plain JSON ``{"value"}`` (a test putting back
+        a name it deleted; a handle stands for the student's own object)."""
+        try:
+            self.ns[name] = self.plain.from_json(request, self._ref)["value"]
+        except Exception as exc:  # noqa: BLE001
+            return self._reply(error=exc)
+        return self._reply(None)
 
     def getattr(self, hid: int, name: str) -> None:
         """Reply with attribute ``name`` of the object behind handle ``hid``."""

@@ -155,12 +155,25 @@ class Namespace(dict):
             raise KeyError(name)
         return self.ev.get(name)
 
+    def __delitem__(self, name: str) -> None:
+        """``del name`` of a student's name deletes it in the kernel (nbgrader's "uses squares" tests)."""
+        if dict.__contains__(self, name) or name.startswith("__"):
+            return super().__delitem__(name)
+        self.ev.delete(name)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        """Assigning a student's name the test deleted puts the value back in the kernel, not here."""
+        if name in self.ev.deleted:
+            return self.ev.assign(name, value)
+        return super().__setitem__(name, value)
+
 
 class Evaluator:
     """Runs cells here; asks the kernel (through ``channel``) for what they need from the student."""
 
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
+        self.deleted: set[str] = set()  # student names a test deleted in the kernel (``del squares``)
         self.ns = Namespace(self)
         self.ns["__name__"] = "__main__"
         self.ns["__builtins__"] = builtins
@@ -237,6 +250,27 @@ class Evaluator:
             raise KeyError(name) from None
         self.cache[name] = value
         return value
+
+    def delete(self, name: str) -> None:
+        """``del name`` in a test: delete the student's ``name`` in the kernel (``KeyError`` if it has none),
+        so student code that uses it raises ``NameError`` there, as when the test ran in the kernel."""
+        try:
+            self._request({"kind": "delete", "name": name}, f"deleting the student's {name!r}")
+        except NameError:
+            raise KeyError(name) from None
+        self.cache.pop(name, None)
+        self.deleted.add(name)
+
+    def assign(self, name: str, value: Any) -> None:
+        """``name = value`` in a test, for a student name the test deleted: put ``value`` back in the kernel.
+        ``value`` crosses as a call's arguments do (plain data, or the student's own object by its handle)."""
+        try:
+            payload = plain.to_json({"value": value}, other=self._ref_out)
+        except plain.PlainDataError as exc:
+            raise TypeError(f"cannot give the student's {name!r} this value: {exc}") from None
+        self._request({"kind": "assign", "name": name, "payload": payload}, f"restoring the student's {name!r}")
+        self.cache.pop(name, None)
+        self.deleted.discard(name)
 
     def getattr(self, obj: Student, attr: str) -> Any:
         return self._request({"kind": "getattr", "id": obj._gk_id, "name": str(attr)},

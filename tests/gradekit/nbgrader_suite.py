@@ -37,18 +37,23 @@ _AUTOGRADE = "apps/test_nbgrader_autograde.py::TestNbGraderAutograde::"
 SUBSET = tuple(_AUTOGRADE + t for t in (
     "test_grade", "test_grade_timestamp", "test_late_submission_penalty_zero", "test_grade_overwrite_files",
     "test_skip_extra_notebooks", "test_force_single_notebook", "test_update_newer_single_notebook",
-    "test_no_execute", "test_grade_missing_notebook"))
+    "test_no_execute", "test_grade_missing_notebook", "test_hidden_tests_single_notebook",
+    "test_grade_with_validating_envvar"))
 # nbgrader's whole autograde and generate_feedback test files (57 tests) with the hardening: 52 passed, 2 skipped,
 # 3 failed (test_side_effects: intended, below; test_hidden_tests_single_notebook; test_grade_with_validating_envvar)
-# in 35.5 min under a load average of 12-16 on the shared 2-core machine.
+# in 35.5 min under a load average of 12-16 on the shared 2-core machine. Both since fixed and in SUBSET (the two
+# took 43 s together): test_hidden_tests_single_notebook -- its test `sum_of_squares_uses_squares` does
+# `orig = squares; del squares; sum_of_squares(1)` expecting NameError in the student's function, and the trusted
+# side's `del` found no `squares` in its own namespace (NameError before the try); a test's `del` of a student name
+# now deletes it in the kernel and assigning it back restores it there (gradekit.trusted.Namespace);
+# test_grade_with_validating_envvar -- the test cell reads os.getenv('NBGRADER_EXECUTION'), which the trusted
+# evaluator's scrubbed environment lacked; it now keeps nbgrader's NBGRADER_EXECUTION / NBGRADER_VALIDATING.
 # Found by the first 15% of the whole suite (71 of 453 tests in 78 min under a load average of 12-16, before
 # ReconcileCells kept intact cells; stopped there), still to be fixed or explained -- NOT intended differences:
 # apps/test_api.py::TestNbGraderAPI::{test_autograde, test_generate_feedback, test_release_feedback,
-# test_fetch_feedback}, apps/test_nbgrader_autograde.py::TestNbGraderAutograde::test_grade_with_validating_envvar,
-# apps/test_nbgrader_fetchfeedback.py::TestNbGraderFetchFeedback::test_single_file (test_force_single_notebook and
-# test_update_newer_single_notebook failed there too and pass since). Also NOT an intended difference: test_hidden_tests_single_notebook fails with the trust boundary of
-# issue 14 (gradekit.boundary.TrustedExecute) -- the hidden test `sum_of_squares_uses_squares` raised
-# "NameError: name 'squares' is not defined" on the trusted side; to be fixed there.
+# test_fetch_feedback}, apps/test_nbgrader_fetchfeedback.py::TestNbGraderFetchFeedback::test_single_file
+# (test_force_single_notebook, test_update_newer_single_notebook and test_grade_with_validating_envvar failed there
+# too and pass since).
 
 #: nbgrader test id -> why the hardened grading differs from stock on purpose.
 INTENDED_DIFFERENCES: dict[str, str] = {

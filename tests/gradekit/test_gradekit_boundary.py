@@ -141,3 +141,44 @@ def test_a_hanging_or_crashing_student_function_fails_only_its_own_test(tmp_path
     (ename, evalue), = _errors(nb.cells[3])
     assert ename == "BoundaryFailure" and "died" in evalue
     assert _errors(nb.cells[4]) == [], "after a crash the kernel is restarted with the student's cells run again"
+
+
+def test_a_test_that_deletes_a_student_name_and_puts_it_back_grades_as_in_nbgrader(tmp_path):
+    """nbgrader's test-hidden-tests.ipynb: ``orig = squares; del squares; sum_of_squares(1)`` must raise
+    NameError inside the student's ``sum_of_squares``, and ``squares = orig`` puts the function back."""
+    student = ("def squares(n):\n    return [i * i for i in range(1, n + 1)]\n"
+               "def sum_of_squares(n):\n    return sum(squares(n))\n"
+               "def own_sum(n):\n    return sum(i * i for i in range(1, n + 1))\n")
+    uses = ("orig_squares = squares\n"
+            "del squares\n"
+            "try:\n    {f}(1)\nexcept NameError:\n    pass\nelse:\n"
+            "    raise AssertionError('{f} does not use squares')\n"
+            "finally:\n    squares = orig_squares\n")
+    nb = _run([
+        _cell(student, "student"),
+        _cell(uses.format(f="sum_of_squares"), "test", "uses"),
+        _cell("assert squares(3) == [1, 4, 9] and sum_of_squares(3) == 14", "test", "after"),
+        _cell(uses.format(f="own_sum"), "test", "uses_own"),
+        _cell("del undefined_name", "test", "missing"),
+        _cell("x = 1\ndel x\nassert 'x' not in dir()", "test", "local"),
+    ], tmp_path)
+    assert _errors(nb.cells[1]) == [], _errors(nb.cells[1])
+    assert _errors(nb.cells[2]) == [], "squares is back in the kernel after the test restored it"
+    assert _errors(nb.cells[3]) == [("AssertionError", "own_sum does not use squares")]
+    assert [e for e, _ in _errors(nb.cells[4])] == ["NameError"]
+    assert _errors(nb.cells[5]) == []
+
+
+def test_test_cells_see_nbgrader_s_execution_flags(tmp_path, monkeypatch):
+    """nbgrader's validating-environment-variable.ipynb: ``os.getenv('NBGRADER_EXECUTION')`` in a test cell
+    says 'autograde' while autograding, as it does in the kernel."""
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    monkeypatch.setenv("NBGRADER_VALIDATING", "1")
+    nb = _run([
+        _cell("import os", "student"),
+        _cell("assert os.getenv('NBGRADER_EXECUTION') == 'autograde' and os.getenv('NBGRADER_VALIDATING') == '1'",
+              "test", "flags"),
+        _cell("assert os.getenv('HOSTNAME_NOT_FORWARDED_XYZ') is None", "test", "other"),
+    ], tmp_path)
+    assert _errors(nb.cells[1]) == [], _errors(nb.cells[1])
+    assert _errors(nb.cells[2]) == []
