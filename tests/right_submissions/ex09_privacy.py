@@ -37,8 +37,6 @@ RIGHT = {
         },
     },
     "sum_reduction_float32_rate_stack_loop": {
-        "known_loss": ("ex09 success-test: a float32 ratio is off by ~1e-8 and the hidden test compares "
-                       "with 1e-12 (issue 15)"),
         "replace": {
             "fgsm-solution": (
                 "def fgsm(model, x, label, eps):\n"
