@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import pwd
 import subprocess
 import sys
 import tempfile
@@ -49,11 +50,16 @@ SUBSET = tuple(_AUTOGRADE + t for t in (
 # test_grade_with_validating_envvar -- the test cell reads os.getenv('NBGRADER_EXECUTION'), which the trusted
 # evaluator's scrubbed environment lacked; it now keeps nbgrader's NBGRADER_EXECUTION / NBGRADER_VALIDATING.
 # Found by the first 15% of the whole suite (71 of 453 tests in 78 min under a load average of 12-16, before
-# ReconcileCells kept intact cells; stopped there), still to be fixed or explained -- NOT intended differences:
+# ReconcileCells kept intact cells; stopped there), all passing since (5 tests, 42 s + 12 s, load average ~4):
+# apps/test_nbgrader_fetchfeedback.py::TestNbGraderFetchFeedback::test_single_file -- not the hardening: the test
+# reads os.environ["USER"], unset on the machine that ran it (KeyError); run() now sets USER when it is missing.
 # apps/test_api.py::TestNbGraderAPI::{test_autograde, test_generate_feedback, test_release_feedback,
-# test_fetch_feedback}, apps/test_nbgrader_fetchfeedback.py::TestNbGraderFetchFeedback::test_single_file
+# test_fetch_feedback} -- pass, but they do NOT test the hardening: their `api` fixture builds its own traitlets
+# Config and NbGraderAPI runs Autograde in-process with it, so no nbgrader_config.py is read and the autograde
+# preprocessors are stock Execute, ... (checked); the earlier failures did not reproduce and their cause is not
+# known (that run was under a load average of 12-16).
 # (test_force_single_notebook, test_update_newer_single_notebook and test_grade_with_validating_envvar failed there
-# too and pass since).
+# too and pass since.)
 
 #: nbgrader test id -> why the hardened grading differs from stock on purpose.
 INTENDED_DIFFERENCES: dict[str, str] = {
@@ -89,6 +95,8 @@ def run(subset: bool = False, extra: list[str] | None = None, junit: str | None 
         env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(filter(None, [cfg, env.get("JUPYTER_CONFIG_PATH")]))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+        # nbgrader's fetchfeedback tests read os.environ["USER"] (a login shell sets it; containers often do not)
+        env.setdefault("USER", pwd.getpwuid(os.getuid()).pw_name)
         root = Path(suite_paths()[0]).parent
         deselect = [a for t in INTENDED_DIFFERENCES for a in ("--deselect", str(root / t))]
         cmd = [sys.executable, "-m", "pytest", *suite_paths(subset), "-p", "no:cacheprovider", "-q", "-n", "0",
