@@ -229,4 +229,10 @@ def from_json(text: Any, refs: Callable[[dict], Any] | None = None) -> Any:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise PlainDataError(f"not valid JSON: {exc}") from None
-    return decode(data, refs)
+    try:
+        return decode(data, refs)
+    except PlainDataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- bad base64, dtype, int text, shape...: never the sender's error type
+        # a ValueError / TypeError / RuntimeError escaping here would reach a test's ``except ValueError``
+        raise PlainDataError(f"not a valid plain-data encoding: {type(exc).__name__}: {str(exc)[:200]}") from None

@@ -76,6 +76,14 @@ def test_other_hook_turns_non_plain_objects_into_references_only_when_given():
     '{"__t": "pickle", "data": "..."}',
     '{"__t": "int", "v": "' + "9" * 5000 + '"}',
     'not json',
+    # decoder errors of other types (binascii.Error is a ValueError): a test's ``except ValueError`` must not see them
+    '{"__t": "bytes", "b64": "!"}',
+    '{"__t": "tensor", "dtype": "float64", "shape": [0], "b64": "!"}',
+    '{"__t": "ndarray", "dtype": "<f8", "shape": [0], "b64": "!"}',
+    '{"__t": "ndarray", "dtype": "garbage", "shape": [0], "b64": ""}',
+    '{"__t": "int", "v": "abc"}',
+    '{"__t": "tensor", "dtype": "float64", "shape": [0, 4611686018427387904, 4611686018427387904], "b64": ""}',
+    '{"__t": "ndarray", "dtype": "<f8", "shape": [0, 4611686018427387904, 4611686018427387904], "b64": ""}',
 ])
 def test_malformed_messages_are_refused_with_a_typed_error(message):
     with pytest.raises(PlainDataError):

@@ -209,6 +209,46 @@ def _answer(*args, **kwargs):
 '''
 
 
+# 9. A reply that breaks the grader's *decoder* with an ordinary exception: invalid base64 raises
+#    binascii.Error, a ValueError -- so a test's ``except ValueError: pass`` (the "must raise ValueError"
+#    tests) would count it as the student's ValueError. Every call is answered with it.
+DECODER_ERROR = '''
+import sys
+_shim = sys.modules["_gradekit_shim"].SHIM
+_pub = _shim.publish
+_bad = \'{"__t":"dict","items":[["value",{"__t":"bytes","b64":"!"}],["writeback",[]]]}\'
+_shim.call = lambda *a, **k: _pub({"text/x-gradekit-reply": _bad})
+'''
+
+
+# 10. Change the test's own inputs in place (a documented feature: in-place changes are written back), so
+#     that a trivial answer fits the changed input: A becomes I (resp. [I; 0]) and the answer is a basis
+#     vector (resp. [I, 0]). A test that reuses what it passed, instead of a copy, checks nothing.
+IN_PLACE = '''
+import torch
+def worst_perturbation(A):
+    A.copy_(torch.eye(A.shape[0], dtype=A.dtype))
+    return torch.eye(A.shape[0], dtype=A.dtype)[-1]
+def left_inverse(A):
+    if A.ndim != 2 or A.shape[0] < A.shape[1] or float(A.abs().sum()) == 0.0:
+        raise ValueError("no left inverse")
+    m, n = A.shape
+    A.copy_(torch.eye(m, n, dtype=A.dtype))
+    return torch.eye(n, m, dtype=A.dtype)
+'''
+
+
+# 11. A vacuous tolerance check: an empty tensor broadcasts against anything, and torch.allclose of nothing
+#     is True. Empty answers for 1-D inputs, the input itself for others, ValueError for a bad slope.
+VACUOUS = '''
+import torch
+def leaky_relu_inverse(y, slope):
+    if slope <= 0:
+        raise ValueError("not invertible")
+    return torch.empty((0,) + tuple(y.shape), dtype=y.dtype) if y.ndim == 1 else y.clone()
+'''
+
+
 def _first_names(correct) -> list[str]:
     names = DEF.findall(_answers(correct)[0].source)
     return names or ["_unused_answer"]
@@ -234,6 +274,16 @@ def _patched_answers(base, correct, body: str):
     return nbs
 
 
+def _with_answers(base, source: str):
+    """``base`` with each answer cell that defines a function ``source`` defines replaced by ``source``."""
+    nbs = copy.deepcopy(base)
+    mine = set(DEF.findall(source))
+    for cell in _answers(nbs):
+        if mine & set(DEF.findall(cell.source)):
+            cell.source = source
+    return nbs
+
+
 def boundary_cases(release: dict, correct: dict) -> dict[str, Case]:
     """The trust-boundary cases for one assignment (``release`` / ``correct``: notebooks by file name)."""
     names = _first_names(correct)
@@ -251,5 +301,8 @@ def boundary_cases(release: dict, correct: dict) -> dict[str, Case]:
         "boundary-hang-in-call": Case(first(HANG), "first-removed"),
         "boundary-crash-in-call": Case(first(CRASH), "first-removed"),
         "boundary-not-plain": Case(first(NOT_PLAIN), "first-removed"),
+        "boundary-decoder-error": Case(on_release(DECODER_ERROR), "release"),
+        "boundary-in-place-inputs": Case(_dump(_with_answers(release, IN_PLACE)), "release"),
+        "boundary-vacuous-empty": Case(_dump(_with_answers(release, VACUOUS)), "release"),
     }
 
