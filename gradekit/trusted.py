@@ -216,7 +216,8 @@ class Evaluator:
             return Student(self, tagged["id"], tagged.get("callable") is True, name[:80])
         if tag == "module" and type(tagged.get("name")) is str:
             name = tagged["name"]
-            if name in sys.modules or name.split(".")[0] in MODULE_ROOTS:
+            public = not any(part.startswith("_") for part in name.split("."))  # no `gradekit.__main__` (runs the CLI)
+            if public and (name in sys.modules or name.split(".")[0] in MODULE_ROOTS):
                 try:
                     return importlib.import_module(name)
                 except ImportError:

@@ -182,3 +182,20 @@ def test_test_cells_see_nbgrader_s_execution_flags(tmp_path, monkeypatch):
     ], tmp_path)
     assert _errors(nb.cells[1]) == [], _errors(nb.cells[1])
     assert _errors(nb.cells[2]) == []
+
+
+@pytest.mark.parametrize("name", ["gradekit.__main__", "torch.__main__", "gradekit._private", "__main__"])
+def test_a_reply_cannot_make_the_evaluator_import_a_module_that_runs_code(name):
+    """A reply naming ``gradekit.__main__`` would run the grading CLI inside the trusted evaluator (its
+    ``SystemExit`` ended the evaluator); only public modules of the allowed roots come back."""
+    import sys
+
+    from gradekit import plain
+    from gradekit.trusted import Evaluator
+
+    ev = Evaluator(channel=None)
+    with pytest.raises(plain.PlainDataError, match="not one a test may use"):
+        ev._ref_in({"__t": "module", "name": name})
+    assert "gradekit.__main__" not in sys.modules
+    assert ev._ref_in({"__t": "module", "name": "torch.linalg"}) is sys.modules["torch.linalg"]
+    assert ev._ref_in({"__t": "module", "name": "os"}) is sys.modules["os"]  # already imported: a student's `os`
