@@ -115,15 +115,32 @@ _mounts = open("/proc/self/mountinfo").read()
 for _word in ("/_grading", "/solutions", "/submitted", "/autograded", "/exercises"):
     if _word in _mounts:
         print("LEAKED course path in mountinfo:", _word)
+import base64
+# this assignment's own hidden-test lines, encoded so that no file this cell is saved to holds them in clear
+_needles = [base64.b64decode(_n) for _n in __NEEDLES__]
 for _top in (os.getcwd(), "/tmp", "/home", "/opt"):
     for _d, _, _fs in os.walk(_top):
         for _f in _fs:
+            _p = os.path.join(_d, _f)
             try:
-                if b"BEGIN HIDDEN TESTS" in open(os.path.join(_d, _f), "rb").read(5000000):
-                    print("LEAKED hidden tests in", os.path.join(_d, _f))
+                _data = open(_p, "rb").read(5000000)
             except OSError:
-                pass
+                continue
+            # nbgrader's own (public) sources and test notebooks in the library define the marker: not a leak
+            _library = "site-packages" in _p or "dist-packages" in _p
+            if (b"BEGIN HIDDEN TESTS" in _data and not _library) or any(_n in _data for _n in _needles):
+                print("LEAKED hidden tests in", _p)
 '''
+
+
+def _needles(aid: str, most: int = 6) -> list[str]:
+    """Up to ``most`` of the longest hidden-test lines of ``aid`` (lines nowhere else in its source), base64."""
+    import base64
+
+    from tools.nbgrader_course import hidden_test_lines
+
+    lines = sorted(hidden_test_lines(aid), key=len, reverse=True)[:most]
+    return [base64.b64encode(line.encode()).decode() for line in lines]
 
 
 def kernel_cases(correct: dict, aid: str) -> dict[str, Case]:
@@ -139,7 +156,7 @@ def kernel_cases(correct: dict, aid: str) -> dict[str, Case]:
         "memory-children": Case(first(MEMORY_CHILDREN), "first-removed"),
         "big-files": Case(first(BIG_FILES), "first-removed"),
         "many-small-files": Case(first(MANY_FILES), "first-removed"),
-        "look-around": Case(first(LOOK_AROUND), "first-removed"),
+        "look-around": Case(first(LOOK_AROUND.replace("__NEEDLES__", repr(_needles(aid)))), "first-removed"),
     }
 
 
