@@ -122,11 +122,6 @@ def _safe_lapack(J: Tensor) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-def _inverse(J: Tensor) -> Tensor:
-    """Batched inverse of ``J`` (see :func:`inverse_and_condition`)."""
-    return inverse_and_condition(J)[0]
-
-
 def inverse_and_condition(J: Tensor) -> tuple[Tensor, Tensor]:
     r"""Batched inverse; rows where ``J`` is singular *numerically* get the pseudo-inverse instead.
 

@@ -50,6 +50,11 @@ def _check_last_dim(x: object, dim: int, who: str, name: str, finite: bool) -> T
     return x
 
 
+def _soft_bound(raw: Tensor, bound: float) -> Tensor:
+    r""":math:`b \tanh(\text{raw}/b)`: the identity near 0, smoothly held inside :math:`(-b, b)` (log-scales of couplings)."""
+    return bound * torch.tanh(raw / bound)
+
+
 class _Coupling(nn.Module):
     """Shared split/merge logic of the coupling layers."""
 
@@ -129,8 +134,7 @@ class AffineCoupling(_Coupling):
     def scale_shift(self, xp: Tensor) -> tuple[Tensor, Tensor]:
         r"""``(s, t)`` for the passive half, with :math:`|s| \le` ``scale_bound``."""
         raw_s, t = self.net(xp).chunk(2, dim=-1)
-        b = self.scale_bound
-        return b * torch.tanh(raw_s / b), t
+        return _soft_bound(raw_s, self.scale_bound), t
 
     def forward(self, x: Tensor) -> Tensor:
         x = _check_last_dim(x, self.dim, "AffineCoupling", "x", finite=False)
@@ -440,8 +444,7 @@ class MaskedAutoregressiveAffine(nn.Module):
         r"""``(s, t)`` with :math:`s_i, t_i` functions of :math:`x_{<i}` only; one network call."""
         self.conditioner_calls += 1
         raw_s, t = self.net(x).chunk(2, dim=-1)
-        b = self.scale_bound
-        return b * torch.tanh(raw_s / b), t
+        return _soft_bound(raw_s, self.scale_bound), t
 
     def forward(self, x: Tensor) -> Tensor:
         x = _check_last_dim(x, self.dim, "MaskedAutoregressiveAffine", "x", finite=False)

@@ -791,7 +791,7 @@ def _fill_condition(P: Problem, method: str, out: dict[str, Any]) -> Tensor:
     from invlib._newton import batched_jacobian, condition_estimate
 
     idx = missing.nonzero().flatten()
-    per_row = max(1, (_CPU_CHUNK_BYTES // (torch.finfo(P.dtype).bits // 8)) // (4 * P.n * P.m))
+    per_row = _chunk_rows(P, "newton", None)  # a Jacobian and its factorisation per row, as in a dense solve
     with torch.no_grad():
         for start in range(0, idx.numel(), per_row):
             part = idx[start : start + per_row]

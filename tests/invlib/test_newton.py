@@ -42,7 +42,7 @@ def test_jacobian_fallback_for_maps_torch_func_cannot_transform():
 
 def test_inverse_falls_back_to_pseudo_inverse_for_singular_rows():
     J = torch.stack([torch.eye(2, dtype=DT) * 2, torch.tensor([[1.0, 1.0], [1.0, 1.0]], dtype=DT)])
-    H = _newton._inverse(J)
+    H, _ = _newton.inverse_and_condition(J)
     assert torch.allclose(H[0], torch.eye(2, dtype=DT) / 2)
     assert torch.allclose(H[1], torch.linalg.pinv(J[1]))
 
@@ -51,7 +51,7 @@ def test_inverse_treats_numerically_singular_rows_as_singular():
     # rank one up to rounding: inv_ex "succeeds" with entries ~1e15, a step that flies off to infinity
     J = torch.tensor([[[1.0, 1.0], [1.0, 1.0 + 1e-15]]], dtype=DT)
     assert int(torch.linalg.inv_ex(J).info) == 0
-    H = _newton._inverse(J)
+    H, _ = _newton.inverse_and_condition(J)
     assert H.abs().max() < 1.0
     assert torch.allclose(H[0], torch.linalg.pinv(J[0]))
 
