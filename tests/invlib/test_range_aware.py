@@ -11,14 +11,7 @@ from invlib.errors import UnrecoverableSamplesError
 from invlib.range_aware import MAX_TRIPLE_WIDTH, ReLUPairInverse, ReLUTripleInverse, full_column_rank
 
 
-def pm_identity(dtype: torch.dtype = torch.float64) -> nn.Sequential:
-    """Linear(3, 6) with W = [I; -I], ReLU, Linear(6, 3) with [I, -I]: exactly the identity on R^3."""
-    up, down = nn.Linear(3, 6, bias=False), nn.Linear(6, 3, bias=False)
-    eye = torch.eye(3)
-    with torch.no_grad():
-        up.weight.copy_(torch.cat([eye, -eye]))
-        down.weight.copy_(torch.cat([eye, -eye], dim=1))
-    return nn.Sequential(up, nn.ReLU(), down).to(dtype)
+from tests.invlib.test_inverse import plus_minus_identity as pm_identity  # noqa: E402 -- one builder of the net
 
 
 def test_the_plus_minus_net_is_the_identity_and_its_triple_inverse_is_exact() -> None:
