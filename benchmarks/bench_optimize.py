@@ -232,12 +232,15 @@ def run_exact(model: nn.Module, y: Tensor) -> tuple[Tensor | None, float, str]:
         inv = invlib.inverse(model)
     except (ValueError, NotImplementedError, TypeError) as exc:  # NotInvertibleError is a ValueError
         return None, float("nan"), f"no exact inverse ({type(exc).__name__})"
-    with torch.no_grad():
-        inv(y[:2])  # warm-up (factorisations happen at build time or on first call)
-        _sync(y.device)
-        t0 = time.perf_counter()
-        x = inv(y)
-        _sync(y.device)
+    try:
+        with torch.no_grad():
+            inv(y[:2])  # warm-up (factorisations happen at build time or on first call)
+            _sync(y.device)
+            t0 = time.perf_counter()
+            x = inv(y)
+            _sync(y.device)
+    except invlib.UnrecoverableSamplesError as exc:  # a many-to-one net: some samples have no unique preimage
+        return None, float("nan"), f"exact inverse refuses {len(exc.samples)} samples ({type(exc).__name__})"
     return x, time.perf_counter() - t0, ""
 
 
@@ -256,7 +259,7 @@ def unit_costs(model: nn.Module, y: Tensor, shape: tuple[int, ...], repeats: int
     These are the units a Newton-type method spends: they turn a time budget (a tenth of L-BFGS's
     time) into a number of full-batch forward passes or exact Newton steps.
     """
-    from invlib._newton import _inverse, batched_jacobian
+    from invlib._newton import batched_jacobian, inverse_and_condition
 
     b = y.shape[0]
     x = torch.randn((b, *shape), dtype=y.dtype, device=y.device)
@@ -278,7 +281,7 @@ def unit_costs(model: nn.Module, y: Tensor, shape: tuple[int, ...], repeats: int
     with torch.no_grad():
         t_fwd = timed(lambda: model(x))
     xf = x.reshape(b, -1)
-    t_jac = timed(lambda: _inverse(batched_jacobian(flat, xf))) if xf.shape[1] == y[0].numel() else float("nan")
+    t_jac = timed(lambda: inverse_and_condition(batched_jacobian(flat, xf))) if xf.shape[1] == y[0].numel() else float("nan")
     return t_fwd, t_jac
 
 

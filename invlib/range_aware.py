@@ -126,6 +126,7 @@ class ReLUPairInverse(InverseLayer):
         s = torch.linalg.svdvals(a)                                 # (B, n)
         rank = (s > self.cutoff).sum(dim=1)
         short = rank < n
+        retried = short
         if bool(short.any()):
             # entries in (0, tau] may be genuinely active: retry those samples with every z_i > 0
             loose = short.unsqueeze(1) & (z64 > 0)
@@ -150,6 +151,16 @@ class ReLUPairInverse(InverseLayer):
         scale = x.abs() @ w.abs().mT + b.abs() + z64.abs()
         tol = torch.maximum(_TOL_UNITS * eps * kappa * scale, tau)
         bad = ((active & ((pre - z64).abs() > tol)) | (~active & (pre > tol))).any(dim=1)
+        if bool((bad & retried).any()):
+            # rank < n on the clearly active rows, and counting the rounding-level entries as active
+            # does not give a consistent x: those entries were zeros, so x is not determined
+            idx = torch.nonzero(bad & retried).flatten()
+            raise UnrecoverableSamplesError(
+                f"the inverse of {self.where} cannot recover samples {_listed(idx)}: their clearly "
+                f"active rows (z_i > {tau[idx[0]].item():.2g}) of W have rank < {n}, so they do not "
+                "determine x (this pair is many-to-one there). Instead: invlib.optimize_inverse finds "
+                "one preimage; a wider layer or LeakyReLU keeps every sample recoverable",
+                idx.tolist())
         if bool(bad.any()):
             idx = torch.nonzero(bad).flatten()
             raise UnrecoverableSamplesError(

@@ -148,3 +148,29 @@ def test_range_aware_inverses_on_cuda(dtype: torch.dtype, tol: float) -> None:
     with torch.no_grad():
         x_hat = invlib.inverse(pair)(z[spans])
     assert (x_hat - x[spans]).abs().max().item() <= 1e3 * tol
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_pair_behind_a_rotation_calls_rank_deficient_samples_unrecoverable_not_outside_the_image(seed: int) -> None:
+    """Found by the optimisation benchmark: y = Q ReLU(W x + b) with n - 1 active rows. The rotation's
+    inverse turns the zeros of ReLU's output into +-1e-16; counting those as active gave an inconsistent x
+    and the error said "no preimage" for a y the net produced. It must say the sample cannot be recovered."""
+    n = 6
+    gen = torch.Generator().manual_seed(seed)
+    first = nn.Linear(n, 2 * n).double()
+    q = torch.linalg.qr(torch.randn(2 * n, 2 * n, generator=gen, dtype=torch.float64))[0]
+    last = nn.Linear(2 * n, 2 * n).double()
+    with torch.no_grad():
+        first.weight.copy_(torch.randn(2 * n, n, generator=gen, dtype=torch.float64))
+        x = torch.randn(1, n, generator=gen, dtype=torch.float64)
+        want = torch.full((2 * n,), -1.0, dtype=torch.float64)
+        want[: n - 1] = 1.0                                     # exactly n - 1 active rows: rank n - 1
+        first.bias.copy_(want - (x @ first.weight.T).squeeze(0))
+        last.weight.copy_(q)
+        last.bias.zero_()
+    net = nn.Sequential(first, nn.ReLU(), last)
+    with torch.no_grad():
+        y = net(x)
+    with pytest.raises(UnrecoverableSamplesError, match="cannot recover") as info:
+        invlib.inverse(net)(y)
+    assert info.value.samples == [0]
