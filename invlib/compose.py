@@ -18,7 +18,7 @@ NaN/inf, naming the first layer that produced them.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from invlib.errors import InvalidInputError, NonFiniteResultError, StaleInverseWarning
 from invlib.validation import all_finite, check_dtype_device, check_finite, check_tensor, format_shape, where
 
-__all__ = ["BuildOptions", "InverseLayer", "IdentityInverse", "InverseModel"]
+__all__ = ["BuildOptions", "InverseLayer", "IdentityInverse", "InverseModel", "iter_layers"]
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,22 @@ class InverseLayer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"path={self.path!r}, layer={self.layer}"
+
+
+def iter_layers(model: nn.Module, prefix: str = "") -> Iterator[tuple[str, nn.Module]]:
+    """The leaf layers of ``model`` in forward order, with their ``named_modules`` paths.
+
+    ``nn.Sequential`` containers (nested ones included) are expanded; every other module is
+    a leaf. A model that is not a ``Sequential`` is its own single leaf, with path ``""``.
+    """
+    if isinstance(model, nn.Sequential):
+        for name, child in model._modules.items():
+            if child is None:
+                continue
+            path = f"{prefix}.{name}" if prefix else name
+            yield from iter_layers(child, path)
+    else:
+        yield prefix, model
 
 
 def per_sample_sum(t: Tensor) -> Tensor:

@@ -1,5 +1,11 @@
-r"""Exact inverses of convolutions: circular ``ConvNd`` via the FFT, and patch convolutions
-(kernel = stride).
+r"""Exact inverses of convolutions: 1x1 ``ConvNd`` (a channel-mixing matrix), circular ``ConvNd``
+via the FFT, and patch convolutions (kernel = stride).
+
+**1x1 convolution.** Kernel 1, stride 1, no padding: the same :math:`C_{out} \times C_{in}` matrix
+:math:`M` mixes the channels at every position, :math:`y_{:,p} = M x_{:,p} + b`, so the inverse is
+the 1x1 convolution with kernel :math:`M^{-1}` (or the pseudo-inverse :math:`M^{+}` under
+``least_squares=True``), and :math:`\log|\det J| = (\#\text{positions})\log|\det M|`. The
+matrix is inverted by :func:`invlib.linear.matrix_inverse`, as for ``nn.Linear``.
 
 **Circular convolution.** With ``padding_mode="circular"``, stride 1 and a padding that keeps
 the size, torch computes (cross-correlation, left padding :math:`l`, dilation :math:`d`)
@@ -36,13 +42,16 @@ from torch import Tensor, nn
 
 from invlib.compose import BuildOptions, InverseLayer, constant_per_sample
 from invlib.errors import NotInvertibleError
-from invlib.linear import LS_SUGGESTION, ChannelMixInverse, conv_channel_matrix, matrix_inverse
+from invlib.linear import LS_SUGGESTION, matrix_inverse
 from invlib.validation import default_rcond
 
 __all__ = [
+    "ChannelMixInverse",
     "CircularConvInverse",
     "PatchConvInverse",
     "build_conv",
+    "build_conv1x1",
+    "conv_channel_matrix",
     "frequency_response",
     "DEFAULT_CHECK_SIZE",
 ]
@@ -96,6 +105,62 @@ def frequency_response(weight: Tensor, size: tuple[int, ...], dilation: tuple[in
     return spec.permute(tuple(range(2, 2 + d)) + (0, 1))
 
 
+# ---------------------------------------------------------------------------------------------
+# 1x1 convolutions: a channel-mixing matrix applied at every position
+# ---------------------------------------------------------------------------------------------
+def conv_channel_matrix(weight: Tensor, groups: int) -> Tensor:
+    r"""The :math:`C_{out} \times C_{in}` matrix of a 1x1 convolution (block diagonal for groups)."""
+    c_out, c_in_g = weight.shape[:2]
+    w = weight.detach().reshape(c_out, c_in_g)
+    if groups == 1:
+        return w
+    out_g = c_out // groups
+    return torch.block_diag(*[w[g * out_g:(g + 1) * out_g] for g in range(groups)])
+
+
+class ChannelMixInverse(InverseLayer):
+    r"""Inverse of a 1x1 ``ConvNd`` (kernel 1, stride 1, padding 0): at every position
+    :math:`y_{:,p} = M x_{:,p} + b`, so :math:`x_{:,p} = M^{-1}(y_{:,p} - b)` (or :math:`M^{+}`),
+    computed as a 1x1 convolution with kernel :math:`M^{-1}` and bias :math:`-M^{-1}b`.
+    :math:`\log|\det J| = (\#\text{positions})\cdot\log|\det M|`.
+    """
+
+    def __init__(self, path: str, layer: str, matrix: Tensor, bias: Tensor | None, n_spatial: int,
+                 opts: BuildOptions) -> None:
+        super().__init__(path, layer)
+        self.c_out, self.c_in = matrix.shape
+        self.n_spatial = n_spatial
+        mi = matrix_inverse(matrix, path, layer, opts, unit="channels")
+        self.exact = mi.exact
+        self.log_abs_det_m = mi.log_abs_det
+        dtype = matrix.dtype
+        shift = mi.inv @ bias.detach().to(torch.float64) if bias is not None else None
+        self.register_buffer("kernel", mi.inv.reshape((self.c_in, self.c_out) + (1,) * n_spatial).to(dtype))
+        self.register_buffer("neg_shift", None if shift is None else (-shift).to(dtype))
+        self._conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[n_spatial]
+
+    def check_shape(self, shape: torch.Size) -> torch.Size:
+        return self.channels_first_shape(shape, self.c_out, self.c_in, self.n_spatial)
+
+    def forward(self, y: Tensor) -> Tensor:
+        return self._conv(y, self.kernel, self.neg_shift)
+
+    def forward_log_abs_det(self, x: Tensor, y: Tensor) -> Tensor:
+        if self.log_abs_det_m is None:
+            raise NotInvertibleError(self.path, self.layer, "a least-squares inverse has no "
+                                     "Jacobian determinant", "use square full-rank layers for densities")
+        return constant_per_sample(self.log_abs_det_m, y, math.prod(y.shape[2:]))
+
+
+def build_conv1x1(module: nn.modules.conv._ConvNd, path: str, opts: BuildOptions) -> ChannelMixInverse:
+    """The inverse of a 1x1 ``Conv1d/2d/3d`` with stride 1 and padding 0."""
+    m = conv_channel_matrix(module.weight, module.groups)
+    return ChannelMixInverse(path, type(module).__name__, m, module.bias, module.weight.ndim - 2, opts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Circular convolutions: block-diagonal in the Fourier domain
+# ---------------------------------------------------------------------------------------------
 class CircularConvInverse(InverseLayer):
     r"""Inverse of a circular, size-preserving ``Conv1d/2d/3d`` via per-frequency channel blocks.
 
@@ -260,8 +325,7 @@ def build_conv(module: nn.modules.conv._ConvNd, path: str, opts: BuildOptions,
         raise NotInvertibleError(path, layer, "transposed convolutions are not supported", _ZERO_PAD_SUGGESTION)
     zero_pad = padding == "valid" or (not isinstance(padding, str) and all(p == 0 for p in _tuple(padding, d)))
     if all(kk == 1 for kk in k) and all(s == 1 for s in stride) and zero_pad:
-        m = conv_channel_matrix(module.weight, module.groups)
-        return ChannelMixInverse(path, layer, m, module.bias, d, opts)
+        return build_conv1x1(module, path, opts)
     if zero_pad and stride == k and all(dd == 1 for dd in dilation):
         return PatchConvInverse(path, layer, module.weight, module.bias, module.groups, opts, in_size)
     if any(s != 1 for s in stride):

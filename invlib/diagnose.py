@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from invlib.errors import InvalidInputError
 from invlib.flows import InvertibleResidualBlock
-from invlib.inverse import iter_layers
+from invlib.compose import iter_layers
 from invlib.validation import check_finite, check_tensor, format_shape, where
 
 __all__ = ["LayerReport", "Diagnosis", "diagnose", "RELU_FAMILY"]

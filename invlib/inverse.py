@@ -26,14 +26,14 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from invlib.activations import ACTIVATION_CLASSES, ActivationInverse, build_activation
-from invlib.compose import BuildOptions, IdentityInverse, InverseLayer, InverseModel, per_sample_sum
+from invlib.compose import BuildOptions, IdentityInverse, InverseLayer, InverseModel, iter_layers, per_sample_sum
 from invlib.conv import build_conv
 from invlib.errors import CannotCertifyError, NotInvertibleError, PrecisionWarning, UnsupportedLayerError
 from invlib.flows import AdditiveCoupling, AffineCoupling, InvertibleResidualBlock
@@ -42,7 +42,7 @@ from invlib.range_aware import MAX_TRIPLE_WIDTH, ReLUPairInverse, ReLUTripleInve
 from invlib.reshape import RESHAPE_CLASSES, build_reshape
 from invlib.validation import check_tensor, default_rcond, where
 
-__all__ = ["inverse", "iter_layers", "ModuleInverse", "SUPPORTED", "InverseModel"]
+__all__ = ["inverse", "ModuleInverse", "SUPPORTED", "InverseModel"]
 
 #: A human-readable list of what :func:`inverse` supports (used in error messages).
 SUPPORTED = (
@@ -52,22 +52,6 @@ SUPPORTED = (
     "PixelUnshuffle, ChannelShuffle, invlib Reshape/Permute, AdditiveCoupling, AffineCoupling, "
     "InvertibleResidualBlock, nested Sequential, and any module with an inverse(y) method"
 )
-
-
-def iter_layers(model: nn.Module, prefix: str = "") -> Iterator[tuple[str, nn.Module]]:
-    """The leaf layers of ``model`` in forward order, with their ``named_modules`` paths.
-
-    ``nn.Sequential`` containers (nested ones included) are expanded; every other module is
-    a leaf. A model that is not a ``Sequential`` is its own single leaf, with path ``""``.
-    """
-    if isinstance(model, nn.Sequential):
-        for name, child in model._modules.items():
-            if child is None:
-                continue
-            path = f"{prefix}.{name}" if prefix else name
-            yield from iter_layers(child, path)
-    else:
-        yield prefix, model
 
 
 class ModuleInverse(InverseLayer):

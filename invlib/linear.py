@@ -1,5 +1,6 @@
-r"""Exact (and least-squares) inverses of the affine layers: Linear, 1x1 convolutions, BatchNorm
-in eval mode, and the identity-in-eval layers (Identity, Dropout).
+r"""Exact (and least-squares) inverses of the affine layers: Linear, BatchNorm in eval mode, and
+the identity-in-eval layers (Identity, Dropout); :func:`matrix_inverse` is shared with the 1x1
+convolutions of :mod:`invlib.conv`.
 
 Every affine layer is :math:`y = Wx + b` for a matrix :math:`W \in \mathbb{R}^{m \times n}`.
 At build time its singular values :math:`\sigma_1 \ge \dots \ge \sigma_{\min(m,n)}` are computed
@@ -39,10 +40,8 @@ __all__ = [
     "MatrixInverse",
     "matrix_inverse",
     "LinearInverse",
-    "ChannelMixInverse",
     "BatchNormInverse",
     "build_linear",
-    "build_conv1x1",
     "build_batchnorm",
     "build_dropout",
     "build_identity",
@@ -182,59 +181,6 @@ class LinearInverse(InverseLayer):
 def build_linear(module: nn.Linear, path: str, opts: BuildOptions) -> LinearInverse:
     """The inverse of ``nn.Linear`` (see :class:`LinearInverse`)."""
     return LinearInverse(path, type(module).__name__, module.weight, module.bias, opts)
-
-
-# ---------------------------------------------------------------------------------------------
-# 1x1 convolutions: a channel-mixing matrix applied at every position
-# ---------------------------------------------------------------------------------------------
-def conv_channel_matrix(weight: Tensor, groups: int) -> Tensor:
-    r"""The :math:`C_{out} \times C_{in}` matrix of a 1x1 convolution (block diagonal for groups)."""
-    c_out, c_in_g = weight.shape[:2]
-    w = weight.detach().reshape(c_out, c_in_g)
-    if groups == 1:
-        return w
-    out_g = c_out // groups
-    return torch.block_diag(*[w[g * out_g:(g + 1) * out_g] for g in range(groups)])
-
-
-class ChannelMixInverse(InverseLayer):
-    r"""Inverse of a 1x1 ``ConvNd`` (kernel 1, stride 1, padding 0): at every position
-    :math:`y_{:,p} = M x_{:,p} + b`, so :math:`x_{:,p} = M^{-1}(y_{:,p} - b)` (or :math:`M^{+}`),
-    computed as a 1x1 convolution with kernel :math:`M^{-1}` and bias :math:`-M^{-1}b`.
-    :math:`\log|\det J| = (\#\text{positions})\cdot\log|\det M|`.
-    """
-
-    def __init__(self, path: str, layer: str, matrix: Tensor, bias: Tensor | None, n_spatial: int,
-                 opts: BuildOptions) -> None:
-        super().__init__(path, layer)
-        self.c_out, self.c_in = matrix.shape
-        self.n_spatial = n_spatial
-        mi = matrix_inverse(matrix, path, layer, opts, unit="channels")
-        self.exact = mi.exact
-        self.log_abs_det_m = mi.log_abs_det
-        dtype = matrix.dtype
-        shift = mi.inv @ bias.detach().to(torch.float64) if bias is not None else None
-        self.register_buffer("kernel", mi.inv.reshape((self.c_in, self.c_out) + (1,) * n_spatial).to(dtype))
-        self.register_buffer("neg_shift", None if shift is None else (-shift).to(dtype))
-        self._conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[n_spatial]
-
-    def check_shape(self, shape: torch.Size) -> torch.Size:
-        return self.channels_first_shape(shape, self.c_out, self.c_in, self.n_spatial)
-
-    def forward(self, y: Tensor) -> Tensor:
-        return self._conv(y, self.kernel, self.neg_shift)
-
-    def forward_log_abs_det(self, x: Tensor, y: Tensor) -> Tensor:
-        if self.log_abs_det_m is None:
-            raise NotInvertibleError(self.path, self.layer, "a least-squares inverse has no "
-                                     "Jacobian determinant", "use square full-rank layers for densities")
-        return constant_per_sample(self.log_abs_det_m, y, math.prod(y.shape[2:]))
-
-
-def build_conv1x1(module: nn.modules.conv._ConvNd, path: str, opts: BuildOptions) -> ChannelMixInverse:
-    """The inverse of a 1x1 ``Conv1d/2d/3d`` with stride 1 and padding 0."""
-    m = conv_channel_matrix(module.weight, module.groups)
-    return ChannelMixInverse(path, type(module).__name__, m, module.bias, module.weight.ndim - 2, opts)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Circular convolutions (FFT, per-frequency channel blocks) and patch convolutions."""
+"""1x1 convolutions (a channel-mixing matrix), circular convolutions (FFT, per-frequency channel blocks) and patch convolutions."""
 
 from __future__ import annotations
 
@@ -177,3 +177,43 @@ def test_a_size_shrinking_conv_is_refused_for_its_size_not_its_padding_mode():
     with pytest.raises(invlib.NotInvertibleError, match="fewer outputs than inputs") as err:
         invlib.inverse(torch.nn.Conv1d(2, 2, 5, padding=1))
     assert "zero padding" not in str(err.value)
+
+
+# -------------------------------------------------------------------------------------------
+# 1x1 convolutions
+# -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv1x1_round_trip_and_log_det(groups: int) -> None:
+    torch.manual_seed(0)
+    conv = nn.Conv2d(4, 4, 1, groups=groups).double()
+    x = torch.randn(3, 4, 5, 6, dtype=torch.float64)
+    inv = invlib.inverse(conv)
+    x_hat, logdet = inv.inverse_and_log_abs_det(conv(x))
+    torch.testing.assert_close(x_hat, x, atol=1e-11, rtol=0)
+    m = invlib.conv.conv_channel_matrix(conv.weight, groups)
+    torch.testing.assert_close(logdet, (-30 * torch.linalg.slogdet(m).logabsdet).expand(3), atol=1e-10, rtol=0)
+
+
+def test_conv1d_1x1_float32() -> None:
+    torch.manual_seed(1)
+    conv = nn.Conv1d(3, 3, 1)
+    x = torch.randn(2, 3, 7)
+    # the default init gives kappa(M) < 30 here; tolerance 40 (1 + kappa) u |x| as for Linear
+    kappa = torch.linalg.cond(conv.weight.detach().reshape(3, 3).double()).item()
+    err = (invlib.inverse(conv)(conv(x)) - x).abs().max().item()
+    assert err <= 40 * (1 + kappa) * 1.2e-7 * x.abs().max().item()
+
+
+def test_conv1x1_narrowing_refused_and_least_squares() -> None:
+    conv = nn.Conv2d(4, 2, 1).double()
+    with pytest.raises(invlib.NotInvertibleError, match="narrowing: 4 -> 2 channels"):
+        invlib.inverse(conv)
+    y = torch.randn(1, 2, 3, 3, dtype=torch.float64)
+    x_hat = invlib.inverse(conv, least_squares=True)(y)
+    torch.testing.assert_close(conv(x_hat), y, atol=1e-12, rtol=0)
+
+
+def test_conv1x1_shape_check() -> None:
+    inv = invlib.inverse(nn.Conv2d(3, 3, 1))
+    with pytest.raises(invlib.InvalidInputError, match=r"expected \(N, 3, \.\.\., \.\.\.\).*got \(2, 4, 5, 5\)"):
+        inv(torch.zeros(2, 4, 5, 5))
