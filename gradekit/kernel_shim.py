@@ -111,7 +111,7 @@ class Shim:
             if req.get("rng") is not None:  # the grader's torch RNG state: random draws as if in one process
                 sys.modules["torch"].set_rng_state(req["rng"])
             theirs = {id(v) for v in self.handles.values()}  # the student's own objects are not written back
-            mutable = [x for x in _mutables([args, kwargs]) if id(x) not in theirs]
+            mutable = [x for x in mutables([args, kwargs]) if id(x) not in theirs]
             before = [_state(x) for x in mutable]
             out = self.handles[hid](*args, **kwargs)
             if wrt is not None:
@@ -123,17 +123,20 @@ class Shim:
         return self._reply(out, writeback=writeback)
 
 
-def _mutables(obj: Any):
-    """Tensors and models in ``obj`` (lists, tuples, dict values), in a fixed order (both sides use it)."""
+def mutables(obj: Any):
+    """Tensors and models in ``obj`` (lists, tuples, dict values), in a fixed order.
+
+    Both sides of the boundary use it: the kernel to say which arguments a call changed in place (the
+    reply's ``"writeback"``, one entry per item in this order), :mod:`gradekit.trusted` to copy them back."""
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(obj, (torch.Tensor, torch.nn.Module)):
         yield obj
     elif type(obj) in (list, tuple):
         for x in obj:
-            yield from _mutables(x)
+            yield from mutables(x)
     elif type(obj) is dict:
         for x in obj.values():
-            yield from _mutables(x)
+            yield from mutables(x)
 
 
 def _state(x: Any) -> Any:

@@ -291,9 +291,9 @@ class Evaluator:
         return data["value"]
 
     def _write_back(self, args: tuple, kwargs: dict, new: Any, what: str) -> None:
-        from gradekit.kernel_shim import _mutables
+        from gradekit.kernel_shim import mutables
 
-        targets = list(_mutables([list(args), dict(kwargs)]))
+        targets = list(mutables([list(args), dict(kwargs)]))
         if type(new) is not list or len(new) != len(targets):
             raise BoundaryFailure(f"{what}: the reply does not say which arguments it changed")
         torch = sys.modules["torch"]
