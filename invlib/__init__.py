@@ -1,4 +1,4 @@
-"""invlib: invert PyTorch models exactly where possible, by optimization where not,
+r"""invlib: invert PyTorch models exactly where possible, by optimization where not,
 and explain precisely why a model is not invertible.
 
 Public API
@@ -7,7 +7,9 @@ Public API
 - :func:`diagnose` -- a per-layer report: dimensions, Jacobian spectrum, rank, dead ReLUs, lost dimensions.
 - :func:`optimize_inverse` -- a robust batched inverse of any differentiable map, CPU or CUDA.
 - :class:`AdditiveCoupling`, :class:`AffineCoupling`, :class:`InvertibleResidualBlock` --
-  invertible-by-design modules with ``inverse`` and ``log_abs_det_jacobian``.
+  invertible-by-design modules with ``inverse`` and ``log_abs_det_jacobian(x, y)`` (the forward
+  map's :math:`\log|\det \partial y/\partial x|` at ``x``, ``y = f(x)``, one value per sample: the
+  convention of ``torch.distributions`` and zuko, stated in :mod:`invlib.compose`).
 - :class:`FunctionCoupling`, :class:`ReversibleBlock`, :class:`ReversibleRNNCell`,
   :func:`reversible_forward`, :func:`saved_activation_bytes` -- reversible (RevNet, Reformer,
   reversible RNN) blocks from additive couplings, and a backward pass that recomputes activations.

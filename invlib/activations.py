@@ -227,7 +227,7 @@ class ActivationInverse(InverseLayer):
     def forward(self, y: Tensor) -> Tensor:
         return self.inverse_fn(self.check_range(y))
 
-    def forward_log_abs_det(self, x: Tensor, y: Tensor) -> Tensor:
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
         r""":math:`\sum_i \log \sigma'(x_i)` per sample."""
         return per_sample_sum(self.log_derivative(x, y))
 

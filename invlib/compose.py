@@ -13,6 +13,23 @@ and, by the chain rule, the log-determinant of its Jacobian at :math:`y` is
 :class:`InverseModel` holds the :math:`f_l^{-1}` in that (reversed) order, validates ``y`` once
 (type, dtype, device, shape, finiteness) before any arithmetic, and checks the result for
 NaN/inf, naming the first layer that produced them.
+
+**The log-determinant convention** (the one of ``torch.distributions.Transform`` and zuko),
+shared by every invlib layer that offers a log-determinant -- the per-layer inverses here and the
+invertible-by-design modules of :mod:`invlib.flows` and :mod:`invlib.reversible`:
+
+``log_abs_det_jacobian(x, y)`` returns :math:`\log\left|\det \frac{\partial f}{\partial x}(x)\right|`
+for :math:`y = f(x)`:
+
+* **which side:** ``x`` is always the input of the *forward* map :math:`f` and ``y = f(x)`` its
+  output, whichever direction the object itself computes (an :class:`InverseLayer` maps ``y`` to
+  ``x``, a coupling maps ``x`` to ``y``); both are passed, and a layer uses whichever is cheaper;
+* **sign:** the forward map's log-determinant; the inverse's is its negative,
+  :math:`\log|\det \partial f^{-1}/\partial y| = -\log|\det \partial f/\partial x|`
+  (what :meth:`InverseModel.inverse_and_log_abs_det` returns);
+* **shape:** summed over the event dims, one value per sample: ``(batch,)`` for the per-layer
+  inverses (the event is every dim but dim 0) and ``x.shape[:-1]`` for the row-wise flows (the
+  event is the last dim), i.e. ``(batch,)`` for a ``(batch, D)`` input.
 """
 
 from __future__ import annotations
@@ -59,7 +76,8 @@ class InverseLayer(nn.Module):
 
     Subclasses implement :meth:`forward` (``y -> x``) and, where they can, :meth:`check_shape`
     (validate the shape of ``y`` and return the shape of ``x`` without touching the data) and
-    :meth:`forward_log_abs_det` (:math:`\log|\det J_{f_l}(x)|` per sample).
+    :meth:`log_abs_det_jacobian` (:math:`\log|\det J_{f_l}(x)|` per sample, see the module's
+    convention).
 
     Attributes
     ----------
@@ -98,8 +116,10 @@ class InverseLayer(nn.Module):
             raise self.shape_error(f"(N, {c_out}, {spatial}) ({c_out} channels)", shape)
         return torch.Size((shape[0], c_in) + tuple(shape[2:]))
 
-    def forward_log_abs_det(self, x: Tensor, y: Tensor) -> Tensor:
-        r""":math:`\log|\det J_{f_l}(x)|` of the *forward* layer, one value per sample (dim 0)."""
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        r""":math:`\log|\det J_{f_l}(x)|` of the *forward* layer at its input ``x`` (``y = f_l(x)`` is
+        its output, the inverse's input), shape ``(batch,)``: one value per sample (dim 0).
+        See the convention in :mod:`invlib.compose`."""
         raise NotImplementedError(f"{self.where}: log|det J| is not available for this layer")
 
     def extra_repr(self) -> str:
@@ -145,7 +165,7 @@ class IdentityInverse(InverseLayer):
     def forward(self, y: Tensor) -> Tensor:
         return y
 
-    def forward_log_abs_det(self, x: Tensor, y: Tensor) -> Tensor:
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
         return torch.zeros(y.shape[0] if y.ndim else 1, dtype=y.dtype, device=y.device)
 
 
@@ -329,7 +349,7 @@ class InverseModel(nn.Module):
         logdet = torch.zeros(y.shape[0] if y.ndim else 1, dtype=y.dtype, device=y.device)
         for layer in self.layers:
             x_new = layer(x)
-            logdet = logdet - layer.forward_log_abs_det(x_new, x)
+            logdet = logdet - layer.log_abs_det_jacobian(x_new, x)
             x = x_new
         if not all_finite(x):
             raise self._nonfinite_error(y)

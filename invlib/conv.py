@@ -145,7 +145,7 @@ class ChannelMixInverse(InverseLayer):
     def forward(self, y: Tensor) -> Tensor:
         return self._conv(y, self.kernel, self.neg_shift)
 
-    def forward_log_abs_det(self, x: Tensor, y: Tensor) -> Tensor:
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
         if self.log_abs_det_m is None:
             raise NotInvertibleError(self.path, self.layer, "a least-squares inverse has no "
                                      "Jacobian determinant", "use square full-rank layers for densities")
@@ -254,7 +254,7 @@ class CircularConvInverse(InverseLayer):
         xf = xf.permute(2, 1, 0).contiguous().reshape((n, self.c_in) + tuple(freq))
         return torch.fft.irfftn(xf, s=size, dim=dims)
 
-    def forward_log_abs_det(self, x: Tensor, y: Tensor) -> Tensor:
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
         _, logdet = self._factor(tuple(y.shape[2:]), y.dtype, y.device)
         if logdet is None:
             raise NotInvertibleError(self.path, self.layer, "a least-squares inverse has no "
@@ -300,7 +300,7 @@ class PatchConvInverse(InverseLayer):
             y = y - self.bias.reshape((1, -1) + (1,) * self.n_spatial)
         return self._convt(y, self.kernel, stride=self.kernel_size)
 
-    def forward_log_abs_det(self, x: Tensor, y: Tensor) -> Tensor:
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
         if self.log_abs_det_m is None:
             raise NotInvertibleError(self.path, self.layer, "a least-squares inverse has no "
                                      "Jacobian determinant", "use invertible layers for densities")

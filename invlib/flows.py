@@ -1,9 +1,10 @@
 r"""Invertible-by-design modules for the book: coupling layers and invertible residual blocks.
 
 Each maps :math:`\mathbb{R}^{\dots \times D} \to \mathbb{R}^{\dots \times D}` (acting on the last
-dim), has an ``inverse`` and a ``log_abs_det_jacobian(x)`` (one value per row); the couplings and
-the residual block can sit inside an ``nn.Sequential`` handed to :func:`invlib.inverse`
-(:class:`MaskedAutoregressiveAffine` is not registered there yet: call its ``inverse``).
+dim), has an ``inverse`` and a ``log_abs_det_jacobian(x, y)``: :math:`\log|\det \partial y/\partial x|`
+of the forward map at ``x``, ``y = f(x)``, one value per row (shape ``x.shape[:-1]``), the convention
+of ``torch.distributions.Transform`` and zuko, stated once in :mod:`invlib.compose`. They can sit
+inside an ``nn.Sequential`` handed to :func:`invlib.inverse`.
 
 * :class:`AdditiveCoupling` (NICE, Dinh et al. 2014): :math:`y_a = x_a + m(x_p)`, volume preserving.
 * :class:`AffineCoupling` (RealNVP, Dinh et al. 2017): :math:`y_a = x_a \odot e^{s(x_p)} + t(x_p)`.
@@ -47,6 +48,16 @@ def _check_last_dim(x: object, dim: int, who: str, name: str, finite: bool) -> T
         raise InvalidInputError(f"{who} expects {name} of shape (..., {dim}), got {format_shape(x.shape)}")
     if finite:
         check_finite(x, name)
+    return x
+
+
+def _check_pair(x: object, y: object, dim: int, who: str) -> Tensor:
+    """Check the ``(x, y)`` of ``log_abs_det_jacobian``: tensors of the same shape ``(..., dim)``; returns ``x``."""
+    x = _check_last_dim(x, dim, who, "x", finite=False)
+    y = check_tensor(y, "y")
+    if y.shape != x.shape:
+        raise InvalidInputError(f"{who} expects y = f(x) of x's shape {format_shape(x.shape)}, got "
+                                f"{format_shape(y.shape)}")
     return x
 
 
@@ -106,8 +117,9 @@ class AdditiveCoupling(_Coupling):
         yp, ya = self.split(y)
         return self.merge(yp, ya - self.m(yp))
 
-    def log_abs_det_jacobian(self, x: Tensor) -> Tensor:
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
         r""":math:`\log|\det J| = 0` (the Jacobian is unit triangular); shape ``x.shape[:-1]``."""
+        x = _check_pair(x, y, self.dim, f"{type(self).__name__}.log_abs_det_jacobian")
         return torch.zeros(x.shape[:-1], dtype=x.dtype, device=x.device)
 
 
@@ -149,9 +161,9 @@ class AffineCoupling(_Coupling):
         s, t = self.scale_shift(yp)
         return self.merge(yp, (ya - t) * torch.exp(-s))
 
-    def log_abs_det_jacobian(self, x: Tensor) -> Tensor:
-        r""":math:`\sum_i s_i(x_p)`; shape ``x.shape[:-1]``."""
-        x = _check_last_dim(x, self.dim, "AffineCoupling.log_abs_det_jacobian", "x", finite=False)
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        r""":math:`\sum_i s_i(x_p)` at the input ``x`` (``y = f(x)`` is checked, not used); shape ``x.shape[:-1]``."""
+        x = _check_pair(x, y, self.dim, "AffineCoupling.log_abs_det_jacobian")
         s, _ = self.scale_shift(self.split(x)[0])
         return s.sum(dim=-1)
 
@@ -345,9 +357,10 @@ class InvertibleResidualBlock(nn.Module):
         self.last_inverse_iterations = k
         return x
 
-    def log_abs_det_jacobian(self, x: Tensor) -> Tensor:
-        r""":math:`\log|\det(I + J_g(x))|` per row, exact via autograd; shape ``x.shape[:-1]``."""
-        x = _check_last_dim(x, self.dim, "InvertibleResidualBlock.log_abs_det_jacobian", "x", finite=False)
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        r""":math:`\log|\det(I + J_g(x))|` per row at the input ``x``, exact via autograd (``y = f(x)``
+        is checked, not used); shape ``x.shape[:-1]``."""
+        x = _check_pair(x, y, self.dim, "InvertibleResidualBlock.log_abs_det_jacobian")
         flat = x.reshape(-1, self.dim)
         jac = torch.func.vmap(torch.func.jacrev(lambda v: self.g(v, update=False)))(flat)
         eye = torch.eye(self.dim, dtype=x.dtype, device=x.device)
@@ -460,10 +473,10 @@ class MaskedAutoregressiveAffine(nn.Module):
             x = (y - t) * torch.exp(-s)
         return x
 
-    def log_abs_det_jacobian(self, x: Tensor) -> Tensor:
-        r""":math:`\sum_i s_i(x_{<i})`; shape ``x.shape[:-1]``; one network call."""
-        x = _check_last_dim(x, self.dim, "MaskedAutoregressiveAffine.log_abs_det_jacobian", "x",
-                            finite=False)
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        r""":math:`\sum_i s_i(x_{<i})` at the input ``x`` (``y = f(x)`` is checked, not used); shape
+        ``x.shape[:-1]``; one network call."""
+        x = _check_pair(x, y, self.dim, "MaskedAutoregressiveAffine.log_abs_det_jacobian")
         s, _ = self.scale_shift(x)
         return s.sum(dim=-1)
 

@@ -18,7 +18,10 @@ with each :math:`f_l^{-1}` built once from the layer's current weights (see
   ``PixelShuffle``, ``PixelUnshuffle``, ``ChannelShuffle``, :class:`invlib.reshape.Reshape`,
   :class:`invlib.reshape.Permute`;
 * invertible-by-design: :class:`~invlib.AdditiveCoupling`, :class:`~invlib.AffineCoupling`,
-  :class:`~invlib.InvertibleResidualBlock`, and any module with an ``inverse(y)`` method.
+  :class:`~invlib.InvertibleResidualBlock`, :class:`~invlib.MaskedAutoregressiveAffine`, and any
+  module with an ``inverse(y)`` method.
+
+:data:`LAYER_BUILDERS` is the registry behind this list (class -> builder).
 """
 
 from __future__ import annotations
@@ -36,13 +39,13 @@ from invlib.activations import ACTIVATION_CLASSES, ActivationInverse, build_acti
 from invlib.compose import BuildOptions, IdentityInverse, InverseLayer, InverseModel, iter_layers, per_sample_sum
 from invlib.conv import build_conv
 from invlib.errors import CannotCertifyError, NotInvertibleError, PrecisionWarning, UnsupportedLayerError
-from invlib.flows import AdditiveCoupling, AffineCoupling, InvertibleResidualBlock
+from invlib.flows import AdditiveCoupling, AffineCoupling, InvertibleResidualBlock, MaskedAutoregressiveAffine
 from invlib.linear import build_batchnorm, build_dropout, build_identity, build_linear
 from invlib.range_aware import MAX_TRIPLE_WIDTH, ReLUPairInverse, ReLUTripleInverse, full_column_rank
 from invlib.reshape import RESHAPE_CLASSES, build_reshape
 from invlib.validation import check_tensor, default_rcond, where
 
-__all__ = ["inverse", "ModuleInverse", "SUPPORTED", "InverseModel"]
+__all__ = ["inverse", "ModuleInverse", "SUPPORTED", "LAYER_BUILDERS", "INVERTIBLE_BY_DESIGN", "InverseModel"]
 
 #: A human-readable list of what :func:`inverse` supports (used in error messages).
 SUPPORTED = (
@@ -50,21 +53,30 @@ SUPPORTED = (
     "BatchNorm1d/2d/3d (eval), Dropout (eval), Identity, LeakyReLU, PReLU, RReLU (eval), ELU, CELU, "
     "SELU, Softplus, Tanh, Sigmoid, LogSigmoid, Softsign, Flatten, Unflatten, PixelShuffle, "
     "PixelUnshuffle, ChannelShuffle, invlib Reshape/Permute, AdditiveCoupling, AffineCoupling, "
-    "InvertibleResidualBlock, nested Sequential, and any module with an inverse(y) method"
+    "InvertibleResidualBlock, MaskedAutoregressiveAffine, nested Sequential, and any module with an "
+    "inverse(y) method"
+)
+
+
+#: The invertible-by-design modules of :mod:`invlib.flows` (and their subclasses, such as
+#: :class:`~invlib.FunctionCoupling`): inverted by their own ``inverse(y)``.
+INVERTIBLE_BY_DESIGN: tuple[type[nn.Module], ...] = (
+    AdditiveCoupling, AffineCoupling, InvertibleResidualBlock, MaskedAutoregressiveAffine,
 )
 
 
 class ModuleInverse(InverseLayer):
     r"""The inverse of a module with its own ``inverse(y)`` (the coupling layers, i-ResNet blocks):
     calls it on a frozen eval-mode copy of the module taken at build time.
-    :math:`\log|\det J|` comes from the module's ``log_abs_det_jacobian(x)`` when it has one."""
+    :math:`\log|\det J|` comes from the module's ``log_abs_det_jacobian(x, y)`` when it has one
+    (summed to one value per sample)."""
 
     def __init__(self, path: str, layer: str, module: nn.Module) -> None:
         super().__init__(path, layer)
         self.module = module
 
     def check_shape(self, shape: torch.Size) -> torch.Size:
-        if not isinstance(self.module, (AdditiveCoupling, AffineCoupling, InvertibleResidualBlock)):
+        if not isinstance(self.module, INVERTIBLE_BY_DESIGN):
             return shape  # a custom module checks its own inputs
         dim = self.module.dim
         if len(shape) < 1 or shape[-1] != dim:
@@ -74,11 +86,11 @@ class ModuleInverse(InverseLayer):
     def forward(self, y: Tensor) -> Tensor:
         return self.module.inverse(y)
 
-    def forward_log_abs_det(self, x: Tensor, y: Tensor) -> Tensor:
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
         fn = getattr(self.module, "log_abs_det_jacobian", None)
         if fn is None:
-            return super().forward_log_abs_det(x, y)
-        return per_sample_sum(fn(x))
+            return super().log_abs_det_jacobian(x, y)
+        return per_sample_sum(fn(x, y))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,22 +190,30 @@ def _build_module_inverse(module: nn.Module, path: str, opts: BuildOptions) -> I
     return ModuleInverse(path, layer, frozen)
 
 
+#: ``builder(module, path, opts, in_shape) -> InverseLayer``: one layer's inverse, or a
+#: :class:`~invlib.NotInvertibleError` saying why this instance (its shape, rank, mode) has none.
+Builder = Callable[[nn.Module, str, BuildOptions, "torch.Size | None"], InverseLayer]
+
+#: The registry of the layer classes :func:`inverse` builds an inverse for, each with its builder,
+#: tried in this order (``isinstance``, so subclasses match; a private base such as ``_ConvNd`` stands
+#: for all its public subclasses). ``tests/invlib/test_contract.py`` checks every entry.
+LAYER_BUILDERS: tuple[tuple[tuple[type[nn.Module], ...], Builder], ...] = (
+    ((nn.Identity,), lambda m, path, opts, shape: build_identity(m, path, opts)),
+    ((nn.modules.dropout._DropoutNd,), lambda m, path, opts, shape: build_dropout(m, path, opts)),
+    (ACTIVATION_CLASSES, lambda m, path, opts, shape: build_activation(m, path, opts)),
+    ((nn.Linear,), lambda m, path, opts, shape: build_linear(m, path, opts)),
+    ((nn.modules.conv._ConvNd,), build_conv),
+    ((nn.modules.batchnorm._BatchNorm,), lambda m, path, opts, shape: build_batchnorm(m, path, opts)),
+    (RESHAPE_CLASSES, build_reshape),
+    (INVERTIBLE_BY_DESIGN, lambda m, path, opts, shape: _build_module_inverse(m, path, opts)),
+)
+
+
 def _build(path: str, module: nn.Module, opts: BuildOptions, in_shape: torch.Size | None) -> InverseLayer:
     """Dispatch one leaf layer to its builder (or raise the reason it is not invertible)."""
-    if isinstance(module, nn.Identity):
-        return build_identity(module, path, opts)
-    if isinstance(module, nn.modules.dropout._DropoutNd):
-        return build_dropout(module, path, opts)
-    if isinstance(module, ACTIVATION_CLASSES):
-        return build_activation(module, path, opts)
-    if isinstance(module, nn.Linear):
-        return build_linear(module, path, opts)
-    if isinstance(module, nn.modules.conv._ConvNd):
-        return build_conv(module, path, opts, in_shape)
-    if isinstance(module, nn.modules.batchnorm._BatchNorm):
-        return build_batchnorm(module, path, opts)
-    if isinstance(module, RESHAPE_CLASSES):
-        return build_reshape(module, path, opts, in_shape)
+    for classes, builder in LAYER_BUILDERS:
+        if isinstance(module, classes):
+            return builder(module, path, opts, in_shape)
     for classes, reason, suggestion in _NOT_INVERTIBLE:
         if isinstance(module, classes):
             if (isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d,

@@ -165,7 +165,7 @@ class LinearInverse(InverseLayer):
             return torch.addmm(self.neg_shift, y, self.inv_t)
         return y @ self.inv_t + self.neg_shift
 
-    def forward_log_abs_det(self, x: Tensor, y: Tensor) -> Tensor:
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
         if self.log_abs_det_w is None:
             raise NotInvertibleError(self.path, self.layer, "a least-squares inverse has no "
                                      "Jacobian determinant (the layer is not square/full rank)",
@@ -229,7 +229,7 @@ class BatchNormInverse(InverseLayer):
         view = (1, -1) + (1,) * (y.ndim - 2)
         return torch.addcmul(self.shift.reshape(view), y, self.a.reshape(view))
 
-    def forward_log_abs_det(self, x: Tensor, y: Tensor) -> Tensor:
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
         if self.log_abs_det_s is None:
             raise NotInvertibleError(self.path, self.layer, "a least-squares inverse has no "
                                      "Jacobian determinant", "use full-rank layers for densities")

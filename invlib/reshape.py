@@ -77,7 +77,7 @@ class Permute(nn.Module):
 class PermutationInverse(InverseLayer):
     """Base of the coordinate-permutation inverses: :math:`\\log|\\det J| = 0`."""
 
-    def forward_log_abs_det(self, x: Tensor, y: Tensor) -> Tensor:
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
         return torch.zeros(y.shape[0] if y.ndim else 1, dtype=y.dtype, device=y.device)
 
 

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from invlib.errors import InvalidInputError
-from invlib.flows import AdditiveCoupling, _check_last_dim, _Coupling
+from invlib.flows import AdditiveCoupling, _check_last_dim, _check_pair, _Coupling
 from invlib.validation import check_tensor
 
 __all__ = ["FunctionCoupling", "ReversibleBlock", "ReversibleRNNCell", "reversible_forward",
@@ -82,8 +82,9 @@ class ReversibleBlock(nn.Sequential):
             y = coupling.inverse(y)
         return y
 
-    def log_abs_det_jacobian(self, x: Tensor) -> Tensor:
-        """Zero (both couplings are volume preserving); shape ``x.shape[:-1]``."""
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        """Zero (both couplings are volume preserving); shape ``x.shape[:-1]``; ``y = f(x)``."""
+        x = _check_pair(x, y, self.dim, "ReversibleBlock.log_abs_det_jacobian")
         return torch.zeros(x.shape[:-1], dtype=x.dtype, device=x.device)
 
 

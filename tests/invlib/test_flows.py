@@ -52,7 +52,7 @@ def test_round_trip(name: str, dtype: torch.dtype) -> None:
 def test_log_abs_det_matches_autograd(name: str) -> None:
     f = make(name).double()
     x = torch.randn(4, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
-    torch.testing.assert_close(f.log_abs_det_jacobian(x), autograd_logdet(f, x), atol=1e-10, rtol=0)
+    torch.testing.assert_close(f.log_abs_det_jacobian(x, f(x)), autograd_logdet(f, x), atol=1e-10, rtol=0)
 
 
 @pytest.mark.parametrize("cls", [AdditiveCoupling, AffineCoupling])
@@ -64,8 +64,20 @@ def test_couplings_copy_the_passive_half_and_swap(cls: type) -> None:
     assert not torch.allclose(plain(x)[:, 2:], x[:, 2:])
     # leading dims beyond the batch work, log-det keeps them
     xx = torch.randn(2, 3, 5)
-    assert plain.log_abs_det_jacobian(xx).shape == (2, 3)
+    assert plain.log_abs_det_jacobian(xx, plain(xx)).shape == (2, 3)
     torch.testing.assert_close(plain.inverse(plain(xx)), xx, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", sorted(TOL))
+def test_log_abs_det_jacobian_takes_x_and_y_and_checks_their_shapes(name: str) -> None:
+    f = make(name)
+    x = torch.randn(3, 5)
+    with pytest.raises(TypeError):
+        f.log_abs_det_jacobian(x)  # one signature everywhere: (x, y)
+    with pytest.raises(invlib.InvalidInputError, match=r"y = f\(x\) of x's shape \(3, 5\), got \(3, 4\)"):
+        f.log_abs_det_jacobian(x, torch.zeros(3, 4))
+    with pytest.raises(invlib.InvalidInputError, match="x of shape"):
+        f.log_abs_det_jacobian(torch.zeros(3, 4), torch.zeros(3, 4))
 
 
 def test_affine_scale_is_bounded() -> None:
@@ -232,7 +244,7 @@ def test_autoregressive_jacobian_is_triangular_and_logdet_is_its_diagonal(revers
     upper = jac.flip(0, 1) if reverse else jac  # reversed order: lower triangular instead
     assert upper[strict_upper].abs().max() == 0
     assert (upper.diagonal() - 1).abs().max() > 1e-3  # the scales are not all 1
-    torch.testing.assert_close(f.log_abs_det_jacobian(x[None])[0],
+    torch.testing.assert_close(f.log_abs_det_jacobian(x[None], f(x[None]))[0],
                                torch.linalg.slogdet(jac).logabsdet, atol=1e-12, rtol=0)
 
 
@@ -304,7 +316,7 @@ def test_residual_logdet_estimate_on_an_iresnet_block() -> None:
     x = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
     est = residual_logdet_estimate(f.g, x, n_terms=30, n_probes=20000,
                                    generator=torch.Generator().manual_seed(5))
-    assert (est - f.log_abs_det_jacobian(x)).abs().max() < 0.03
+    assert (est - f.log_abs_det_jacobian(x, f(x))).abs().max() < 0.03
 
 
 def test_residual_logdet_estimate_bad_inputs() -> None:

@@ -90,7 +90,7 @@ def test_reversible_block_log_det_is_zero_like_its_jacobian():
     x = torch.randn(4, dtype=torch.float64)
     jac = torch.autograd.functional.jacobian(block, x)
     assert abs(torch.linalg.slogdet(jac).logabsdet.item()) < 1e-12
-    assert torch.equal(block.log_abs_det_jacobian(x[None]), torch.zeros(1, dtype=torch.float64))
+    assert torch.equal(block.log_abs_det_jacobian(x[None], block(x[None])), torch.zeros(1, dtype=torch.float64))
 
 
 def test_rnn_cell_step_and_exact_inverse_along_a_sequence():
