@@ -24,7 +24,7 @@ from traitlets import Bool, Float, Integer, List, Unicode
 
 from gradekit import cgroups, zygote
 from gradekit.runtime import alive, make_socket_dir, prefer_this_gradekit
-from gradekit.sandbox import WARNING, Limits, kernel_env, sandbox_support
+from gradekit.sandbox import SOCKET_SUBDIR, WARNING, Limits, kernel_env, sandbox_support
 
 __all__ = ["SandboxKernelManager", "SandboxNotInEffect", "require_sandbox"]
 
@@ -120,10 +120,13 @@ class SandboxKernelManager(AsyncKernelManager):
         if self._socket_dir is not None:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
         self._socket_dir = make_socket_dir()
+        os.mkdir(os.path.join(self._socket_dir, SOCKET_SUBDIR), 0o700)
         self._cgroup_name = f"{cgroups.PREFIX}{uuid.uuid4().hex[:16]}"
         self.transport = "ipc"
         self.connection_file = os.path.join(self._socket_dir, "kernel.json")
-        self.ip = os.path.join(self._socket_dir, "ipc")
+        # the kernel makes its sockets in a subfolder of its own; the rest of the folder it cannot write
+        # (gradekit.sandbox.prepare_socket_dir)
+        self.ip = os.path.join(self._socket_dir, SOCKET_SUBDIR, "kernel")
         cmd, kw = await super()._async_pre_start_kernel(**kw)
         # the launcher must be this gradekit, not whichever one `-m gradekit.sandbox` finds from the
         # kernel's working directory (another checkout's editable install, say)
@@ -138,7 +141,7 @@ class SandboxKernelManager(AsyncKernelManager):
         if key:
             path, pid = _server(*key)
             prefix = [sys.executable, "-m", "gradekit.zygote", path, str(pid)]
-        prefix += [*self.limits().as_args(), f"--rw={self._socket_dir}"]
+        prefix += [*self.limits().as_args(), f"--sockets={self._socket_dir}"]
         if self._cgroup_name:
             prefix.append(f"--cgroup-name={self._cgroup_name}")
         prefix += [f"--ro={p}" for p in self.readonly_paths]

@@ -53,6 +53,17 @@ def alive(pid: int) -> bool:
         return not os.path.isdir("/proc")  # no procfs to ask: it exists, which is all kill() says
 
 
+def _read_owner(folder: str) -> str:
+    """The pid recorded in ``folder``'s owner file, read without following a link (or blocking on a FIFO)."""
+    fd = os.open(os.path.join(folder, OWNER_FILE), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{OWNER_FILE} in {folder} is not a regular file")
+        return os.read(fd, 32).decode("ascii", "replace").strip()
+    finally:
+        os.close(fd)
+
+
 def sweep_socket_dirs(parent: str, unowned_after: float = 3600.0) -> list[str]:
     """Remove ``gradekit-kernel-*`` folders in ``parent`` whose grader is dead (or, with no owner
     recorded, older than ``unowned_after`` s); their paths."""
@@ -64,8 +75,7 @@ def sweep_socket_dirs(parent: str, unowned_after: float = 3600.0) -> list[str]:
         return removed
     for entry in entries:
         try:
-            owner = Path(entry.path, OWNER_FILE).read_text().strip()
-            stale = not alive(int(owner))
+            stale = not alive(int(_read_owner(entry.path)))
         except (OSError, ValueError):
             try:
                 stale = now - entry.stat(follow_symlinks=False).st_mtime > unowned_after

@@ -56,6 +56,7 @@ import re
 import resource
 import shutil
 import signal
+import stat
 import sys
 import time
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", 
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 ENV_KEEP = ("PATH", "LANG", "LANGUAGE", "TERM", "TZ", "MPLBACKEND", "PYTHONHASHSEED", "PYTHONWARNINGS",
             "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NBGRADER_EXECUTION", "PYDEVD_DISABLE_FILE_VALIDATION")
+SOCKET_SUBDIR = "ipc"  # the only part of the socket folder the kernel may write: its sockets
 UID_BASE, UID_SPAN = 40000, 20000  # sandbox uids: UID_BASE + (launcher pid mod UID_SPAN)
 
 # linux/sched.h, sys/mount.h, linux/prctl.h
@@ -135,8 +137,9 @@ class Limits:
 class Plan:
     """What the sandbox shows the kernel.
 
-    ``readonly`` host paths are bound read-only at their own path, ``writable`` host folders read-write
-    (the kernel's socket folder). The kernel works in ``workdir`` (a path inside the sandbox, under
+    ``readonly`` host paths are bound read-only at their own path, ``writable`` host folders read-write.
+    ``sockets`` is the kernel's socket folder (see :func:`prepare_socket_dir`): bound read-only, but for its
+    subfolder :data:`SOCKET_SUBDIR`, where the kernel makes its sockets. The kernel works in ``workdir`` (a path inside the sandbox, under
     :data:`HOME_DIR`): a fresh tmpfs holding a copy of the regular files of the host folder ``source``
     (``exclude``: glob patterns left out, e.g. the notebooks being graded), made before any student code
     runs; nothing written there reaches the host. ``libraries`` (package folders) are copied, read-only,
@@ -150,6 +153,7 @@ class Plan:
     source: str | None = None
     exclude: tuple[str, ...] = ()
     libraries: tuple[str, ...] = ()
+    sockets: str | None = None
 
 
 # ----------------------------------------------------------------------------------------------- libc
@@ -268,6 +272,9 @@ def build_root(plan: Plan, root: str = ROOT_DIR, uid: int | None = None) -> None
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for path in plan.writable:
         _bind(path, root, readonly=False)
+    if plan.sockets:
+        _bind(plan.sockets, root, readonly=True)
+        _bind(os.path.join(plan.sockets, SOCKET_SUBDIR), root, readonly=False)
     if plan.libraries:
         _copy_libraries(plan.libraries, root + LIB_DIR)
     _make_workdir(plan, root, uid)
@@ -314,6 +321,35 @@ def workdir_name(source: str) -> str:
     """The kernel's working folder for the host folder ``source``: :data:`HOME_DIR`/<its name, made safe>."""
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", os.path.basename(os.path.normpath(source)))[:64].lstrip(".")
     return f"{HOME_DIR}/{name or 'work'}"
+
+
+def prepare_socket_dir(path: str, uid: int) -> None:
+    """Make the socket folder ``path`` (root's own, 0700: :func:`gradekit.runtime.make_socket_dir`) usable by
+    the kernel of uid ``uid`` without letting it write there (call as root, before the kernel exists).
+
+    Root writes the connection file and ``owner.pid`` in it, reads ``owner.pid`` back (the sweep of stale
+    folders) and removes it: a kernel that could write there could plant links root follows. So the folder
+    stays root's (0711: the kernel may pass through, not list or write), the connection file becomes the
+    kernel's to read (0400), and the kernel makes its sockets in the subfolder :data:`SOCKET_SUBDIR`, the
+    only part it may write (the sandbox binds the folder read-only and that subfolder read-write).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if st.st_uid != 0 or st.st_mode & 0o022:
+            raise SandboxError(f"the socket folder {path} must be root's and writable by root only")
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(SOCKET_SUBDIR, 0o700, dir_fd=fd)
+        for entry in os.listdir(fd):
+            est = os.stat(entry, dir_fd=fd, follow_symlinks=False)
+            if entry == SOCKET_SUBDIR and stat.S_ISDIR(est.st_mode):
+                os.chown(entry, uid, uid, dir_fd=fd, follow_symlinks=False)
+            elif entry.endswith(".json") and stat.S_ISREG(est.st_mode):  # the connection file
+                os.chown(entry, uid, uid, dir_fd=fd, follow_symlinks=False)
+                os.chmod(entry, 0o400, dir_fd=fd)
+        os.fchmod(fd, 0o711)
+    finally:
+        os.close(fd)
 
 
 def _chown_tree(path: str, uid: int) -> None:
@@ -511,6 +547,8 @@ def run_sandboxed(plan: Plan, argv: list[str], cgroup_name: str | None = None, h
         uid = UID_BASE + (os.getpid() if hooks.uid_seed is None else hooks.uid_seed) % UID_SPAN
         for path in plan.writable:
             _chown_tree(path, uid)
+        if plan.sockets:
+            prepare_socket_dir(plan.sockets, uid)
         env = kernel_env(plan.workdir, plan.limits.cpus, bool(plan.libraries))
         _check(_libc().unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
         init = os.fork()
@@ -581,6 +619,9 @@ def main(args: list[str] | None = None, hooks: Hooks | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gradekit.sandbox", description=main.__doc__)
     parser.add_argument("--ro", action="append", default=[], help="extra read-only path")
     parser.add_argument("--rw", action="append", default=[], help="extra read-write directory")
+    parser.add_argument("--sockets", default=None,
+                        help="the kernel's socket folder: bound read-only, all but its subfolder "
+                             f"{SOCKET_SUBDIR!r}, where the kernel makes its sockets")
     parser.add_argument("--lib", action="append", default=[],
                         help=f"a package folder to copy, read-only, to {LIB_DIR} (first on the kernel's PYTHONPATH)")
     parser.add_argument("--exclude", action="append", default=[],
@@ -619,7 +660,7 @@ def main(args: list[str] | None = None, hooks: Hooks | None = None) -> int:
     source = os.getcwd()
     plan = Plan(readonly=tuple(default_readonly_paths() + ns.ro), writable=tuple(ns.rw),
                 workdir=workdir_name(source), limits=limits, source=source, exclude=tuple(ns.exclude),
-                libraries=tuple(os.path.realpath(p) for p in ns.lib))
+                libraries=tuple(os.path.realpath(p) for p in ns.lib), sockets=ns.sockets)
     return run_sandboxed(plan, argv, ns.cgroup_name, hooks)
 
 

@@ -6,8 +6,9 @@ Two kinds of case:
   symbolic links where root used to write and read (the kernel's working folder was the autograded
   folder: a link named like the notebook made root write the autograded notebook into the gradebook,
   and copy a linked solution into the feedback), fills the working folder with 8 x 50 MiB or 50 000
-  files, holds 3 children of 1.5 GiB each against a 4 GiB limit, and looks for the course's path and the
-  hidden tests. They are :class:`tests.hostile.cases.Case` s (registered in ``hostile_cases``), judged
+  files, holds 3 children of 1.5 GiB each against a 4 GiB limit, writes into its own socket folder
+  (where root writes the connection file and reads ``owner.pid`` back), and looks for the course's path and
+  the hidden tests. They are :class:`tests.hostile.cases.Case` s (registered in ``hostile_cases``), judged
   like the others: no undeserved point, no ``LEAKED`` line in any output.
 * :func:`container_cases` -- submissions whose *files* are the attack: a notebook that is a symbolic
   link to the gradebook, the solutions or another student's notebook, a hard link, a FIFO, a notebook
@@ -133,6 +134,34 @@ for _top in (os.getcwd(), "/tmp", "/home", "/opt"):
 '''
 
 
+# The kernel's socket folder: root writes the connection file and owner.pid there, reads owner.pid back (the
+# sweep of stale folders) and removes the folder; the kernel may make its sockets in a subfolder, nothing more.
+SOCKET_FOLDER = r'''
+import os, sys
+try:
+    _conn = sys.argv[sys.argv.index("-f") + 1]
+except ValueError:
+    from ipykernel.connect import get_connection_file
+    _conn = get_connection_file()
+_dir = os.path.dirname(os.path.abspath(_conn))
+_done = []
+for _what, _act in [
+    ("planted a file", lambda: open(os.path.join(_dir, "planted.txt"), "w").write("x")),
+    ("linked owner.pid", lambda: (os.remove(os.path.join(_dir, "owner.pid")),
+                                  os.symlink("/etc/shadow", os.path.join(_dir, "owner.pid")))),
+    ("rewrote the connection file", lambda: open(_conn, "a").write(" ")),
+    ("chmod the folder", lambda: os.chmod(_dir, 0o777)),
+]:
+    try:
+        _act()
+        _done.append(_what)
+    except OSError:
+        pass
+if _done:
+    print("LEAKED socket folder writable by the kernel:", _done)
+'''
+
+
 def _needles(aid: str, most: int = 6) -> list[str]:
     """Up to ``most`` of the longest hidden-test lines of ``aid`` (lines nowhere else in its source), base64."""
     import base64
@@ -156,6 +185,7 @@ def kernel_cases(correct: dict, aid: str) -> dict[str, Case]:
         "memory-children": Case(first(MEMORY_CHILDREN), "first-removed"),
         "big-files": Case(first(BIG_FILES), "first-removed"),
         "many-small-files": Case(first(MANY_FILES), "first-removed"),
+        "socket-folder": Case(first(SOCKET_FOLDER), "first-removed"),
         "look-around": Case(first(LOOK_AROUND.replace("__NEEDLES__", repr(_needles(aid)))), "first-removed"),
     }
 
