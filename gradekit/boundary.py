@@ -2,7 +2,8 @@
 
 :class:`TrustedExecute` replaces nbgrader's ``Execute`` in ``c.Autograde.autograde_preprocessors``.
 Per notebook it starts the sandboxed kernel (as ``Execute`` does) and a trusted evaluator process
-(:mod:`gradekit.trusted`, ``python -m gradekit.trusted``), and goes through the cells:
+(:mod:`gradekit.trusted`: a fork of the pre-loaded evaluator server, :mod:`gradekit.boundary_server`, or
+a fresh ``python -m gradekit.trusted``), and goes through the cells:
 
 * every cell that is not a test cell runs in the kernel, as with ``Execute``; a *locked instructor
   cell* (nbgrader ``locked``, not ``solution``, not ``grade``; restored from the gradebook by
@@ -23,6 +24,9 @@ process, its history or its files; only plain data (:mod:`gradekit.plain`) cross
 from __future__ import annotations
 
 import os
+import select
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,9 +37,9 @@ from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Bool, Integer
 
-from gradekit import kernel_shim, plain
+from gradekit import boundary_server, kernel_shim, plain
 from gradekit.trusted import MAX_OUTPUT, Channel
 
 __all__ = ["TrustedExecute", "cell_role"]
@@ -107,53 +111,72 @@ def _source(module) -> str:
         return f.read()
 
 
-def _env() -> dict[str, str]:
-    from gradekit.sandbox import prefer_this_gradekit
-
-    # NBGRADER_EXECUTION / NBGRADER_VALIDATING: nbgrader's flags, which test cells may read as in the kernel
-    keep = ("PATH", "LANG", "LC_ALL", "HOME", "VIRTUAL_ENV", "PYTHONPATH", "NBGRADER_EXECUTION", "NBGRADER_VALIDATING")
-    env = {k: v for k, v in os.environ.items() if k in keep}
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
-    prefer_this_gradekit(env)
-    return env
-
-
 class Evaluator:
-    """The parent's handle on one ``python -m gradekit.trusted`` process."""
+    """The parent's handle on one trusted evaluator: a fork of the evaluator server
+    (:mod:`gradekit.boundary_server`) or, with ``use_server`` off or no server answering, a fresh
+    ``python -m gradekit.trusted`` process."""
 
-    def __init__(self) -> None:
-        r1, w1 = os.pipe()  # parent -> evaluator
-        r2, w2 = os.pipe()  # evaluator -> parent
-        self.folder = tempfile.mkdtemp(prefix="gk-trusted-")
-        self.proc = subprocess.Popen([sys.executable, "-m", "gradekit.trusted", str(r1), str(w2)], pass_fds=(r1, w2),
-                                     cwd=self.folder, env=_env(), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, start_new_session=True)
-        os.close(r1)
-        os.close(w2)
-        self.channel = Channel(r2, w1)
+    def __init__(self, use_server: bool = True) -> None:
+        self.proc, self.sock, self.pidfd, self.folder = None, None, None, None
+        self.pid: int | None = None  # the evaluator's, once it is ready
+        self.sock = boundary_server.connect() if use_server else None
+        if self.sock is not None:
+            self.channel = Channel(self.sock.fileno(), self.sock.fileno())
+        else:
+            r1, w1 = os.pipe()  # parent -> evaluator
+            r2, w2 = os.pipe()  # evaluator -> parent
+            self.folder = tempfile.mkdtemp(prefix="gk-trusted-")
+            self.proc = subprocess.Popen([sys.executable, "-m", "gradekit.trusted", str(r1), str(w2)],
+                                         pass_fds=(r1, w2), cwd=self.folder, env=boundary_server.evaluator_env(),
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+            os.close(r1)
+            os.close(w2)
+            self.channel = Channel(r2, w1)
         self.ready = False
+
+    @property
+    def forked(self) -> bool:
+        """Whether this evaluator is a fork of the evaluator server."""
+        return self.sock is not None
 
     def wait_ready(self, timeout: float) -> None:
         if not self.ready:
             msg = self.channel.recv(timeout)
             if not msg or msg.get("op") != "ready":
                 raise RuntimeError("gradekit: the trusted test evaluator did not start")
+            self.pid = msg.get("pid") if type(msg.get("pid")) is int else None
+            if self.sock is not None and self.pid is not None:
+                try:  # the fork is the server's child, not ours: a pidfd to wait for it and to stop it
+                    self.pidfd = os.pidfd_open(self.pid)
+                except OSError:
+                    self.pidfd = None
             self.ready = True
 
     def close(self) -> None:
-        for fd in (self.channel.fd_in, self.channel.fd_out):
+        if self.sock is not None:
+            self.sock.close()
+        else:
+            for fd in (self.channel.fd_in, self.channel.fd_out):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        if self.proc is not None:
             try:
-                os.close(fd)
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.pidfd is not None:  # a fork ends when its connection closes; one stuck in a test is stopped
+            try:
+                if not select.select([self.pidfd], [], [], 5)[0]:
+                    signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
             except OSError:
                 pass
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        import shutil
-
-        shutil.rmtree(self.folder, ignore_errors=True)
+            os.close(self.pidfd)
+            self.pidfd = None
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class TrustedExecute(Execute):
@@ -162,11 +185,14 @@ class TrustedExecute(Execute):
     call_timeout = Integer(None, allow_none=True, help=(
         "Seconds one call of student code from a test may take (default: Execute.timeout)")).tag(config=True)
     evaluator_timeout = Integer(300, help="Seconds a test cell's own computation may take").tag(config=True)
+    evaluator_server = Bool(True, help=(
+        "Fork each notebook's evaluator from a pre-loaded server (gradekit.boundary_server) instead of "
+        "starting a fresh Python process that imports torch again")).tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self._gk_roles = gradebook_roles(resources)
         self._gk_stats = {"started": time.monotonic(), "ready": None, "requests": 0, "in_kernel": 0.0}
-        self._gk_evaluator = Evaluator()  # imports torch while the kernel starts
+        self._gk_evaluator = Evaluator(self.evaluator_server)  # gets ready while the kernel starts
         self._gk_installed = False
         self._gk_dead = ""
         self._gk_ran: list[int] = []  # the cells the kernel ran, to replay after a crash
@@ -175,7 +201,8 @@ class TrustedExecute(Execute):
         finally:
             self._gk_evaluator.close()
             st = self._gk_stats
-            self.log.info("gradekit: trust boundary: evaluator ready after %s s, %d kernel requests taking %.2f s",
+            self.log.info("gradekit: trust boundary: %s evaluator ready after %s s, %d kernel requests taking %.2f s",
+                          "forked" if getattr(self._gk_evaluator, "forked", False) else "fresh",
                           "?" if st["ready"] is None else f"{st['ready'] - st['started']:.2f}", st["requests"],
                           st["in_kernel"])
 

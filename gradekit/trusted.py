@@ -1,7 +1,8 @@
 """The grader's end of the trust boundary: a process that evaluates test cells outside the student's kernel.
 
-``python -m gradekit.trusted FD_IN FD_OUT`` is started once per graded notebook by
-:class:`gradekit.boundary.TrustedExecute`. It runs the notebook's locked instructor cells and its test
+One evaluator serves one graded notebook of :class:`gradekit.boundary.TrustedExecute`: a fork of a
+pre-loaded server (:mod:`gradekit.boundary_server`) or, where there is none, a fresh ``python -m
+gradekit.trusted FD_IN FD_OUT``. It runs the notebook's locked instructor cells and its test
 cells in its own namespace, with the real ``torch``, ``math``, builtins... -- nothing the student wrote
 runs here. A name a test cell uses but neither it nor an instructor cell defined is looked up in the
 student's kernel, through the parent (a *kernel request*, answered by :mod:`gradekit.kernel_shim`):
@@ -381,19 +382,25 @@ def _error(exc: BaseException, filename: str) -> dict:
     return {"ename": name, "evalue": str(exc)[:2000], "line": line}
 
 
-def main(argv: list[str]) -> None:
-    """Serve cell requests on the two file descriptors ``argv[0]``, ``argv[1]`` until the parent closes them."""
-    channel = Channel(int(argv[0]), int(argv[1]))
+def serve_cells(channel: Channel) -> None:
+    """Run the cells the parent sends on ``channel`` until it closes it (:class:`gradekit.boundary.TrustedExecute`
+    is the parent). The first frame sent is ``{"op": "ready", "pid": ...}``, once torch is imported."""
     ev = Evaluator(channel)
     import torch  # noqa: F401 -- the tests use it; import it before the first cell arrives
 
-    channel.send({"op": "ready"})
+    channel.send({"op": "ready", "pid": os.getpid()})
     while True:
         msg = channel.recv()
         if msg is None:
             return
         if msg.get("op") == "cell":
             channel.send({"op": "result", **ev.run(str(msg["source"]), str(msg["label"]), bool(msg["instructor"]))})
+
+
+def main(argv: list[str]) -> None:
+    """``python -m gradekit.trusted FD_IN FD_OUT``: serve cells on these two file descriptors (a fresh
+    evaluator process; :mod:`gradekit.boundary_server` forks pre-loaded ones instead)."""
+    serve_cells(Channel(int(argv[0]), int(argv[1])))
 
 
 if __name__ == "__main__":
