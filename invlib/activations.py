@@ -136,6 +136,14 @@ class ActivationInverse(InverseLayer):
 
     Subclasses set :attr:`lower`/:attr:`upper` and implement :meth:`inverse_fn` and
     :meth:`log_derivative` (:math:`\log \sigma'(x)`, elementwise).
+
+    Parameters
+    ----------
+    path, layer:
+        The forward layer's ``named_modules`` path and class name (see ``invlib.compose.InverseLayer``).
+    clamp:
+        Clamp ``y`` just inside the open range (with a :class:`~invlib.SaturationWarning`) instead of
+        raising :class:`~invlib.DomainError` for values on or outside it.
     """
 
     lower: float = -math.inf
@@ -240,6 +248,13 @@ class LeakyReLUInverse(ActivationInverse):
 
     Computed as ``leaky_relu(y, 1/a)``: the same cost as the forward pass.
     :math:`\log\sigma'(x) = \log a` for :math:`x < 0`, else 0.
+
+    Parameters
+    ----------
+    path, layer, clamp:
+        As for :class:`ActivationInverse`. The inverse is elementwise: ``y`` of any shape, ``x`` of the same.
+    slope:
+        :math:`a > 0`, the forward layer's ``negative_slope``.
     """
 
     def __init__(self, path: str, layer: str, slope: float, *, clamp: bool = False) -> None:
@@ -259,7 +274,16 @@ class LeakyReLUInverse(ActivationInverse):
 
 class PReLUInverse(ActivationInverse):
     r""":math:`x = y` for :math:`y \ge 0`, :math:`x = y / a_c` for :math:`y < 0`, with the slope
-    :math:`a_c > 0` of channel :math:`c` (dim 1, as ``torch.nn.PReLU``); a copy of the weights."""
+    :math:`a_c > 0` of channel :math:`c` (dim 1, as ``torch.nn.PReLU``); a copy of the weights.
+
+    Parameters
+    ----------
+    path, layer, clamp:
+        As for :class:`ActivationInverse`. The inverse is elementwise: ``y`` of any shape, ``x`` of the same.
+    weight:
+        The slopes :math:`a_c > 0`, shape ``(1,)`` (one shared slope: ``y`` of any shape) or ``(C,)``
+        (one per channel: ``y`` of shape ``(N, C, ...)``); copied.
+    """
 
     def __init__(self, path: str, layer: str, weight: Tensor, *, clamp: bool = False) -> None:
         super().__init__(path, layer, clamp=clamp)
@@ -285,6 +309,13 @@ class ELUInverse(ActivationInverse):
     r""":math:`x = y` for :math:`y > 0`, :math:`x = \log(1 + y/\alpha)` for :math:`-\alpha < y \le 0`.
 
     :math:`\log\sigma'(x) = \log(y + \alpha)` for :math:`x \le 0`, else 0.
+
+    Parameters
+    ----------
+    path, layer, clamp:
+        As for :class:`ActivationInverse`. The inverse is elementwise: ``y`` of any shape, ``x`` of the same.
+    alpha:
+        :math:`\alpha > 0`, the forward layer's ``alpha``; the range is :math:`(-\alpha, \infty)`.
     """
 
     def __init__(self, path: str, layer: str, alpha: float, *, clamp: bool = False) -> None:
@@ -301,7 +332,15 @@ class ELUInverse(ActivationInverse):
 
 class CELUInverse(ActivationInverse):
     r""":math:`x = y` for :math:`y > 0`, :math:`x = \alpha\log(1 + y/\alpha)` for
-    :math:`-\alpha < y \le 0`. :math:`\log\sigma'(x) = x/\alpha` for :math:`x \le 0`, else 0."""
+    :math:`-\alpha < y \le 0`. :math:`\log\sigma'(x) = x/\alpha` for :math:`x \le 0`, else 0.
+
+    Parameters
+    ----------
+    path, layer, clamp:
+        As for :class:`ActivationInverse`. The inverse is elementwise: ``y`` of any shape, ``x`` of the same.
+    alpha:
+        :math:`\alpha > 0`, the forward layer's ``alpha``; the range is :math:`(-\alpha, \infty)`.
+    """
 
     def __init__(self, path: str, layer: str, alpha: float, *, clamp: bool = False) -> None:
         super().__init__(path, layer, clamp=clamp)
@@ -318,7 +357,13 @@ class CELUInverse(ActivationInverse):
 class SELUInverse(ActivationInverse):
     r""":math:`x = \mathrm{ELU}_\alpha^{-1}(y/\lambda)` on :math:`(-\lambda\alpha, \infty)`, with
     torch's fixed :math:`\lambda \approx 1.0507`, :math:`\alpha \approx 1.6733`.
-    :math:`\log\sigma'(x) = \log\lambda` for :math:`x > 0`, :math:`\log(\lambda\alpha) + x` else."""
+    :math:`\log\sigma'(x) = \log\lambda` for :math:`x > 0`, :math:`\log(\lambda\alpha) + x` else.
+
+    Parameters
+    ----------
+    path, layer, clamp:
+        As for :class:`ActivationInverse`. The inverse is elementwise: ``y`` of any shape, ``x`` of the same.
+    """
 
     lower = -SELU_SCALE * SELU_ALPHA
 
@@ -340,6 +385,13 @@ class SoftplusInverse(ActivationInverse):
     two preimages, and this inverse returns the linear-branch one. For the default threshold
     20 the sliver is :math:`2\cdot 10^{-9}/\beta` wide (invisible in float32); a small
     ``threshold`` (e.g. 5: :math:`6.7\cdot 10^{-3}/\beta`) makes the round trip inexact there.
+
+    Parameters
+    ----------
+    path, layer, clamp:
+        As for :class:`ActivationInverse`. The inverse is elementwise: ``y`` of any shape, ``x`` of the same.
+    beta, threshold:
+        The forward layer's ``beta`` (:math:`> 0`) and ``threshold``.
     """
 
     lower = 0.0
@@ -361,7 +413,13 @@ class SoftplusInverse(ActivationInverse):
 
 class TanhInverse(ActivationInverse):
     r""":math:`x = \operatorname{atanh} y` on :math:`(-1, 1)`;
-    :math:`\log\sigma'(x) = \log(1 - y^2) = \log(1 - y) + \log(1 + y)`."""
+    :math:`\log\sigma'(x) = \log(1 - y^2) = \log(1 - y) + \log(1 + y)`.
+
+    Parameters
+    ----------
+    path, layer, clamp:
+        As for :class:`ActivationInverse`. The inverse is elementwise: ``y`` of any shape, ``x`` of the same.
+    """
 
     lower, upper = -1.0, 1.0
 
@@ -374,7 +432,13 @@ class TanhInverse(ActivationInverse):
 
 class SigmoidInverse(ActivationInverse):
     r""":math:`x = \log y - \log(1 - y)` on :math:`(0, 1)`;
-    :math:`\log\sigma'(x) = \log y + \log(1 - y)`."""
+    :math:`\log\sigma'(x) = \log y + \log(1 - y)`.
+
+    Parameters
+    ----------
+    path, layer, clamp:
+        As for :class:`ActivationInverse`. The inverse is elementwise: ``y`` of any shape, ``x`` of the same.
+    """
 
     lower, upper = 0.0, 1.0
 
@@ -387,7 +451,13 @@ class SigmoidInverse(ActivationInverse):
 
 class LogSigmoidInverse(ActivationInverse):
     r""":math:`x = y - \log(1 - e^{y})` on :math:`(-\infty, 0)`;
-    :math:`\log\sigma'(x) = \log\sigma(-x) = \log(1 - e^{y})`."""
+    :math:`\log\sigma'(x) = \log\sigma(-x) = \log(1 - e^{y})`.
+
+    Parameters
+    ----------
+    path, layer, clamp:
+        As for :class:`ActivationInverse`. The inverse is elementwise: ``y`` of any shape, ``x`` of the same.
+    """
 
     upper = 0.0
 
@@ -399,7 +469,13 @@ class LogSigmoidInverse(ActivationInverse):
 
 
 class SoftsignInverse(ActivationInverse):
-    r""":math:`x = y/(1 - |y|)` on :math:`(-1, 1)`; :math:`\log\sigma'(x) = 2\log(1 - |y|)`."""
+    r""":math:`x = y/(1 - |y|)` on :math:`(-1, 1)`; :math:`\log\sigma'(x) = 2\log(1 - |y|)`.
+
+    Parameters
+    ----------
+    path, layer, clamp:
+        As for :class:`ActivationInverse`. The inverse is elementwise: ``y`` of any shape, ``x`` of the same.
+    """
 
     lower, upper = -1.0, 1.0
 

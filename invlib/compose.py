@@ -160,6 +160,11 @@ class IdentityInverse(InverseLayer):
     r"""The inverse of a layer that is the identity map :math:`x = y` (``Identity``, eval ``Dropout``).
 
     :math:`\log|\det J| = 0`.
+
+    Parameters
+    ----------
+    path, layer:
+        The forward layer's ``named_modules`` path and class name (see ``invlib.compose.InverseLayer``).
     """
 
     def forward(self, y: Tensor) -> Tensor:

@@ -123,6 +123,20 @@ class ChannelMixInverse(InverseLayer):
     :math:`y_{:,p} = M x_{:,p} + b`, so :math:`x_{:,p} = M^{-1}(y_{:,p} - b)` (or :math:`M^{+}`),
     computed as a 1x1 convolution with kernel :math:`M^{-1}` and bias :math:`-M^{-1}b`.
     :math:`\log|\det J| = (\#\text{positions})\cdot\log|\det M|`.
+
+    Parameters
+    ----------
+    path, layer:
+        The forward layer's ``named_modules`` path and class name (see ``invlib.compose.InverseLayer``).
+    matrix:
+        :math:`M`, shape ``(C_out, C_in)`` (see :func:`conv_channel_matrix`).
+    bias:
+        :math:`b`, shape ``(C_out,)``, or ``None``.
+    n_spatial:
+        1, 2 or 3: ``y`` ``(N, C_out, *spatial)`` maps to ``x`` ``(N, C_in, *spatial)``.
+    opts:
+        The ``invlib.compose.BuildOptions`` of :func:`invlib.inverse` (``least_squares``,
+        ``rcond``, ``solver``).
     """
 
     def __init__(self, path: str, layer: str, matrix: Tensor, bias: Tensor | None, n_spatial: int,
@@ -168,6 +182,24 @@ class CircularConvInverse(InverseLayer):
     :math:`K(\omega)^{+}` under ``least_squares=True``), with the blocks inverted once per
     spatial size and cached. Raises :class:`~invlib.NotInvertibleError` (naming the frequency and
     the smallest singular value) when a block is singular.
+
+    Parameters
+    ----------
+    path, layer:
+        The forward layer's ``named_modules`` path and class name (see ``invlib.compose.InverseLayer``).
+    weight:
+        The dense kernel, shape ``(C_out, C_in, *k)`` (``groups`` expanded); ``y`` is
+        ``(N, C_out, *spatial)`` and ``x`` ``(N, C_in, *spatial)``, same spatial size.
+    bias:
+        Shape ``(C_out,)``, or ``None``.
+    dilation, left_pad:
+        Per spatial dim, the dilation :math:`d` and the left padding :math:`l` of the forward conv.
+    opts:
+        The ``invlib.compose.BuildOptions`` of :func:`invlib.inverse` (``least_squares``,
+        ``rcond``, ``solver``).
+    check_size:
+        The spatial size to check (and cache) the blocks for at build time, if known; else a
+        ``DEFAULT_CHECK_SIZE`` grid per dim.
     """
 
     def __init__(self, path: str, layer: str, weight: Tensor, bias: Tensor | None,
@@ -265,7 +297,26 @@ class CircularConvInverse(InverseLayer):
 class PatchConvInverse(InverseLayer):
     r"""Inverse of a ``ConvNd`` with kernel = stride, no padding, dilation 1: the same matrix
     :math:`M` maps every non-overlapping patch, so :math:`x = \mathrm{conv\_transpose}(y - b,
-    M^{-1})`. :math:`\log|\det J| = (\#\text{patches})\log|\det M|`."""
+    M^{-1})`. :math:`\log|\det J| = (\#\text{patches})\log|\det M|`.
+
+    Parameters
+    ----------
+    path, layer:
+        The forward layer's ``named_modules`` path and class name (see ``invlib.compose.InverseLayer``).
+    weight:
+        The kernel, shape ``(C_out, C_in/groups, *k)``, with stride = ``k``; :math:`M` is
+        ``(C_out, C_in prod(k))`` and must be square.
+    bias:
+        Shape ``(C_out,)``, or ``None``.
+    groups:
+        The forward conv's ``groups``.
+    opts:
+        The ``invlib.compose.BuildOptions`` of :func:`invlib.inverse` (``least_squares``,
+        ``rcond``, ``solver``).
+    in_size:
+        The spatial size of ``x``, if known (checked to be a multiple of ``k``): ``y`` is
+        ``(N, C_out, *in_size/k)`` and ``x`` ``(N, C_in, *in_size)``.
+    """
 
     def __init__(self, path: str, layer: str, weight: Tensor, bias: Tensor | None, groups: int,
                  opts: BuildOptions, in_size: tuple[int, ...] | None = None) -> None:

@@ -126,6 +126,16 @@ class Diagnosis:
 
     ``str(d)`` is an aligned plain-text table, ``d._repr_html_()`` an HTML table (notebooks),
     :meth:`plot` a matplotlib figure of the spectra, :meth:`to_records` a list of dicts.
+
+    Attributes
+    ----------
+    layers:
+        One :class:`LayerReport` per leaf layer, in forward order.
+    total:
+        The :class:`LayerReport` of the whole model (``path == ""``, ``layer == "model"``).
+    sample:
+        The index (along dim 0 of the ``x`` given to :func:`diagnose`) of the sample whose Jacobians
+        were analysed.
     """
 
     layers: list[LayerReport]

@@ -104,6 +104,8 @@ class UnrecoverableSamplesError(DomainError):
 
     Attributes
     ----------
+    message:
+        The explanation (also ``str(err)``).
     samples:
         Indices (along dim 0 of the flattened batch) of the samples that cannot be recovered.
     """
@@ -123,6 +125,14 @@ class UnsupportedLayerError(NotInvertibleError):
     A subclass of :class:`NotInvertibleError` (so of :class:`ValueError`): the layer may well be
     invertible, but invlib cannot say how.  The message names the class and lists the supported ones.
     A custom module can opt in by defining ``inverse(self, y)``.
+
+    Attributes
+    ----------
+    path, layer, suggestion:
+        As for :class:`NotInvertibleError`.
+    supported:
+        The human-readable list of supported layers (``invlib.inverse.SUPPORTED``), put into
+        ``reason``.
     """
 
     def __init__(self, path: str, layer: str, supported: str, suggestion: str) -> None:

@@ -100,6 +100,18 @@ class AdditiveCoupling(_Coupling):
 
     with :math:`m` an MLP (``Linear-ReLU-Linear-ReLU-Linear``, width ``hidden``). The inverse is
     exact up to one rounding of the addition.
+
+    Parameters
+    ----------
+    dim:
+        :math:`D \ge 2`, the size of the last dim; inputs ``x`` and outputs ``y`` have shape
+        ``(..., D)`` (any leading dims), and ``log_abs_det_jacobian(x, y)`` has shape ``(...)``.
+    hidden:
+        Width of the two hidden layers of :math:`m`, which maps ``(..., n_p) -> (..., n_a)``.
+    swap:
+        Which half is passive: ``False`` the first :math:`n_p = \lfloor D/2 \rfloor` entries,
+        ``True`` the last :math:`n_p = D - \lfloor D/2 \rfloor`; the other :math:`n_a = D - n_p`
+        are active. Alternate it between layers so that every coordinate gets updated.
     """
 
     def __init__(self, dim: int, hidden: int = 64, *, swap: bool = False) -> None:
@@ -134,6 +146,21 @@ class AffineCoupling(_Coupling):
     where :math:`(\tilde s, t)` come from one MLP and :math:`s = b \tanh(\tilde s / b)` is bounded
     by ``scale_bound`` :math:`b` (so :math:`e^{\pm s}` can neither overflow nor vanish: the
     inverse's conditioning is at most :math:`e^{2b}`).
+
+    Parameters
+    ----------
+    dim:
+        :math:`D \ge 2`, the size of the last dim; ``x`` and ``y`` have shape ``(..., D)``, and
+        ``log_abs_det_jacobian(x, y)`` has shape ``(...)``.
+    hidden:
+        Width of the two hidden layers of the MLP ``(..., n_p) -> (..., 2 n_a)`` that outputs
+        :math:`(\tilde s, t)`, each of shape ``(..., n_a)``.
+    swap:
+        Which half is passive: ``False`` the first :math:`n_p = \lfloor D/2 \rfloor` entries,
+        ``True`` the last :math:`n_p = D - \lfloor D/2 \rfloor`; the other :math:`n_a = D - n_p`
+        are active (scaled and shifted).
+    scale_bound:
+        :math:`b > 0`, the bound on :math:`|s_i|`.
     """
 
     def __init__(self, dim: int, hidden: int = 64, *, swap: bool = False, scale_bound: float = 2.0) -> None:
@@ -183,6 +210,15 @@ class SpectralNormLinear(nn.Module):
     ``lipschitz=0.9`` reached 1.13, while eval mode gave 0.89998); ``n_power_iterations=0``
     uses the exact, differentiable :math:`\|W\|_2` in training mode too (three small SVDs per
     forward). The cap :math:`c` carries a relative margin of :math:`64\varepsilon` for rounding.
+
+    Parameters
+    ----------
+    n_in, n_out:
+        Input and output sizes: maps ``(..., n_in) -> (..., n_out)``; :math:`W` is ``(n_out, n_in)``.
+    cap:
+        :math:`c > 0`, the bound on :math:`\|W_{\mathrm{eff}}\|_2`.
+    n_power_iterations:
+        Power-iteration steps per training-mode forward (``>= 0``; ``0``: exact SVD norm).
     """
 
     def __init__(self, n_in: int, n_out: int, cap: float, n_power_iterations: int = 5) -> None:
@@ -262,7 +298,21 @@ class InvertibleResidualBlock(nn.Module):
     **log|det J|** is computed exactly, :math:`\log|\det(I + J_g(x))|` from the autograd Jacobian
     (``torch.func.jacrev`` + ``vmap``) and ``slogdet``: :math:`O(N D^2)` memory and
     :math:`O(N D^3)` time for :math:`N` rows of dimension :math:`D`, fine for the book's small
-    :math:`D`; large models use stochastic estimators instead (not provided).
+    :math:`D`; large models use :func:`residual_logdet_estimate` instead.
+
+    Parameters
+    ----------
+    dim:
+        :math:`D`, the size of the last dim; ``x`` and ``y`` have shape ``(..., D)``, and
+        ``log_abs_det_jacobian(x, y)`` has shape ``(...)``.
+    hidden:
+        Width of the two hidden layers of :math:`g`: ``D -> hidden -> hidden -> D``.
+    lipschitz:
+        The bound on :math:`\mathrm{Lip}(g)`, in :math:`(0, 1)`; the inverse iteration converges
+        like :math:`L^k`, so values near 1 need many steps.
+    n_power_iterations:
+        Power-iteration steps per training-mode forward of each ``SpectralNormLinear``
+        (``0``: exact spectral norms in training too).
     """
 
     def __init__(self, dim: int, hidden: int = 64, *, lipschitz: float = 0.9,
@@ -404,7 +454,16 @@ def made_masks(dim: int, hidden: int, n_hidden_layers: int = 2, *,
 
 
 class MaskedLinear(nn.Linear):
-    """A linear layer whose weight is multiplied by a fixed 0/1 ``mask`` (a buffer) at every call."""
+    """A linear layer whose weight is multiplied by a fixed 0/1 ``mask`` (a buffer) at every call.
+
+    Parameters
+    ----------
+    mask:
+        0/1 float tensor of shape ``(n_out, n_in)`` (one of :func:`made_masks`); the layer maps
+        ``(..., n_in) -> (..., n_out)``.
+    bias:
+        Whether the layer has a bias (shape ``(n_out,)``), as in ``nn.Linear``.
+    """
 
     def __init__(self, mask: Tensor, bias: bool = True) -> None:
         super().__init__(mask.shape[1], mask.shape[0], bias=bias)
@@ -433,6 +492,22 @@ class MaskedAutoregressiveAffine(nn.Module):
     (one-pass density, ``dim``-pass sampling); IAF uses it as noise :math:`\to` data (one-pass
     sampling, ``dim``-pass density of an arbitrary point). ``conditioner_calls`` counts the network
     evaluations.
+
+    Parameters
+    ----------
+    dim:
+        :math:`D \ge 2`, the size of the last dim; ``x`` and ``y`` have shape ``(..., D)``, and
+        ``log_abs_det_jacobian(x, y)`` has shape ``(...)``.
+    hidden:
+        Width of each hidden layer of the MADE network ``D -> hidden (x n_hidden_layers) -> 2D``
+        (outputs :math:`\tilde s` and :math:`t`, each ``(..., D)``); at least ``D - 1``.
+    n_hidden_layers:
+        Number of hidden layers, ``>= 1``.
+    reverse:
+        Autoregressive order :math:`D, \dots, 1` instead of :math:`1, \dots, D` (alternate it
+        between stacked layers).
+    scale_bound:
+        :math:`b > 0`, the bound on :math:`|s_i|`.
     """
 
     def __init__(self, dim: int, hidden: int = 64, *, n_hidden_layers: int = 2, reverse: bool = False,

@@ -69,7 +69,16 @@ class ModuleInverse(InverseLayer):
     r"""The inverse of a module with its own ``inverse(y)`` (the coupling layers, i-ResNet blocks):
     calls it on a frozen eval-mode copy of the module taken at build time.
     :math:`\log|\det J|` comes from the module's ``log_abs_det_jacobian(x, y)`` when it has one
-    (summed to one value per sample)."""
+    (summed to one value per sample).
+
+    Parameters
+    ----------
+    path, layer:
+        The forward layer's ``named_modules`` path and class name (see ``invlib.compose.InverseLayer``).
+    module:
+        The frozen eval-mode copy of the module, with ``inverse(y)``; ``x`` and ``y`` have the
+        shapes the module's own ``forward`` and ``inverse`` use.
+    """
 
     def __init__(self, path: str, layer: str, module: nn.Module) -> None:
         super().__init__(path, layer)

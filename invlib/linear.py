@@ -122,6 +122,19 @@ class LinearInverse(InverseLayer):
     ``solver="explicit"``: one ``addmm`` with the cached :math:`W^{-\top}` and :math:`-W^{-1}b`.
     ``solver="lu"``: ``lu_solve`` with cached LU factors of :math:`W^\top` (square layers only).
     :math:`\log|\det J| = \log|\det W|` per row.
+
+    Parameters
+    ----------
+    path, layer:
+        The forward layer's ``named_modules`` path and class name (see ``invlib.compose.InverseLayer``).
+    weight:
+        :math:`W`, shape ``(m, n)`` (``out_features, in_features``): ``y`` ``(..., m)`` maps to
+        ``x`` ``(..., n)``. Inverted once, in float64.
+    bias:
+        :math:`b`, shape ``(m,)``, or ``None``.
+    opts:
+        The ``invlib.compose.BuildOptions`` of :func:`invlib.inverse` (``least_squares``,
+        ``rcond``, ``solver``).
     """
 
     def __init__(self, path: str, layer: str, weight: Tensor, bias: Tensor | None,
@@ -194,6 +207,23 @@ class BatchNormInverse(InverseLayer):
 
     (channel dim 1). With ``least_squares=True`` a channel with :math:`s_c \approx 0` maps back
     to :math:`x_c = \mu_c` (the pseudo-inverse). :math:`\log|\det J| = \sum_c \log|s_c|` per position.
+
+    Parameters
+    ----------
+    path, layer:
+        The forward layer's ``named_modules`` path and class name (see ``invlib.compose.InverseLayer``).
+    scale:
+        :math:`s_c = \gamma_c/\sqrt{\sigma_c^2 + \epsilon}`, shape ``(C,)``.
+    mean:
+        The running mean :math:`\mu_c`, shape ``(C,)``.
+    beta:
+        The shift :math:`\beta_c`, shape ``(C,)``.
+    ndims:
+        The accepted numbers of dims of ``y`` (``(2, 3)`` for ``BatchNorm1d``: ``(N, C)`` or
+        ``(N, C, L)``); ``x`` has ``y``'s shape.
+    opts:
+        The ``invlib.compose.BuildOptions`` of :func:`invlib.inverse` (``least_squares``,
+        ``rcond``, ``solver``).
     """
 
     def __init__(self, path: str, layer: str, scale: Tensor, mean: Tensor, beta: Tensor,

@@ -86,6 +86,18 @@ class ReLUPairInverse(InverseLayer):
     Raises :class:`~invlib.errors.UnrecoverableSamplesError` (a :class:`~invlib.DomainError`)
     naming the samples whose active rows have rank :math:`< n`, and the samples that have no
     preimage (a negative entry, a residual or a violated inequality above rounding).
+
+    Parameters
+    ----------
+    path, layer:
+        The forward layer's ``named_modules`` path and class name (see ``invlib.compose.InverseLayer``).
+    weight:
+        :math:`W`, shape ``(m, n)`` with :math:`m > n` and rank :math:`n`: ``y`` ``(..., m)`` maps to
+        ``x`` ``(..., n)``.
+    bias:
+        :math:`b`, shape ``(m,)``, or ``None``.
+    rcond:
+        Relative cutoff for rank decisions (``None``: ``invlib.validation.default_rcond``).
     """
 
     def __init__(self, path: str, layer: str, weight: Tensor, bias: Tensor | None,
@@ -181,6 +193,18 @@ class ReLUTripleInverse(InverseLayer):
     Raises :class:`~invlib.errors.UnrecoverableSamplesError` naming the samples with no preimage,
     with two different preimages (the block is not injective there), or lying on the equations
     of a rank-deficient pattern (cannot be certified).
+
+    Parameters
+    ----------
+    path, layer:
+        The forward layer's ``named_modules`` path and class name (see ``invlib.compose.InverseLayer``).
+    w1, b1:
+        The first ``Linear(n, m)``: shapes ``(m, n)`` and ``(m,)`` (or ``None``), :math:`m \le 12`.
+    w2, b2:
+        The second ``Linear(m, k)``: shapes ``(k, m)`` and ``(k,)`` (or ``None``); ``y`` ``(..., k)``
+        maps to ``x`` ``(..., n)``.
+    rcond:
+        Relative cutoff for rank decisions (``None``: ``invlib.validation.default_rcond``).
     """
 
     def __init__(self, path: str, layer: str, w1: Tensor, b1: Tensor | None, w2: Tensor,

@@ -42,6 +42,13 @@ class Reshape(nn.Module):
 
     It records the sample shape of the last input it saw in :attr:`in_shape`, which
     :func:`invlib.inverse` uses (a permutation of coordinates: :math:`\log|\det J| = 0`).
+
+    Parameters
+    ----------
+    shape:
+        The sample shape of the output: ``(N, *s_in) -> (N, *shape)``; same number of entries.
+    in_shape:
+        The sample shape ``s_in`` of the input, if known before the first call (else recorded then).
     """
 
     def __init__(self, *shape: int, in_shape: Sequence[int] | None = None) -> None:
@@ -59,7 +66,14 @@ class Reshape(nn.Module):
 
 class Permute(nn.Module):
     r"""Permute the sample dims: :math:`y = x.\mathrm{permute}(0, d_1 + 1, \dots)`; the batch dim
-    stays first. ``dims`` is a permutation of ``range(sample ndim)``."""
+    stays first.
+
+    Parameters
+    ----------
+    dims:
+        :math:`d_1, \dots, d_k`, a permutation of ``range(k)`` for inputs of shape ``(N, s_1, ..., s_k)``
+        (sample dims numbered from 0): the output has shape ``(N, s_{d_1}, ..., s_{d_k})``.
+    """
 
     def __init__(self, *dims: int) -> None:
         super().__init__()
@@ -75,14 +89,32 @@ class Permute(nn.Module):
 
 
 class PermutationInverse(InverseLayer):
-    """Base of the coordinate-permutation inverses: :math:`\\log|\\det J| = 0`."""
+    """Base of the coordinate-permutation inverses: :math:`\\log|\\det J| = 0`.
+
+    Parameters
+    ----------
+    path, layer:
+        The forward layer's ``named_modules`` path and class name (see ``invlib.compose.InverseLayer``).
+    """
 
     def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
         return torch.zeros(y.shape[0] if y.ndim else 1, dtype=y.dtype, device=y.device)
 
 
 class FlattenInverse(PermutationInverse):
-    """Inverse of ``nn.Flatten(start_dim, end_dim)``: ``y.unflatten(start_dim, sizes)``."""
+    """Inverse of ``nn.Flatten(start_dim, end_dim)``: ``y.unflatten(start_dim, sizes)``.
+
+    Parameters
+    ----------
+    path, layer:
+        The forward layer's ``named_modules`` path and class name (see ``invlib.compose.InverseLayer``).
+    start:
+        The forward layer's ``start_dim``, made non-negative.
+    sizes:
+        The sizes of the input dims ``start .. end`` that were flattened into one dim of ``y``.
+    in_ndim:
+        The number of dims of the forward input ``x`` (``y`` has ``in_ndim - len(sizes) + 1``).
+    """
 
     def __init__(self, path: str, layer: str, start: int, sizes: tuple[int, ...], in_ndim: int) -> None:
         super().__init__(path, layer)
@@ -102,7 +134,16 @@ class FlattenInverse(PermutationInverse):
 
 
 class UnflattenInverse(PermutationInverse):
-    """Inverse of ``nn.Unflatten(dim, sizes)``: flatten those dims back into one."""
+    """Inverse of ``nn.Unflatten(dim, sizes)``: flatten those dims back into one.
+
+    Parameters
+    ----------
+    path, layer:
+        The forward layer's ``named_modules`` path and class name (see ``invlib.compose.InverseLayer``).
+    dim, sizes:
+        The forward layer's ``dim`` and ``unflattened_size``: ``y`` has the dims ``sizes`` at ``dim``,
+        ``x`` has their product there.
+    """
 
     def __init__(self, path: str, layer: str, dim: int, sizes: tuple[int, ...]) -> None:
         super().__init__(path, layer)
@@ -126,7 +167,17 @@ class UnflattenInverse(PermutationInverse):
 
 
 class ReshapeInverse(PermutationInverse):
-    """Inverse of :class:`Reshape`: ``y.reshape(N, *in_shape)``."""
+    """Inverse of :class:`Reshape`: ``y.reshape(N, *in_shape)``.
+
+    Parameters
+    ----------
+    path, layer:
+        The forward layer's ``named_modules`` path and class name (see ``invlib.compose.InverseLayer``).
+    shape:
+        The sample shape of ``y`` (the forward :class:`Reshape`'s ``shape``).
+    in_shape:
+        The sample shape of ``x``: ``y`` of shape ``(N, *shape)`` maps to ``(N, *in_shape)``.
+    """
 
     def __init__(self, path: str, layer: str, shape: tuple[int, ...], in_shape: tuple[int, ...]) -> None:
         super().__init__(path, layer)
@@ -143,7 +194,15 @@ class ReshapeInverse(PermutationInverse):
 
 
 class PermuteInverse(PermutationInverse):
-    """Inverse of :class:`Permute`: permute by the inverse permutation."""
+    """Inverse of :class:`Permute`: permute by the inverse permutation.
+
+    Parameters
+    ----------
+    path, layer:
+        The forward layer's ``named_modules`` path and class name (see ``invlib.compose.InverseLayer``).
+    dims:
+        The forward :class:`Permute`'s permutation of the sample dims.
+    """
 
     def __init__(self, path: str, layer: str, dims: tuple[int, ...]) -> None:
         super().__init__(path, layer)
@@ -162,7 +221,18 @@ class PermuteInverse(PermutationInverse):
 
 
 class PixelShuffleInverse(PermutationInverse):
-    """Inverse of ``PixelShuffle(r)`` (``pixel_unshuffle``) or of ``PixelUnshuffle(r)`` (``pixel_shuffle``)."""
+    """Inverse of ``PixelShuffle(r)`` (``pixel_unshuffle``) or of ``PixelUnshuffle(r)`` (``pixel_shuffle``).
+
+    Parameters
+    ----------
+    path, layer:
+        The forward layer's ``named_modules`` path and class name (see ``invlib.compose.InverseLayer``).
+    factor:
+        The upscale (``PixelShuffle``) or downscale (``PixelUnshuffle``) factor :math:`r`.
+    unshuffle:
+        ``True`` when the forward layer was ``PixelUnshuffle``: ``y`` ``(..., C r^2, H, W)`` maps
+        to ``(..., C, H r, W r)``; ``False`` the other way round.
+    """
 
     def __init__(self, path: str, layer: str, factor: int, unshuffle: bool) -> None:
         super().__init__(path, layer)
@@ -187,7 +257,15 @@ class PixelShuffleInverse(PermutationInverse):
 
 
 class ChannelShuffleInverse(PermutationInverse):
-    """Inverse of ``ChannelShuffle(g)``: ``ChannelShuffle(C/g)``."""
+    r"""Inverse of ``ChannelShuffle(g)``: ``ChannelShuffle(C/g)``.
+
+    Parameters
+    ----------
+    path, layer:
+        The forward layer's ``named_modules`` path and class name (see ``invlib.compose.InverseLayer``).
+    groups:
+        The forward layer's ``groups`` :math:`g`; ``y`` is ``(N, C, ...)`` with :math:`g \mid C`.
+    """
 
     def __init__(self, path: str, layer: str, groups: int) -> None:
         super().__init__(path, layer)

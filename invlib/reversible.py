@@ -49,6 +49,16 @@ class FunctionCoupling(AdditiveCoupling):
     not be invertible, injective or even deterministic across calls in training mode: the inverse
     :math:`x_a = y_a - m(y_p)` only evaluates it again, at the same point. (Put modules with
     batch statistics or dropout in eval mode before inverting.)
+
+    Parameters
+    ----------
+    dim:
+        :math:`D \ge 2`, the size of the last dim; ``x`` and ``y`` have shape ``(..., D)``.
+    m:
+        The shift, an ``nn.Module`` mapping ``(..., n_p) -> (..., n_a)``.
+    swap:
+        ``False``: the passive half is the first :math:`n_p = \lfloor D/2 \rfloor` entries;
+        ``True``: the last :math:`n_p = D - \lfloor D/2 \rfloor`. :math:`n_a = D - n_p`.
     """
 
     def __init__(self, dim: int, m: nn.Module, *, swap: bool = False) -> None:
@@ -66,6 +76,15 @@ class ReversibleBlock(nn.Sequential):
     inverts it layer by layer); ``F`` and ``G`` map ``(..., k) -> (..., k)`` and may be anything
     (attention, MLPs, normalisations). :math:`\log|\det J| = 0`. ``inverse(y)`` is exact up to two
     roundings per entry.
+
+    Parameters
+    ----------
+    f:
+        :math:`F`, an ``nn.Module`` mapping ``(..., k) -> (..., k)``, applied to :math:`x_2`.
+    g:
+        :math:`G`, an ``nn.Module`` mapping ``(..., k) -> (..., k)``, applied to :math:`y_1`.
+    dim:
+        :math:`D = 2k`, even; ``x`` and ``y`` have shape ``(..., D)``.
     """
 
     def __init__(self, f: nn.Module, g: nn.Module, dim: int) -> None:
@@ -110,6 +129,16 @@ class ReversibleRNNCell(nn.Module):
     the :class:`~invlib.ReversibleBlock` ``cell.block(u)`` in :math:`h`, so
     ``cell.inverse(u, h')`` returns :math:`h` exactly and a whole sequence of states can be
     recomputed backwards from the last one and the inputs.
+
+    Parameters
+    ----------
+    input_size:
+        The size of the input :math:`u`, shape ``(batch, input_size)``.
+    hidden_size:
+        :math:`2k`, even, the size of the state :math:`h`, shape ``(batch, hidden_size)``;
+        ``cell(u, h)`` and ``cell.inverse(u, h_next)`` return that shape.
+    hidden:
+        Width of the hidden layer of :math:`F` and :math:`G` (each ``k + input_size -> hidden -> k``).
     """
 
     def __init__(self, input_size: int, hidden_size: int, hidden: int = 32) -> None:

@@ -1,8 +1,37 @@
 """invlib installs and exposes its documented public API."""
 
+import importlib
 import inspect
+import re
+
+import pytest
 
 import invlib
+
+#: The modules whose ``__all__`` names public classes.
+PUBLIC_MODULES = ["invlib", "invlib.activations", "invlib.compose", "invlib.conv", "invlib.diagnose",
+                  "invlib.errors", "invlib.flows", "invlib.inverse", "invlib.linear", "invlib.optimize",
+                  "invlib.range_aware", "invlib.reshape", "invlib.reversible"]
+
+
+def _public_classes() -> list[tuple[str, type]]:
+    out: dict[type, str] = {}
+    for mod_name in PUBLIC_MODULES:
+        mod = importlib.import_module(mod_name)
+        for name in mod.__all__:
+            obj = getattr(mod, name)
+            if inspect.isclass(obj) and not issubclass(obj, Warning):
+                out.setdefault(obj, f"{mod_name}.{name}")
+    return sorted(((v, k) for k, v in out.items()), key=lambda t: t[0])
+
+
+def _undocumented_arguments(cls: type) -> list[str]:
+    """Constructor arguments not named at the start of a line ``name:`` (or ``a, name:``) in the class docstring."""
+    doc = inspect.getdoc(cls) or ""
+    params = [p for p in inspect.signature(cls.__init__).parameters.values()
+              if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    return [p.name for p in params
+            if not re.search(rf"^\s*(?:\w+,\s*)*{p.name}(?:,\s*\w+)*\s*:", doc, re.M)]
 
 
 def test_public_names_exist_and_are_documented():
@@ -21,3 +50,31 @@ def test_not_invertible_error_message_names_path_reason_and_remedy():
     assert str(err).startswith("2.1: ReLU is not invertible: many-to-one")
     assert "optimize_inverse" in str(err)
     assert (err.path, err.layer) == ("2.1", "ReLU")
+
+
+@pytest.mark.parametrize(("name", "cls"), _public_classes(), ids=[n for n, _ in _public_classes()])
+def test_every_public_constructor_documents_its_arguments(name: str, cls: type) -> None:
+    assert not _undocumented_arguments(cls), (
+        f"{name}: constructor arguments {_undocumented_arguments(cls)} are not documented in the class "
+        "docstring (a 'Parameters' or 'Attributes' section with 'name:' and its shape/meaning)")
+
+
+def test_the_argument_check_catches_an_undocumented_argument() -> None:
+    class Documented:
+        """Parameters
+        ----------
+        a, b:
+            Things.
+        """
+
+        def __init__(self, a: int, b: int, c: int) -> None: ...
+
+    assert _undocumented_arguments(Documented) == ["c"]
+
+
+def test_flows_public_in_the_book_are_exported() -> None:
+    from invlib.flows import MaskedAutoregressiveAffine, residual_logdet_estimate
+
+    assert invlib.MaskedAutoregressiveAffine is MaskedAutoregressiveAffine
+    assert invlib.residual_logdet_estimate is residual_logdet_estimate
+    assert {"MaskedAutoregressiveAffine", "residual_logdet_estimate"} <= set(invlib.__all__)
