@@ -27,6 +27,7 @@ with each :math:`f_l^{-1}` built once from the layer's current weights (see
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import warnings
 from collections.abc import Callable
@@ -65,6 +66,17 @@ INVERTIBLE_BY_DESIGN: tuple[type[nn.Module], ...] = (
 )
 
 
+def _takes_two_arguments(fn: Callable) -> bool:
+    """Whether ``fn(x, y)`` binds (``True`` when the signature cannot be read)."""
+    try:
+        inspect.signature(fn).bind(None, None)
+    except TypeError:
+        return False
+    except ValueError:  # no signature (a builtin): let the call decide
+        return True
+    return True
+
+
 class ModuleInverse(InverseLayer):
     r"""The inverse of a module with its own ``inverse(y)`` (the coupling layers, i-ResNet blocks):
     calls it on a frozen eval-mode copy of the module taken at build time.
@@ -99,6 +111,11 @@ class ModuleInverse(InverseLayer):
         fn = getattr(self.module, "log_abs_det_jacobian", None)
         if fn is None:
             return super().log_abs_det_jacobian(x, y)
+        if not _takes_two_arguments(fn):
+            raise TypeError(
+                f"{self.where}: log_abs_det_jacobian must take (x, y) -- the forward input and output, "
+                "as in torch.distributions.Transform (see invlib.compose) -- but "
+                f"{type(self.module).__name__}.log_abs_det_jacobian takes {inspect.signature(fn)}")
         return per_sample_sum(fn(x, y))
 
 

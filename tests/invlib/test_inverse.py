@@ -111,6 +111,36 @@ def test_custom_module_with_inverse_method_is_used_as_a_frozen_copy() -> None:
     assert inv.layers[0].module is not s
 
 
+class _ScaleWithLogDet(nn.Module):
+    """y = a x elementwise on (N, D), with the log-det in the (x, y) signature or an old (x) one."""
+
+    def __init__(self, a: float, two_arguments: bool) -> None:
+        super().__init__()
+        self.a = a
+        if two_arguments:
+            self.log_abs_det_jacobian = lambda x, y: torch.full(x.shape[:-1], x.shape[-1] * math.log(self.a),
+                                                                dtype=x.dtype)
+        else:
+            self.log_abs_det_jacobian = lambda x: torch.zeros(x.shape[:-1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.a * x
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        return y / self.a
+
+
+def test_custom_module_log_det_follows_the_x_y_convention() -> None:
+    x = torch.randn(4, 3, dtype=torch.float64)
+    f = _ScaleWithLogDet(2.0, two_arguments=True)
+    x_hat, logdet = invlib.inverse(f).inverse_and_log_abs_det(f(x))
+    torch.testing.assert_close(x_hat, x)
+    torch.testing.assert_close(logdet, torch.full((4,), -3 * math.log(2.0), dtype=torch.float64))
+    old = _ScaleWithLogDet(2.0, two_arguments=False)
+    with pytest.raises(TypeError, match=r"log_abs_det_jacobian must take \(x, y\).*takes \(x\)"):
+        invlib.inverse(old).inverse_and_log_abs_det(old(x))
+
+
 def test_same_module_used_twice_gets_two_paths() -> None:
     torch.manual_seed(0)
     lin = nn.Linear(3, 3).double()

@@ -1,8 +1,10 @@
 """invlib installs and exposes its documented public API."""
 
+import ast
 import importlib
 import inspect
 import re
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +80,66 @@ def test_flows_public_in_the_book_are_exported() -> None:
     assert invlib.MaskedAutoregressiveAffine is MaskedAutoregressiveAffine
     assert invlib.residual_logdet_estimate is residual_logdet_estimate
     assert {"MaskedAutoregressiveAffine", "residual_logdet_estimate"} <= set(invlib.__all__)
+
+
+def _invlib_imports() -> dict[str, set[str]]:
+    """For every module of invlib, the invlib modules it imports at module level (from its source)."""
+    root = Path(invlib.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for path in sorted(root.glob("*.py")):
+        name = "invlib" if path.stem == "__init__" else f"invlib.{path.stem}"
+        deps: set[str] = set()
+        for node in ast.parse(path.read_text()).body:  # module level only: lazy imports in functions do not count
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("invlib."):
+                deps.add(node.module)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names if a.name.startswith("invlib."))
+        graph[name] = deps
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> list[str] | None:
+        state[n] = 1
+        stack.append(n)
+        for d in sorted(graph.get(n, ())):
+            if state.get(d) == 1:
+                return stack[stack.index(d):] + [d]
+            if d not in state and (found := visit(d)):
+                return found
+        state[n] = 2
+        stack.pop()
+        return None
+
+    for n in sorted(graph):
+        if n not in state and (found := visit(n)):
+            return found
+    return None
+
+
+def test_invlib_modules_import_in_no_loop() -> None:
+    graph = _invlib_imports()
+    assert "invlib.compose" in graph and graph["invlib.inverse"]  # the graph was read
+    assert _cycle(graph) is None, f"import loop: {' -> '.join(_cycle(graph))}"
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_diagnose_and_composition_do_not_sit_on_the_inverse_stack() -> None:
+    graph = _invlib_imports()
+
+    def reach(n: str) -> set[str]:
+        seen, todo = set(), [n]
+        while todo:
+            for d in graph.get(todo.pop(), ()):
+                if d not in seen:
+                    seen.add(d)
+                    todo.append(d)
+        return seen
+
+    layer_inverses = {"invlib.inverse", "invlib.linear", "invlib.conv", "invlib.activations", "invlib.reshape",
+                      "invlib.range_aware", "invlib.optimize"}
+    assert not reach("invlib.diagnose") & layer_inverses, reach("invlib.diagnose")
+    assert reach("invlib.compose") <= {"invlib.errors", "invlib.validation"}
