@@ -1,4 +1,4 @@
-"""InverseModel: the chain, its input validation, snapshot semantics and non-finite results."""
+"""InverseModel: the chain, its input validation, snapshot semantics and non-finite results; iter_layers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import invlib
-from invlib.compose import InverseModel
+from invlib.compose import InverseModel, iter_layers
 
 
 def mlp(dtype: torch.dtype = torch.float64) -> nn.Sequential:
@@ -189,3 +189,13 @@ def test_validate_false_composes_with_vmap_export_and_compile():
     inv.validate = True
     with pytest.raises(invlib.DomainError):
         inv(torch.full((1, 4), 10.0, dtype=torch.float64))
+
+
+def test_iter_layers_expands_nested_sequentials_in_forward_order_with_their_paths() -> None:
+    model = mlp()
+    model.add_module("skip", None)  # an empty slot of a Sequential is not a layer
+    got = [(path, type(m).__name__) for path, m in iter_layers(model)]
+    assert got == [("0", "Linear"), ("1", "LeakyReLU"), ("2.0", "Linear"), ("2.1", "Tanh")]
+    assert dict(model.named_modules())["2.1"] is dict(iter_layers(model))["2.1"]
+    leaf = nn.Linear(2, 2)
+    assert list(iter_layers(leaf)) == [("", leaf)]
