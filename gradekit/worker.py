@@ -213,9 +213,7 @@ def _grade_items(task: Task, items: tuple[Item, ...]) -> tuple[dict[str, Result]
         error = ""
         try:
             env = {RUNTIME_ENV: sockets}
-            shared = _shared_server(root)
-            if shared:  # this worker's pre-loaded kernel server: torch is imported once per worker
-                env[SHARED_ENV] = shared
+            env.update(_shared_servers(root))  # this worker's pre-loaded servers: torch is imported once per worker
             proc = run_nbgrader(root, args, timeout=task.timeout * len(items), memory_bytes=task.memory_bytes,
                                  env=env)
             if proc.returncode != 0:
@@ -232,13 +230,25 @@ def _grade_items(task: Task, items: tuple[Item, ...]) -> tuple[dict[str, Result]
         return out, error
 
 
-def _shared_server(root: Path) -> str | None:
+def _shared_servers(root: Path) -> dict[str, str]:
+    """The environment naming this worker's pre-loaded servers that the course at ``root`` uses: the
+    kernel server (:mod:`gradekit.zygote`) and the trusted evaluator server (:mod:`gradekit.boundary_server`)."""
+    from gradekit import boundary_server
     from gradekit.kernel_manager import shared_server
 
+    env = {}
     try:
-        return shared_server(_load_course_config(root))
-    except Exception:  # noqa: BLE001 -- without it each nbgrader run starts its own server
-        return None
+        config = _load_course_config(root)
+    except Exception:  # noqa: BLE001 -- without them each nbgrader run starts its own servers
+        return env
+    for name, start in ((SHARED_ENV, shared_server), (boundary_server.SERVER_ENV, boundary_server.shared_server)):
+        try:
+            value = start(config)
+        except Exception:  # noqa: BLE001
+            value = None
+        if value:
+            env[name] = value
+    return env
 
 
 def grade_one(task: Task) -> list[Result]:
