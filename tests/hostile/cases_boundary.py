@@ -283,6 +283,51 @@ def _with_answers(base, source: str):
             cell.source = source
     return nbs
 
+# 9. The grader's pre-loaded servers (gradekit/boundary_server.py, gradekit/zygote.py): find every unix socket
+#    the kernel can see (files, /proc/net/unix, abstract names) and speak the evaluator's protocol to it. An
+#    evaluator that answered would run whatever cell the student sent, outside the sandbox.
+REACH_SERVERS = """
+import json, os, socket, stat, struct
+def _frame(msg):
+    data = json.dumps(msg).encode()
+    return struct.pack(">Q", len(data)) + data
+def _try(address):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(1)
+    try:
+        s.connect(address)
+        s.sendall(_frame({"op": "hello", "env": {}, "memory": None}))
+        head = s.recv(8)
+        if len(head) == 8 and b"ready" in s.recv(min(struct.unpack(">Q", head)[0], 4096)):
+            print("LEAKED a trusted evaluator answered at", address)
+    except Exception:
+        pass
+    finally:
+        s.close()
+def _probe():
+    seen = set()
+    try:
+        with open("/proc/net/unix") as fh:
+            seen.update(p[7] for p in (line.split() for line in fh.readlines()[1:]) if len(p) >= 8)
+    except OSError:
+        pass
+    for top in ("/tmp", "/run", "/var/run", "/dev/shm", "/home", "/opt", "/srv", "/root", os.getcwd()):
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = [d for d in dirnames if d not in ("site-packages", ".venv", ".git")][:50]
+            for name in filenames[:500]:
+                try:
+                    if stat.S_ISSOCK(os.lstat(os.path.join(dirpath, name)).st_mode):
+                        seen.add(os.path.join(dirpath, name))
+                except OSError:
+                    pass
+    for address in sorted(seen, key=lambda a: "evaluator" not in a)[:40]:
+        _try("\\0" + address[1:] if address.startswith("@") else address)
+_probe()
+def _answer(*args, **kwargs):
+    _probe()
+    raise NotImplementedError()
+"""
+
 
 def boundary_cases(release: dict, correct: dict) -> dict[str, Case]:
     """The trust-boundary cases for one assignment (``release`` / ``correct``: notebooks by file name)."""
@@ -304,5 +349,6 @@ def boundary_cases(release: dict, correct: dict) -> dict[str, Case]:
         "boundary-decoder-error": Case(on_release(DECODER_ERROR), "release"),
         "boundary-in-place-inputs": Case(_dump(_with_answers(release, IN_PLACE)), "release"),
         "boundary-vacuous-empty": Case(_dump(_with_answers(release, VACUOUS)), "release"),
+        "boundary-reach-servers": Case(first(REACH_SERVERS), "first-removed"),
     }
 
