@@ -71,4 +71,61 @@ RIGHT = {
                 "    return torch.stack(rows).reshape(p.shape)\n"),
         },
     },
+    "matrix_rank_rtol_conv_transpose_pythagoras_energy": {
+        "replace": {
+            "null-solution": (
+                "def null_space_basis(W, rtol=1e-10):\n"
+                "    rank = int(torch.linalg.matrix_rank(W, rtol=rtol)) if W.abs().max() > 0 else 0\n"
+                "    return torch.linalg.svd(W).Vh[rank:].mT.clone()\n"),
+            "avgpool-solution": (
+                "def avgpool_min_norm_inverse(y, k):\n"
+                "    ones = torch.ones(1, 1, k, k, dtype=y.dtype)\n"
+                "    return torch.nn.functional.conv_transpose2d(y[None, None], ones, stride=k)[0, 0]\n"),
+            "bn-solution": (
+                "def batchnorm_eval_inverse(y, running_mean, running_var, weight, bias, eps):\n"
+                "    return torch.addcmul(running_mean, y - bias, torch.sqrt(running_var + eps) / weight)\n"),
+            "energy-solution": (
+                "import torch.nn.functional as F\n\n"
+                "def lost_energy_fraction(x, k):\n"
+                "    # x_hat is the orthogonal projection of x: ||x - x_hat||^2 = ||x||^2 - ||x_hat||^2 (Pythagoras)\n"
+                "    kept = k * k * F.avg_pool2d(x[None, None], k).pow(2).sum()\n"
+                "    return 1.0 - float(kept / x.pow(2).sum())\n\n\n"
+                "def predicted_noise_loss(k):\n"
+                "    return (k * k - 1) / (k * k)\n\n\n"
+                "SMALLEST_K_90 = next(k for k in range(1, 100) if predicted_noise_loss(k) >= 0.9)\n"
+                "SMOOTH_LOSS_K4 = round(lost_energy_fraction(smooth_image(32), 4), 3)\n"),
+        },
+    },
+    "float32_loops_energy_and_explicit_svd_threshold": {
+        "replace": {
+            "null-solution": (
+                "def null_space_basis(W, rtol=1e-10):\n"
+                "    n = W.shape[1]\n"
+                "    U, S, Vh = torch.linalg.svd(W, full_matrices=True)\n"
+                "    if S.numel() == 0 or S[0] == 0:\n"
+                "        return torch.eye(n, dtype=W.dtype)\n"
+                "    rank = 0\n"
+                "    for s in S:\n"
+                "        if s > rtol * S[0]:\n"
+                "            rank += 1\n"
+                "    return Vh[rank:].T.contiguous()\n"),
+            "softmax-solution": (
+                "def softmax_inverse(p):\n"
+                "    logp = torch.log(p)\n"
+                "    return logp - logp.sum(dim=-1, keepdim=True) / p.shape[-1]\n"),
+            "energy-solution": (
+                "def lost_energy_fraction(x, k):\n"
+                "    x = x.float()  # an energy fraction needs no float64\n"
+                "    lost = 0.0\n"
+                "    for i in range(0, x.shape[0], k):\n"
+                "        for j in range(0, x.shape[1], k):\n"
+                "            block = x[i:i + k, j:j + k]\n"
+                "            lost += float((block - block.mean()).pow(2).sum())\n"
+                "    return lost / float(x.pow(2).sum())\n\n\n"
+                "def predicted_noise_loss(k):\n"
+                "    return 1 - k ** -2\n\n\n"
+                "SMALLEST_K_90 = 4\n"
+                "SMOOTH_LOSS_K4 = 0.109\n"),
+        },
+    },
 }

@@ -24,7 +24,7 @@ WRONG = {
             "def avgpool_min_norm_inverse(y, k):\n"
             "    return y.repeat_interleave(k, dim=0).repeat_interleave(k, dim=1) / (k * k)\n"
         )},
-        "loses": ["avgpool-test"],
+        "loses": ["avgpool-test", "energy-test"],
     },
     "avgpool_all_mass_in_one_corner": {
         "replace": {"avgpool-solution": (
@@ -33,7 +33,7 @@ WRONG = {
             "    x[::k, ::k] = y * k * k\n"
             "    return x\n"
         )},
-        "loses": ["avgpool-test"],
+        "loses": ["avgpool-test", "energy-test"],
     },
     "batchnorm_forgot_eps": {
         "replace": {"bn-solution": (
@@ -67,5 +67,251 @@ WRONG = {
             "    return z - z.mean(dim=0, keepdim=True)\n"
         )},
         "loses": ["softmax-test"],
+    },
+    # ---- Part A (null-test): mistakes the visible tests let through
+    "null_space_absolute_cutoff": {
+        "replace": {"null-solution": (
+            "def null_space_basis(W, rtol=1e-10):\n"
+            "    _, s, vh = torch.linalg.svd(W)\n"
+            "    rank = int((s > rtol).sum())  # absolute, not relative to s_max\n"
+            "    return vh[rank:].T\n"
+        )},
+        "loses": ["null-test"],
+    },
+    "null_space_ignores_rtol": {
+        "replace": {"null-solution": (
+            "def null_space_basis(W, rtol=1e-10):\n"
+            "    _, s, vh = torch.linalg.svd(W)\n"
+            "    rank = int((s > 1e-10 * s.max()).sum()) if s.numel() else 0\n"
+            "    return vh[rank:].T\n"
+        )},
+        "loses": ["null-test"],
+    },
+    "null_space_matrix_rank_default_tolerance": {
+        "replace": {"null-solution": (
+            "def null_space_basis(W, rtol=1e-10):\n"
+            "    rank = int(torch.linalg.matrix_rank(W))\n"
+            "    return torch.linalg.svd(W).Vh[rank:].T\n"
+        )},
+        "loses": ["null-test"],
+    },
+    "null_space_float32_svd": {
+        "replace": {"null-solution": (
+            "def null_space_basis(W, rtol=1e-10):\n"
+            "    _, s, vh = torch.linalg.svd(W.float())\n"
+            "    rank = int((s > rtol * s.max()).sum()) if s.numel() else 0\n"
+            "    return vh[rank:].T.to(W.dtype)\n"
+        )},
+        "loses": ["null-test"],
+    },
+    "null_space_eigh_of_gram_rtol_on_eigenvalues": {
+        "replace": {"null-solution": (
+            "def null_space_basis(W, rtol=1e-10):\n"
+            "    evals, evecs = torch.linalg.eigh(W.T @ W)  # ascending\n"
+            "    small = evals <= rtol * evals.max()\n"
+            "    return evecs[:, small]\n"
+        )},
+        "loses": ["null-test"],
+    },
+    "null_space_normalises_W_in_place": {
+        "replace": {"null-solution": (
+            "def null_space_basis(W, rtol=1e-10):\n"
+            "    W /= torch.linalg.matrix_norm(W, 2)  # now s_max = 1, so an absolute cut-off is relative\n"
+            "    _, s, vh = torch.linalg.svd(W)\n"
+            "    return vh[int((s > rtol).sum()):].T\n"
+        )},
+        "loses": ["null-test"],
+    },
+    # ---- Part B (avgpool-test)
+    "avgpool_hard_coded_k_2": {
+        "replace": {"avgpool-solution": (
+            "def avgpool_min_norm_inverse(y, k):\n"
+            "    return y.repeat_interleave(2, dim=0).repeat_interleave(2, dim=1)\n"
+        )},
+        "loses": ["avgpool-test", "energy-test"],
+    },
+    "avgpool_square_images_only": {
+        "replace": {"avgpool-solution": (
+            "def avgpool_min_norm_inverse(y, k):\n"
+            "    n = y.shape[0]\n"
+            "    x = torch.empty(k * n, k * n, dtype=y.dtype)\n"
+            "    for i in range(n):\n"
+            "        for j in range(n):\n"
+            "            x[i * k:(i + 1) * k, j * k:(j + 1) * k] = y[i, j]\n"
+            "    return x\n"
+        )},
+        "loses": ["avgpool-test", "energy-test"],
+    },
+    "avgpool_always_float64": {
+        "replace": {"avgpool-solution": (
+            "def avgpool_min_norm_inverse(y, k):\n"
+            "    x = torch.zeros(k * y.shape[0], k * y.shape[1], dtype=torch.float64)\n"
+            "    for di in range(k):\n"
+            "        for dj in range(k):\n"
+            "            x[di::k, dj::k] = y\n"
+            "    return x\n"
+        )},
+        "loses": ["avgpool-test"],
+    },
+    "avgpool_float32_interpolate": {
+        "replace": {"avgpool-solution": (
+            "def avgpool_min_norm_inverse(y, k):\n"
+            "    up = torch.nn.functional.interpolate(y.float()[None, None], scale_factor=k, mode='nearest')\n"
+            "    return up[0, 0].to(y.dtype)\n"
+        )},
+        "loses": ["avgpool-test"],
+    },
+    "avgpool_tiles_instead_of_blocks": {
+        "replace": {"avgpool-solution": "def avgpool_min_norm_inverse(y, k):\n    return y.repeat(k, k)\n"},
+        "loses": ["avgpool-test", "energy-test"],
+    },
+    # ---- Part C (bn-test)
+    "batchnorm_float32": {
+        "replace": {"bn-solution": (
+            "def batchnorm_eval_inverse(y, running_mean, running_var, weight, bias, eps):\n"
+            "    f = lambda t: t.float()\n"
+            "    x = (f(y) - f(bias)) / f(weight) * torch.sqrt(f(running_var) + eps) + f(running_mean)\n"
+            "    return x.to(y.dtype)\n"
+        )},
+        "loses": ["bn-test"],
+    },
+    "batchnorm_sqrt_of_ratio_loses_the_sign_of_weight": {
+        "replace": {"bn-solution": (
+            "def batchnorm_eval_inverse(y, running_mean, running_var, weight, bias, eps):\n"
+            "    return (y - bias) * torch.sqrt((running_var + eps) / weight ** 2) + running_mean\n"
+        )},
+        "loses": ["bn-test"],
+    },
+    "batchnorm_division_guard_epsilon": {
+        "replace": {"bn-solution": (
+            "def batchnorm_eval_inverse(y, running_mean, running_var, weight, bias, eps):\n"
+            "    return (y - bias) / (weight + 1e-8) * torch.sqrt(running_var + eps) + running_mean\n"
+        )},
+        "loses": ["bn-test"],
+    },
+    "batchnorm_in_place_on_y": {
+        "replace": {"bn-solution": (
+            "def batchnorm_eval_inverse(y, running_mean, running_var, weight, bias, eps):\n"
+            "    y -= bias\n"
+            "    y /= weight\n"
+            "    y *= torch.sqrt(running_var + eps)\n"
+            "    y += running_mean\n"
+            "    return y\n"
+        )},
+        "loses": ["bn-test"],
+    },
+    # ---- Part D (softmax-test)
+    "softmax_float32_log": {
+        "replace": {"softmax-solution": (
+            "def softmax_inverse(p):\n"
+            "    z = torch.log(p.float())\n"
+            "    return (z - z.mean(dim=-1, keepdim=True)).to(p.dtype)\n"
+        )},
+        "loses": ["softmax-test"],
+    },
+    "softmax_epsilon_inside_log": {
+        "replace": {"softmax-solution": (
+            "def softmax_inverse(p):\n"
+            "    z = torch.log(p + 1e-12)  # avoid log(0)\n"
+            "    return z - z.mean(dim=-1, keepdim=True)\n"
+        )},
+        "loses": ["softmax-test"],
+    },
+    "softmax_geometric_mean_by_product": {
+        "replace": {"softmax-solution": (
+            "def softmax_inverse(p):\n"
+            "    geo = p.prod(dim=-1, keepdim=True) ** (1.0 / p.shape[-1])\n"
+            "    return torch.log(p / geo)\n"
+        )},
+        "loses": ["softmax-test"],
+    },
+    "softmax_clamped_probabilities": {
+        "replace": {"softmax-solution": (
+            "def softmax_inverse(p):\n"
+            "    z = torch.log(p.clamp(min=1e-10))\n"
+            "    return z - z.mean(dim=-1, keepdim=True)\n"
+        )},
+        "loses": ["softmax-test"],
+    },
+    "softmax_log_in_place": {
+        "replace": {"softmax-solution": (
+            "def softmax_inverse(p):\n"
+            "    z = p.log_()\n"
+            "    return z - z.mean(dim=-1, keepdim=True)\n"
+        )},
+        "loses": ["softmax-test"],
+    },
+    # ---- Part E (energy-test): the experiment
+    "energy_pools_with_k_2_always": {
+        "replace": {"energy-solution": (
+            "def lost_energy_fraction(x, k):\n"
+            "    y = torch.nn.functional.avg_pool2d(x[None, None], 2)[0, 0]\n"
+            "    return float((x - avgpool_min_norm_inverse(y, 2)).pow(2).sum() / x.pow(2).sum())\n\n\n"
+            "def predicted_noise_loss(k):\n"
+            "    return 1.0 - 1.0 / k ** 2\n\n\n"
+            "SMALLEST_K_90 = 4\n"
+            "SMOOTH_LOSS_K4 = 0.1086\n"
+        )},
+        "loses": ["energy-test"],
+    },
+    "energy_variance_instead_of_energy": {
+        "replace": {"energy-solution": (
+            "def lost_energy_fraction(x, k):\n"
+            "    y = torch.nn.functional.avg_pool2d(x[None, None], k)[0, 0]\n"
+            "    return float((x - avgpool_min_norm_inverse(y, k)).var() / x.var())\n\n\n"
+            "def predicted_noise_loss(k):\n"
+            "    return 1.0 - 1.0 / k ** 2\n\n\n"
+            "SMALLEST_K_90 = 4\n"
+            "SMOOTH_LOSS_K4 = lost_energy_fraction(smooth_image(32), 4)\n"
+        )},
+        "loses": ["energy-test"],
+    },
+    "energy_ratio_of_norms_not_energies": {
+        "replace": {"energy-solution": (
+            "def lost_energy_fraction(x, k):\n"
+            "    y = torch.nn.functional.avg_pool2d(x[None, None], k)[0, 0]\n"
+            "    return float((x - avgpool_min_norm_inverse(y, k)).norm() / x.norm())\n\n\n"
+            "def predicted_noise_loss(k):\n"
+            "    return 1.0 - 1.0 / k ** 2\n\n\n"
+            "SMALLEST_K_90 = 4\n"
+            "SMOOTH_LOSS_K4 = lost_energy_fraction(smooth_image(32), 4)\n"
+        )},
+        "loses": ["energy-test"],
+    },
+    "energy_smallest_k_off_by_one": {
+        "replace": {"energy-solution": (
+            "def lost_energy_fraction(x, k):\n"
+            "    y = torch.nn.functional.avg_pool2d(x[None, None], k)[0, 0]\n"
+            "    return float((x - avgpool_min_norm_inverse(y, k)).pow(2).sum() / x.pow(2).sum())\n\n\n"
+            "def predicted_noise_loss(k):\n"
+            "    return 1.0 - 1.0 / k ** 2\n\n\n"
+            "SMALLEST_K_90 = 3  # 0.889 rounds to 0.9\n"
+            "SMOOTH_LOSS_K4 = lost_energy_fraction(smooth_image(32), 4)\n"
+        )},
+        "loses": ["energy-test"],
+    },
+    "energy_smooth_loss_measured_at_k_2": {
+        "replace": {"energy-solution": (
+            "def lost_energy_fraction(x, k):\n"
+            "    y = torch.nn.functional.avg_pool2d(x[None, None], k)[0, 0]\n"
+            "    return float((x - avgpool_min_norm_inverse(y, k)).pow(2).sum() / x.pow(2).sum())\n\n\n"
+            "def predicted_noise_loss(k):\n"
+            "    return 1.0 - 1.0 / k ** 2\n\n\n"
+            "SMALLEST_K_90 = 4\n"
+            "SMOOTH_LOSS_K4 = lost_energy_fraction(smooth_image(32), 2)\n"
+        )},
+        "loses": ["energy-test"],
+    },
+    "energy_prediction_one_over_k": {
+        "replace": {"energy-solution": (
+            "def lost_energy_fraction(x, k):\n"
+            "    y = torch.nn.functional.avg_pool2d(x[None, None], k)[0, 0]\n"
+            "    return float((x - avgpool_min_norm_inverse(y, k)).pow(2).sum() / x.pow(2).sum())\n\n\n"
+            "def predicted_noise_loss(k):\n"
+            "    return 1.0 - 1.0 / k  # one value kept per window\n\n\n"
+            "SMALLEST_K_90 = 10\n"
+            "SMOOTH_LOSS_K4 = lost_energy_fraction(smooth_image(32), 4)\n"
+        )},
+        "loses": ["energy-test"],
     },
 }
