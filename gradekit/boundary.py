@@ -44,6 +44,7 @@ from gradekit.trusted import MAX_OUTPUT, Channel
 
 __all__ = ["TrustedExecute", "cell_role"]
 
+FORK_TIMEOUT = 120  # seconds an evaluator server may take to fork (it may still be importing); then a fresh one
 ALTERED = "this test cell is not the assignment's (deleted, renamed or edited): it was not run and scores 0"
 SHIM_CALL = '__import__("sys").modules["_gradekit_shim"].SHIM.'
 INSTALL = '''def _gradekit_install(sources):
@@ -123,16 +124,19 @@ class Evaluator:
         if self.sock is not None:
             self.channel = Channel(self.sock.fileno(), self.sock.fileno())
         else:
-            r1, w1 = os.pipe()  # parent -> evaluator
-            r2, w2 = os.pipe()  # evaluator -> parent
-            self.folder = tempfile.mkdtemp(prefix="gk-trusted-")
-            self.proc = subprocess.Popen([sys.executable, "-m", "gradekit.trusted", str(r1), str(w2)],
-                                         pass_fds=(r1, w2), cwd=self.folder, env=boundary_server.evaluator_env(),
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
-            os.close(r1)
-            os.close(w2)
-            self.channel = Channel(r2, w1)
+            self._start_fresh()
         self.ready = False
+
+    def _start_fresh(self) -> None:
+        r1, w1 = os.pipe()  # parent -> evaluator
+        r2, w2 = os.pipe()  # evaluator -> parent
+        self.folder = tempfile.mkdtemp(prefix="gk-trusted-")
+        self.proc = subprocess.Popen([sys.executable, "-m", "gradekit.trusted", str(r1), str(w2)],
+                                     pass_fds=(r1, w2), cwd=self.folder, env=boundary_server.evaluator_env(),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+        os.close(r1)
+        os.close(w2)
+        self.channel = Channel(r2, w1)
 
     @property
     def forked(self) -> bool:
@@ -141,14 +145,25 @@ class Evaluator:
 
     def wait_ready(self, timeout: float) -> None:
         if not self.ready:
-            msg = self.channel.recv(timeout)
+            msg = None
+            if self.sock is not None:
+                try:
+                    msg = self.channel.recv(min(timeout, FORK_TIMEOUT))
+                except (OSError, ValueError):  # TimeoutError is an OSError; a reset connection: the server died
+                    msg = None
+                if not msg or msg.get("op") != "ready":  # no fork: a fresh evaluator, as without a server
+                    self.sock.close()
+                    self.sock, msg = None, None
+                    self._start_fresh()
+            if self.sock is None:
+                msg = self.channel.recv(timeout)
             if not msg or msg.get("op") != "ready":
                 raise RuntimeError("gradekit: the trusted test evaluator did not start")
             self.pid = msg.get("pid") if type(msg.get("pid")) is int else None
             if self.sock is not None and self.pid is not None:
                 try:  # the fork is the server's child, not ours: a pidfd to wait for it and to stop it
                     self.pidfd = os.pidfd_open(self.pid)
-                except OSError:
+                except (OSError, AttributeError):
                     self.pidfd = None
             self.ready = True
 

@@ -52,6 +52,7 @@ PRELOAD = ("numpy", "torch")
 HELLO_TIMEOUT = 30.0  # seconds a fork waits for its client's hello
 PEER_POLL = 0.5  # seconds between a fork's checks that its client still runs
 
+SUPPORTED = sys.platform.startswith("linux") and hasattr(socket, "SO_PEERCRED") and hasattr(os, "pidfd_open")
 _servers: dict[int, tuple[subprocess.Popen, str]] = {}  # owner pid -> (its server, the socket's folder)
 
 
@@ -187,7 +188,7 @@ def shared_server(config) -> str | None:
     """For a grading worker that runs nbgrader again and again: the ``$GRADEKIT_EVALUATOR`` value naming
     this process's evaluator server, if the course ``config`` (a traitlets ``Config``) grades with
     :class:`gradekit.boundary.TrustedExecute` and leaves its ``evaluator_server`` on; else None."""
-    if "TrustedExecute" not in str(config.Autograde.get("autograde_preprocessors", "")):
+    if not SUPPORTED or "TrustedExecute" not in str(config.Autograde.get("autograde_preprocessors", "")):
         return None
     if config.TrustedExecute.get("evaluator_server", True) is False:
         return None
@@ -204,7 +205,10 @@ _finalizers: dict[int, object] = {}
 
 def connect(timeout: float = 10.0) -> socket.socket | None:
     """A connection to an evaluator server (:func:`server`) that has been sent its hello; None if no
-    server answers within ``timeout`` s (the caller then starts a fresh evaluator process)."""
+    server answers within ``timeout`` s or the OS lacks what it needs (:data:`SUPPORTED`: Linux, peer
+    credentials, pidfds); the caller then starts a fresh evaluator process."""
+    if not SUPPORTED:
+        return None
     try:
         path, pid = server()
     except OSError:

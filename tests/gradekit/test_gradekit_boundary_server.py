@@ -129,3 +129,31 @@ def test_a_fork_ends_when_its_client_is_killed():
         time.sleep(0.05)
     assert not alive(fork)
     assert alive(pid), "the server itself goes on"
+
+
+def test_a_server_that_dies_before_forking_leaves_a_fresh_evaluator(tmp_path, monkeypatch):
+    """A connection the server accepted and dropped (it crashed): the notebook's tests still run, in a fresh
+    evaluator, instead of all failing with 'the evaluator did not start'."""
+    import socket
+    import threading
+
+    path = str(tmp_path / "evaluator.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+
+    def drop() -> None:
+        conn, _ = listener.accept()
+        conn.recv(4096)  # the hello
+        conn.close()
+
+    threading.Thread(target=drop, daemon=True).start()
+    monkeypatch.setenv(boundary_server.SERVER_ENV, json.dumps([path, os.getpid()]))
+    ev = Evaluator(use_server=True)
+    try:
+        assert ev.forked, "it connected to the (dying) server"
+        assert _run(ev, "1 + 1")["result"] == "2"
+        assert not ev.forked and ev.proc is not None
+    finally:
+        ev.close()
+        listener.close()
