@@ -29,6 +29,25 @@ RIGHT = {
                 "    if nrm == 0:\n"
                 "        raise ValueError('all bias gradients are zero: nothing to recover')\n"
                 "    return (grad_b1 @ grad_W1) / nrm\n"),
+            "experiment-solution": (
+                "def blind_fraction(model, x, target, decimals, h):\n"
+                "    n, d = x.shape\n"
+                "    blind = 0\n"
+                "    for i in range(n):\n"
+                "        c = int(target[i])\n"
+                "        base = rounded_confidences(model, x[i:i + 1], decimals)[0, c]\n"
+                "        for j in range(d):\n"
+                "            probe = x[i:i + 1].clone()\n"
+                "            probe[0, j] = probe[0, j] + h\n"
+                "            if rounded_confidences(model, probe, decimals)[0, c] == base:\n"
+                "                blind += 1\n"
+                "    return blind / (n * d)\n"
+                "\n"
+                "BLIND_AT_2 = []\n"
+                "for h in H_GRID:\n"
+                "    BLIND_AT_2.append(blind_fraction(victim, x_probe, target_probe, 2, h))\n"
+                "SMALLEST_H_2 = next(h for h, b in zip(H_GRID, BLIND_AT_2) if b <= 0.5)\n"
+                "ROUNDING_HIDES_GRADIENT = SMALLEST_H_2 is None\n"),
             "rounding-solution": (
                 "def rounded_confidences(model, x, decimals):\n"
                 "    with torch.no_grad():\n"
@@ -64,6 +83,20 @@ RIGHT = {
                 "    if best is None:\n"
                 "        raise ValueError('every delta is zero')\n"
                 "    return grad_W1[best] / grad_b1[best]\n"),
+            "experiment-solution": (
+                "def blind_fraction(model, x, target, decimals, h):\n"
+                "    n, d = x.shape\n"
+                "    probes = x.repeat_interleave(d, dim=0) + h * torch.eye(d, dtype=x.dtype).repeat(n, 1)\n"
+                "    t = target.repeat_interleave(d)\n"
+                "    with torch.no_grad():\n"
+                "        p0 = torch.round(model(x).softmax(dim=1), decimals=decimals).gather(1, target[:, None])\n"
+                "        p1 = torch.round(model(probes).softmax(dim=1), decimals=decimals).gather(1, t[:, None])\n"
+                "    same = p1.reshape(n, d) == p0\n"
+                "    return same.sum().item() / same.numel()\n"
+                "\n"
+                "BLIND_AT_2 = [blind_fraction(victim, x_probe, target_probe, 2, h) for h in H_GRID]\n"
+                "SMALLEST_H_2 = H_GRID[[b <= 0.5 for b in BLIND_AT_2].index(True)]\n"
+                "ROUNDING_HIDES_GRADIENT = False\n"),
             "rounding-solution": (
                 "def rounded_confidences(model, x, decimals):\n"
                 "    with torch.no_grad():\n"
@@ -104,6 +137,26 @@ RIGHT = {
                 "    if mags[i].item() == 0.0:\n"
                 "        raise ValueError('no information: every bias gradient is zero')\n"
                 "    return grad_W1[i] * (1.0 / grad_b1[i])\n"),
+            "experiment-solution": (
+                "def blind_fraction(model, x, target, decimals, h):\n"
+                "    n, d = x.shape\n"
+                "    scale = 10.0 ** decimals\n"
+                "    def service(v):\n"
+                "        with torch.no_grad():\n"
+                "            z = model(v)\n"
+                "            e = torch.exp(z - z.max(dim=1, keepdim=True).values)\n"
+                "            return torch.round(e / e.sum(dim=1, keepdim=True) * scale) / scale\n"
+                "    base = service(x)[torch.arange(n), target]\n"
+                "    count = 0\n"
+                "    for j in range(d):\n"
+                "        step = torch.zeros_like(x)\n"
+                "        step[:, j] = h\n"
+                "        count += int((service(x + step)[torch.arange(n), target] == base).sum())\n"
+                "    return count / (n * d)\n"
+                "\n"
+                "BLIND_AT_2 = [blind_fraction(victim, x_probe, target_probe, 2, h) for h in H_GRID]\n"
+                "SMALLEST_H_2 = [h for h, b in zip(H_GRID, BLIND_AT_2) if b <= 0.5][0]\n"
+                "ROUNDING_HIDES_GRADIENT = BLIND_AT_2[-1] > 0.5\n"),
             "rounding-solution": (
                 "def rounded_confidences(model, x, decimals):\n"
                 "    with torch.no_grad():\n"
