@@ -126,12 +126,25 @@ class InverseLayer(nn.Module):
         return f"path={self.path!r}, layer={self.layer}"
 
 
+def unwrap_compiled(model: nn.Module) -> nn.Module:
+    """The module ``torch.compile(module)`` wraps (its ``_orig_mod``), else ``model`` itself.
+
+    A compiled module computes the same map with the same parameters, so it is inverted and
+    diagnosed through the original one. Detected by name, so ``torch._dynamo`` is never imported.
+    """
+    while type(model).__name__ == "OptimizedModule" and isinstance(getattr(model, "_orig_mod", None), nn.Module):
+        model = model._orig_mod
+    return model
+
+
 def iter_layers(model: nn.Module, prefix: str = "") -> Iterator[tuple[str, nn.Module]]:
     """The leaf layers of ``model`` in forward order, with their ``named_modules`` paths.
 
-    ``nn.Sequential`` containers (nested ones included) are expanded; every other module is
-    a leaf. A model that is not a ``Sequential`` is its own single leaf, with path ``""``.
+    ``nn.Sequential`` containers (nested ones included) are expanded; a ``torch.compile``'d
+    module stands for the module it wraps; every other module is a leaf. A model that is not a
+    ``Sequential`` is its own single leaf, with path ``""``.
     """
+    model = unwrap_compiled(model)
     if isinstance(model, nn.Sequential):
         for name, child in model._modules.items():
             if child is None:

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from invlib.errors import InvalidInputError
 from invlib.flows import InvertibleResidualBlock
 from invlib.compose import iter_layers
-from invlib.validation import check_finite, check_tensor, format_shape, where
+from invlib.validation import check_finite, check_relative_tolerance, check_tensor, format_shape, where
 
 __all__ = ["LayerReport", "Diagnosis", "diagnose", "RELU_FAMILY"]
 
@@ -287,8 +287,14 @@ def diagnose(model: nn.Module, x: Tensor, *, rtol: float | None = None, sample: 
     if not isinstance(model, nn.Module):
         raise TypeError(f"diagnose expects a torch.nn.Module, got {type(model).__name__}")
     x = check_tensor(x, "x")
-    if x.ndim < 1 or x.shape[0] < 1:
-        raise InvalidInputError(f"x must be a batch with the batch dim first, got shape {format_shape(x.shape)}")
+    rtol = check_relative_tolerance(rtol, "rtol")
+    if x.ndim < 2:
+        raise InvalidInputError(
+            f"x must be a batch with the batch dim first, got shape {format_shape(x.shape)}; "
+            "for a single sample add the batch dim: x.unsqueeze(0)")
+    if x.shape[0] < 1:
+        raise InvalidInputError(
+            f"x must hold at least one sample (batch dim first), got shape {format_shape(x.shape)}")
     if not -x.shape[0] <= sample < x.shape[0]:
         raise InvalidInputError(f"sample={sample} is out of range for a batch of {x.shape[0]}")
     check_finite(x, "x")

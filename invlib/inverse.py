@@ -37,14 +37,17 @@ import torch
 from torch import Tensor, nn
 
 from invlib.activations import ACTIVATION_CLASSES, ActivationInverse, build_activation
-from invlib.compose import BuildOptions, IdentityInverse, InverseLayer, InverseModel, iter_layers, per_sample_sum
+from invlib.compose import (BuildOptions, IdentityInverse, InverseLayer, InverseModel, iter_layers, per_sample_sum,
+                            unwrap_compiled)
 from invlib.conv import build_conv
-from invlib.errors import CannotCertifyError, NotInvertibleError, PrecisionWarning, UnsupportedLayerError
+from invlib.errors import (CannotCertifyError, DomainError, InvalidInputError, NotInvertibleError, PrecisionWarning,
+                           UnsupportedLayerError)
 from invlib.flows import AdditiveCoupling, AffineCoupling, InvertibleResidualBlock, MaskedAutoregressiveAffine
 from invlib.linear import build_batchnorm, build_dropout, build_identity, build_linear
 from invlib.range_aware import MAX_TRIPLE_WIDTH, ReLUPairInverse, ReLUTripleInverse, full_column_rank
 from invlib.reshape import RESHAPE_CLASSES, build_reshape
-from invlib.validation import check_tensor, default_rcond, where
+from invlib.validation import (check_finite, check_module_weights, check_relative_tolerance, check_tensor,
+                               default_rcond, format_shape, where)
 
 __all__ = ["inverse", "ModuleInverse", "SUPPORTED", "LAYER_BUILDERS", "INVERTIBLE_BY_DESIGN", "InverseModel"]
 
@@ -264,6 +267,16 @@ _STATEFUL_IN_TRAINING = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._Ba
                          InvertibleResidualBlock)
 
 
+def _check_example_dtype(model: nn.Module, example_input: Tensor) -> None:
+    """:class:`InvalidInputError` when ``example_input``'s dtype differs from the model's weights'."""
+    for name, p in model.named_parameters():
+        if p.is_floating_point() and p.dtype != example_input.dtype:
+            raise InvalidInputError(
+                f"example_input is {example_input.dtype} but the model's '{name}' is {p.dtype}; "
+                f"convert one of them: example_input.to({p.dtype}) or model.to({example_input.dtype})"
+            )
+
+
 def _record_input_shapes(model: nn.Module, layers: list[tuple[str, nn.Module]],
                          example_input: Tensor) -> list[torch.Size]:
     """Run ``model`` once on ``example_input`` and return each leaf layer's input shape."""
@@ -279,6 +292,14 @@ def _record_input_shapes(model: nn.Module, layers: list[tuple[str, nn.Module]],
     try:
         with torch.no_grad():
             model(example_input)
+    except (RuntimeError, ValueError, TypeError, IndexError) as err:
+        if isinstance(err, (NotInvertibleError, DomainError, InvalidInputError)):
+            raise
+        raise InvalidInputError(
+            f"example_input of shape {format_shape(example_input.shape)} ({example_input.dtype}, "
+            f"{example_input.device}) does not run through the model ({type(err).__name__}: {err}); "
+            "pass a batch the model accepts, batch dim first"
+        ) from err
     finally:
         for h in handles:
             h.remove()
@@ -565,12 +586,17 @@ def inverse(model: nn.Module, *, least_squares: bool = False, clamp: bool = Fals
     if not isinstance(model, nn.Module):
         raise TypeError(f"invlib.inverse expects a torch.nn.Module, got {type(model).__name__}")
     if solver not in ("explicit", "lu"):
-        raise ValueError(f"solver must be 'explicit' or 'lu', got {solver!r}")
+        raise InvalidInputError(f"solver must be 'explicit' or 'lu', got {solver!r}")
+    rcond = check_relative_tolerance(rcond, "rcond")
+    model = unwrap_compiled(model)
+    check_module_weights(model)
     opts = BuildOptions(least_squares=least_squares, clamp=clamp, rcond=rcond, solver=solver)
     layers = list(iter_layers(model))
     shapes: list[torch.Size | None] = [None] * len(layers)
     if example_input is not None:
         check_tensor(example_input, "example_input")
+        check_finite(example_input, "example_input")
+        _check_example_dtype(model, example_input)
         # Refuse training-mode random/batch-dependent layers before running the model: the run
         # would update BatchNorm's running statistics.
         for path, mod in layers:

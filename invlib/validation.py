@@ -20,6 +20,8 @@ __all__ = [
     "check_dtype_device",
     "format_shape",
     "default_rcond",
+    "check_relative_tolerance",
+    "check_module_weights",
 ]
 
 
@@ -43,6 +45,11 @@ def check_tensor(y: object, name: str = "y") -> torch.Tensor:
             f"{name} has dtype {y.dtype}; the inverse needs a floating-point tensor "
             f"(float32 or float64), e.g. {name}.float()"
         )
+    if y.device.type == "meta":
+        raise InvalidInputError(
+            f"{name} is on the meta device: it has a shape but no values. Create it on a real "
+            f"device (cpu or cuda), e.g. {name}.to_empty(device='cpu') filled with data"
+        )
     return y
 
 
@@ -58,7 +65,7 @@ def check_finite(y: torch.Tensor, name: str = "y") -> None:
     raise InvalidInputError(
         f"{name} contains {n_nan} NaN and {n_inf} inf entries (of {y.numel()}); "
         "an inverse is only defined for finite values: find where they came from "
-        "(torch.isfinite(y)) and drop or replace them"
+        f"(torch.isfinite({name})) and drop or replace them"
     )
 
 
@@ -97,3 +104,46 @@ def default_rcond(m: int, n: int, dtype: torch.dtype) -> float:
     :math:`\approx \varepsilon\,\sigma_{\max}/\sigma_i` exceeds one.
     """
     return max(m, n, 1) * torch.finfo(dtype).eps
+
+
+def check_relative_tolerance(value: object, name: str) -> float | None:
+    r"""``None`` or ``value`` as a float in :math:`[0, 1)`; :class:`InvalidInputError` otherwise.
+
+    For relative singular-value cutoffs (``rcond``, ``rtol``): a cutoff :math:`\ge 1` (or NaN)
+    would call every singular value zero, a negative one none.
+    """
+    if value is None:
+        return None
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok:
+        value = float(value)
+        ok = math.isfinite(value) and 0.0 <= value < 1.0
+    if not ok:
+        raise InvalidInputError(
+            f"{name} must be None (the default, max(m, n) * eps of the dtype) or a number in [0, 1), "
+            f"got {value!r}"
+        )
+    return value
+
+
+def check_module_weights(model: torch.nn.Module) -> None:
+    """Raise :class:`InvalidInputError` if a parameter or buffer of ``model`` has no usable values.
+
+    A tensor on the meta device (a model built with ``device='meta'`` and never loaded) or a
+    floating-point one with NaN/inf entries is named by its ``named_parameters`` path.
+    """
+    for kind, items in (("parameter", model.named_parameters()), ("buffer", model.named_buffers())):
+        for name, t in items:
+            if t.device.type == "meta":
+                raise InvalidInputError(
+                    f"the model's {kind} '{name}' is on the meta device: it has a shape but no values, "
+                    "so there is nothing to invert; materialize and load the weights first, e.g. "
+                    "model.to_empty(device='cpu') then model.load_state_dict(...)"
+                )
+            if t.is_floating_point() and not all_finite(t):
+                bad = int((~torch.isfinite(t.detach())).sum())
+                raise InvalidInputError(
+                    f"the model's {kind} '{name}' has {bad} NaN or inf entries (of {t.numel()}); "
+                    "a model with non-finite weights has no inverse: find where training diverged "
+                    "(or reload a checkpoint) first"
+                )

@@ -157,3 +157,46 @@ def test_a_layer_returning_a_tuple_gets_a_typed_error():
     lstm = torch.nn.LSTM(4, 4, batch_first=True)
     with pytest.raises(invlib.InvalidInputError, match=r"LSTM.*returns a tuple.*\[0\]"):
         invlib.diagnose(lstm, torch.randn(3, 5, 4))
+
+
+# --- outsider findings --------------------------------------------------------------------------
+def _mlp() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 4)).double()
+
+
+def test_x_without_a_batch_dim_is_a_typed_error() -> None:
+    # a (4,) x used to reach Linear as a (1,)-shaped sample: a raw RuntimeError
+    with pytest.raises(invlib.InvalidInputError, match=r"batch dim first.*\(4,\).*unsqueeze\(0\)"):
+        invlib.diagnose(_mlp(), torch.randn(4, dtype=torch.float64))
+
+
+def test_empty_batch_says_at_least_one_sample() -> None:
+    with pytest.raises(invlib.InvalidInputError, match="at least one sample"):
+        invlib.diagnose(_mlp(), torch.randn(0, 4, dtype=torch.float64))
+
+
+def test_x_on_the_meta_device_is_a_typed_error() -> None:
+    with pytest.raises(invlib.InvalidInputError, match="meta device"):
+        invlib.diagnose(_mlp(), torch.empty(3, 4, dtype=torch.float64, device="meta"))
+
+
+@pytest.mark.parametrize("rtol", [-1.0, float("nan"), 1.5])
+def test_rtol_outside_zero_one_is_a_typed_error(rtol: float) -> None:
+    # rtol=nan used to report rank 0 and cond inf for every layer, silently
+    with pytest.raises(invlib.InvalidInputError, match=r"rtol must be .*\[0, 1\)"):
+        invlib.diagnose(_mlp(), torch.randn(3, 4, dtype=torch.float64), rtol=rtol)
+
+
+def test_non_finite_x_message_names_x_not_y() -> None:
+    x = torch.randn(3, 4, dtype=torch.float64)
+    x[1, 2] = float("nan")
+    with pytest.raises(invlib.InvalidInputError) as info:
+        invlib.diagnose(_mlp(), x)
+    assert "isfinite(x)" in str(info.value) and "(y)" not in str(info.value)
+
+
+def test_compiled_model_is_diagnosed_layer_by_layer() -> None:
+    model = _mlp()
+    d = invlib.diagnose(torch.compile(model), torch.randn(3, 4, dtype=torch.float64))
+    assert [r.layer for r in d.layers] == ["Linear", "Tanh", "Linear"]

@@ -501,3 +501,53 @@ def test_least_squares_inverse_of_a_rank_deficient_layer_raises_no_precision_fal
     with warnings.catch_warnings():
         warnings.simplefilter("error", invlib.PrecisionWarning)
         invlib.inverse(lin, least_squares=True)
+
+
+# --- outsider findings: arguments and models a PyTorch user brings -----------------------------
+@pytest.mark.parametrize("rcond", [-1.0, float("nan"), float("inf"), 1.0, 2.0, "x"])
+def test_rcond_outside_zero_one_is_a_typed_error(rcond: object) -> None:
+    # rcond=nan used to report "rank 0 found" for a well-conditioned layer; rcond="x" a raw TypeError
+    with pytest.raises(invlib.InvalidInputError, match=r"rcond must be .*\[0, 1\)"):
+        invlib.inverse(nn.Linear(4, 4), rcond=rcond)
+
+
+def test_unknown_solver_is_a_typed_error_listing_the_valid_ones() -> None:
+    with pytest.raises(invlib.InvalidInputError, match="'explicit' or 'lu'"):
+        invlib.inverse(nn.Linear(4, 4), solver="qr")
+
+
+def test_model_on_the_meta_device_is_a_typed_error() -> None:
+    # used to be a raw RuntimeError "Tensor.item() cannot be called on meta tensors"
+    model = nn.Sequential(nn.Linear(4, 4), nn.Tanh()).to("meta")
+    with pytest.raises(invlib.InvalidInputError, match=r"'0\.weight'.*meta.*to_empty"):
+        invlib.inverse(model)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_weights_are_a_typed_error_naming_the_parameter(bad: float) -> None:
+    # used to be a raw torch._C._LinAlgError from inside the SVD
+    model = nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 4))
+    with torch.no_grad():
+        model[2].weight[1, 3] = bad
+    with pytest.raises(invlib.InvalidInputError, match=r"'2\.weight'.*1 NaN or inf"):
+        invlib.inverse(model)
+
+
+def test_example_input_the_model_cannot_run_is_a_typed_error() -> None:
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 16)).double()
+    with pytest.raises(invlib.InvalidInputError, match=r"example_input.*shape \(2, 1, 4, 5\).*float64"):
+        invlib.inverse(model, example_input=torch.randn(2, 1, 4, 5, dtype=torch.float64))
+    with pytest.raises(invlib.InvalidInputError, match=r"example_input.*float32.*float64"):
+        invlib.inverse(model, example_input=torch.randn(2, 1, 4, 4))
+
+
+def test_compiled_model_is_inverted_through_its_original_module() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 6), nn.Tanh(), nn.Linear(6, 6)).double()
+    compiled = torch.compile(model)
+    inv = invlib.inverse(compiled)  # used to raise UnsupportedLayerError: OptimizedModule
+    assert len(inv.layers) == 3
+    x = torch.randn(5, 6, dtype=torch.float64)
+    with torch.no_grad():
+        y = model(x)
+    torch.testing.assert_close(inv(y), x, rtol=0, atol=1e-10)
