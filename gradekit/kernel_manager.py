@@ -23,7 +23,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Float, Integer, List, Unicode
 
 from gradekit import cgroups, zygote
-from gradekit.runtime import alive, make_socket_dir, prefer_this_gradekit
+from gradekit.runtime import alive, make_socket_dir, neutral_path, prefer_this_gradekit
 from gradekit.sandbox import SOCKET_SUBDIR, WARNING, Limits, kernel_env, sandbox_support
 
 __all__ = ["SandboxKernelManager", "SandboxNotInEffect", "require_sandbox"]
@@ -136,6 +136,8 @@ class SandboxKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd = super().format_kernel_cmd(extra_arguments)
+        if sandbox_support()[0] and cmd:  # the venv's python at its neutral mirror, the one the sandbox shows
+            cmd = [neutral_path(cmd[0]), *cmd[1:]]
         prefix = [sys.executable, "-m", "gradekit.sandbox"]
         key = self.zygote_key() if zygote.is_ipykernel(cmd) else None
         if key:
@@ -163,6 +165,7 @@ class SandboxKernelManager(AsyncKernelManager):
             self._socket_dir = None
 
 
+ZYGOTE_MAIN = "import sys; from gradekit.zygote import main; sys.exit(main())"
 _servers: dict[tuple, tuple[subprocess.Popen, str, int]] = {}  # (modules, threads) -> (server, folder, owner pid)
 _finalizers: dict[int, object] = {}  # pid -> its multiprocessing finalizer
 
@@ -183,7 +186,9 @@ def _server(modules: tuple[str, ...], threads: str) -> tuple[str, int]:
         folder = make_socket_dir()
         env = zygote.launcher_env(dict(os.environ))  # its forks are kernels: no secrets in their memory
         prefer_this_gradekit(env)
-        proc = subprocess.Popen([sys.executable, "-m", "gradekit.zygote", "serve",
+        # the venv's python at its neutral mirror, and no `-m` (its __main__ would be gradekit/zygote.py with
+        # its path): the kernels forked from it name no course path
+        proc = subprocess.Popen([neutral_path(sys.executable), "-c", ZYGOTE_MAIN, "serve",
                                  os.path.join(folder, zygote.SOCKET_NAME), str(os.getpid()), threads, *modules],
                                 cwd="/", env=env, stdin=subprocess.DEVNULL, start_new_session=True)
         _servers[key] = (proc, folder, os.getpid())

@@ -3,9 +3,14 @@ processes share (:mod:`gradekit.kernel_manager`, :mod:`gradekit.zygote`, :mod:`g
 
 from __future__ import annotations
 
+import fnmatch
+import glob
+import hashlib
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -85,3 +90,79 @@ def sweep_socket_dirs(parent: str, unowned_after: float = 3600.0) -> list[str]:
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(entry.path)
     return removed
+
+
+# ------------------------------------------------------------------ the Python environment at a neutral path
+ENV_DIR_ENV = "GRADEKIT_ENV_DIR"  # where neutral copies of the Python environment live (default below)
+ENV_DIR = "/var/lib/gradekit"
+#: in each site-packages, files of editable installs and pip's record of where a package came from: they name
+#: the folder the package was installed from (the course), and the kernel imports the course's libraries
+#: from its read-only copies instead (gradekit.sandbox.LIB_DIR)
+ENV_SCRUB = ("__editable__*", "*.dist-info/direct_url.json", "*.egg-link")
+
+
+def neutral_prefix(prefix: str | None = None) -> str:
+    """The Python environment ``prefix`` (default: this one, ``sys.prefix``) at a path that does not say
+    where it lives -- for the kernels, whose venv usually sits inside the course folder.
+
+    A virtual environment is mirrored once as a tree of hard links (``cp -al``: no file is copied) in
+    ``$GRADEKIT_ENV_DIR`` or :data:`ENV_DIR`, named by a digest of its path and of its folders' change
+    times (installing a package makes a new mirror), with :data:`ENV_SCRUB` files left out and
+    ``pyvenv.cfg`` without its ``command`` line. The sandbox binds the mirror, and kernels run its
+    ``python``: ``sys.prefix``, ``sys.path``, every module's ``__file__``, the mapped libraries and the
+    mount table then name the mirror, never the course. Returns ``prefix`` unchanged if it is not a venv
+    or no mirror can be made (not root, another file system).
+    """
+    prefix = os.path.realpath(prefix or sys.prefix)
+    parent = os.path.realpath(os.environ.get(ENV_DIR_ENV) or ENV_DIR)
+    if prefix == os.path.realpath(sys.base_prefix) or not os.path.isfile(os.path.join(prefix, "pyvenv.cfg")) \
+            or os.path.dirname(prefix) == parent:  # not a venv, or already a mirror
+        return prefix
+    parts = [prefix] + [str(os.stat(d).st_mtime_ns) for d in
+                        [prefix, os.path.join(prefix, "bin"), *sorted(glob.glob(os.path.join(prefix, "lib*", "python*",
+                                                                                      "site-packages")))]
+                        if os.path.isdir(d)]
+    key = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+    mirror = os.path.join(parent, f"env-{key}")
+    if os.path.isfile(os.path.join(mirror, "pyvenv.cfg")):
+        return mirror
+    tmp = f"{mirror}.tmp-{os.getpid()}"
+    try:
+        os.makedirs(parent, mode=0o755, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        subprocess.run(["cp", "-a", "-l", prefix, tmp], check=True, capture_output=True, timeout=600)
+        _scrub_mirror(tmp)
+        try:
+            os.rename(tmp, mirror)
+        except OSError:  # another grader made it first
+            shutil.rmtree(tmp, ignore_errors=True)
+    except (OSError, subprocess.SubprocessError):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return prefix
+    return mirror if os.path.isfile(os.path.join(mirror, "pyvenv.cfg")) else prefix
+
+
+def _scrub_mirror(mirror: str) -> None:
+    for site in glob.glob(os.path.join(mirror, "lib*", "python*", "site-packages")):
+        for entry in os.scandir(site):
+            if any(fnmatch.fnmatch(entry.name, p) for p in ENV_SCRUB if "/" not in p) and entry.is_file(
+                    follow_symlinks=False):
+                os.unlink(entry.path)
+            elif entry.name.endswith(".dist-info") and entry.is_dir(follow_symlinks=False):
+                with_url = os.path.join(entry.path, "direct_url.json")
+                if os.path.lexists(with_url):
+                    os.unlink(with_url)
+    cfg = os.path.join(mirror, "pyvenv.cfg")
+    lines = Path(cfg).read_text().splitlines(keepends=True)
+    os.unlink(cfg)  # a hard link to the real file: write a new one
+    Path(cfg).write_text("".join(ln for ln in lines if not ln.startswith("command")))
+
+
+def neutral_path(path: str, prefix: str | None = None) -> str:
+    """``path`` with this environment's prefix (``sys.prefix``, real or as given) replaced by its neutral
+    mirror (:func:`neutral_prefix`); other paths unchanged."""
+    real = os.path.realpath(prefix or sys.prefix)
+    for old in {prefix or sys.prefix, real}:
+        if path == old or path.startswith(old.rstrip("/") + "/"):
+            return neutral_prefix(real) + path[len(old.rstrip("/")):]
+    return path

@@ -64,6 +64,7 @@ from pathlib import Path
 from typing import Callable
 
 from gradekit import cgroups, safe_files
+from gradekit.runtime import neutral_path, neutral_prefix
 from gradekit.runtime import prefer_this_gradekit  # noqa: F401 -- part of the launcher's interface
 
 DISABLE_ENV = "GRADEKIT_NO_SANDBOX"
@@ -211,9 +212,11 @@ def sandbox_support() -> tuple[bool, str]:
 
 
 def default_readonly_paths() -> list[str]:
-    """System paths, the Python installation and the venv, and the directories they link to."""
+    """System paths, the Python installation and the venv (its neutral mirror,
+    :func:`gradekit.runtime.neutral_prefix`: the course's own path is not shown), and the directories
+    they link to."""
     paths = [p for p in SYSTEM_PATHS if os.path.lexists(p)]
-    for prefix in {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))}:
+    for prefix in {sys.base_prefix, neutral_prefix(), os.path.dirname(os.path.realpath(sys.executable))}:
         paths.append(os.path.realpath(prefix))
     return paths
 
@@ -375,6 +378,12 @@ def kernel_env(workdir: str, cpus: float = 0, libraries: bool = False) -> dict[s
     under a CPU cap at most that many OpenMP/MKL threads (more only spin against the quota), and with
     ``libraries`` the copied libraries (:data:`LIB_DIR`) first on ``PYTHONPATH``."""
     env = {k: v for k, v in os.environ.items() if k in ENV_KEEP or k.startswith("LC_")}
+    # PATH: the Python environment's bin/ (its neutral mirror) and the system's; nothing else is in the sandbox,
+    # and the rest would name the host's folders (the venv inside the course)
+    python_bin = os.path.dirname(neutral_path(sys.executable))
+    system = [p for p in env.get("PATH", "").split(os.pathsep)
+              if p.startswith(tuple(d + "/" for d in SYSTEM_PATHS)) or p in SYSTEM_PATHS]
+    env["PATH"] = os.pathsep.join(dict.fromkeys([python_bin, *system]))
     if libraries:
         env["PYTHONPATH"] = LIB_DIR
     if cpus > 0:
@@ -657,6 +666,7 @@ def main(args: list[str] | None = None, hooks: Hooks | None = None) -> int:
         if hooks is not None:
             raise SandboxError(f"a pre-loaded kernel needs the full sandbox: {why}")
         run_unsandboxed(limits, argv, why)
+    argv[0] = neutral_path(argv[0])  # the venv's python at its neutral mirror, the one the sandbox shows
     source = os.getcwd()
     plan = Plan(readonly=tuple(default_readonly_paths() + ns.ro), writable=tuple(ns.rw),
                 workdir=workdir_name(source), limits=limits, source=source, exclude=tuple(ns.exclude),

@@ -605,8 +605,6 @@ LOOK_FOR_COURSE = textwrap.dedent('''
 
 @pytest.mark.slow  # a kernel: not in make check
 @needs_sandbox
-@pytest.mark.xfail(strict=True, reason="issue 20 item 2, open: the venv is bound at its own path (and the "
-                   "pre-loaded server imports from it), so the course path shows")
 @pytest.mark.parametrize("use_zygote", [True, False], ids=["forked", "exec"])
 def test_the_course_path_is_nowhere_in_the_sandbox(tmp_path, use_zygote):
     """The venv (and so the Python the kernel runs) lives inside the course folder: none of the places a kernel
@@ -683,3 +681,29 @@ def test_the_kernel_cannot_write_its_socket_folder(tmp_path, use_zygote):
     assert "WROTE []" in text, (text, nb.cells[0].outputs)
     assert seen["files"] == ["ipc", "kernel.json", "owner.pid"] and seen["mode"] & 0o022 == 0, seen
     assert not os.path.exists(seen["dir"]), "the socket folder outlived the kernel"
+
+
+def test_neutral_prefix_mirrors_a_venv_without_its_path(tmp_path, monkeypatch):
+    from gradekit.runtime import ENV_DIR_ENV, neutral_path, neutral_prefix
+
+    venv = tmp_path / "course" / ".venv"
+    site = venv / "lib" / "python3.11" / "site-packages"
+    (site / "pkg-1.0.dist-info").mkdir(parents=True)
+    (venv / "bin").mkdir()
+    (venv / "pyvenv.cfg").write_text(f"home = /usr/bin\nversion = 3.11.7\ncommand = /usr/bin/python3 -m venv {venv}\n")
+    (site / "__editable__.course-0.1.pth").write_text("import __editable___course_finder\n")
+    (site / "__editable___course_finder.py").write_text(f"MAPPING = {{'course': '{tmp_path / 'course'}'}}\n")
+    (site / "pkg-1.0.dist-info" / "direct_url.json").write_text(f'{{"url": "file://{tmp_path / "course"}"}}')
+    (site / "pkg.py").write_text("X = 1\n")
+    monkeypatch.setenv(ENV_DIR_ENV, str(tmp_path / "mirrors"))
+    mirror = neutral_prefix(str(venv))
+    assert mirror.startswith(str(tmp_path / "mirrors") + "/env-") and "course" not in mirror
+    msite = os.path.join(mirror, "lib", "python3.11", "site-packages")
+    assert sorted(os.listdir(msite)) == ["pkg-1.0.dist-info", "pkg.py"]
+    assert os.listdir(os.path.join(msite, "pkg-1.0.dist-info")) == []
+    assert os.stat(os.path.join(msite, "pkg.py")).st_ino == (site / "pkg.py").stat().st_ino  # a hard link
+    assert "command" not in open(os.path.join(mirror, "pyvenv.cfg")).read()
+    assert "command" in (venv / "pyvenv.cfg").read_text(), "the venv itself is left alone"
+    assert neutral_prefix(str(venv)) == mirror and neutral_prefix(mirror) == mirror  # made once; not mirrored again
+    assert neutral_path(str(venv / "bin" / "python"), str(venv)) == mirror + "/bin/python"
+    assert neutral_path("/usr/bin/python3", str(venv)) == "/usr/bin/python3"

@@ -7,8 +7,8 @@ Two kinds of case:
   folder: a link named like the notebook made root write the autograded notebook into the gradebook,
   and copy a linked solution into the feedback), fills the working folder with 8 x 50 MiB or 50 000
   files, holds 3 children of 1.5 GiB each against a 4 GiB limit, writes into its own socket folder
-  (where root writes the connection file and reads ``owner.pid`` back), and looks for the course's path and
-  the hidden tests. They are :class:`tests.hostile.cases.Case` s (registered in ``hostile_cases``), judged
+  (where root writes the connection file and reads ``owner.pid`` back), looks for the course's path (mount
+  table, mapped files, environment, ``sys.path``, ``sys.prefix``, modules' ``__file__``) and the hidden tests. They are :class:`tests.hostile.cases.Case` s (registered in ``hostile_cases``), judged
   like the others: no undeserved point, no ``LEAKED`` line in any output.
 * :func:`container_cases` -- submissions whose *files* are the attack: a notebook that is a symbolic
   link to the gradebook, the solutions or another student's notebook, a hard link, a FIFO, a notebook
@@ -162,6 +162,39 @@ if _done:
 '''
 
 
+# The course's path (and the venv's, which lives in it) must show nowhere a kernel can look: it would name the
+# gradebook and the solutions for a link (issue 20: /proc/self/mountinfo showed the venv's bind mount).
+COURSE_PATH = r'''
+import base64, os, sys
+_roots = [base64.b64decode(_r).decode() for _r in __ROOTS__]
+_seen = {}
+for _where in ("/proc/self/mountinfo", "/proc/self/maps", "/proc/self/environ", "/proc/self/cmdline"):
+    try:
+        _seen[_where] = open(_where, "rb").read().decode(errors="replace")
+    except OSError:
+        pass
+_seen["sys.path"] = repr(sys.path)
+_seen["sys.prefix"] = repr((sys.prefix, sys.exec_prefix, sys.executable, sys.argv))
+_seen["__file__"] = repr([getattr(_m, "__file__", None) for _m in list(sys.modules.values())])
+_seen["os.environ"] = repr(dict(os.environ))
+for _k, _v in _seen.items():
+    for _r in _roots:
+        if _r in _v:
+            print("LEAKED course path in", _k)
+'''
+
+
+def _course_roots() -> list[str]:
+    """This checkout's folder and the Python environment's (usually inside it), base64."""
+    import base64
+    import sys
+
+    from tools.nbgrader_course import REPO
+
+    roots = {str(REPO), os.path.realpath(str(REPO)), sys.prefix, os.path.realpath(sys.prefix)}
+    return [base64.b64encode(r.encode()).decode() for r in sorted(roots) if len(r) > 4]
+
+
 def _needles(aid: str, most: int = 6) -> list[str]:
     """Up to ``most`` of the longest hidden-test lines of ``aid`` (lines nowhere else in its source), base64."""
     import base64
@@ -186,6 +219,7 @@ def kernel_cases(correct: dict, aid: str) -> dict[str, Case]:
         "big-files": Case(first(BIG_FILES), "first-removed"),
         "many-small-files": Case(first(MANY_FILES), "first-removed"),
         "socket-folder": Case(first(SOCKET_FOLDER), "first-removed"),
+        "course-path": Case(first(COURSE_PATH.replace("__ROOTS__", repr(_course_roots()))), "first-removed"),
         "look-around": Case(first(LOOK_AROUND.replace("__NEEDLES__", repr(_needles(aid)))), "first-removed"),
     }
 
