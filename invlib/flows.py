@@ -31,21 +31,32 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from invlib.errors import ConvergenceWarning, InvalidInputError, NotInvertibleError
-from invlib.validation import check_finite, check_tensor, format_shape
+from invlib.validation import check_dtype_device, check_finite, check_tensor, format_shape
 
 __all__ = ["AdditiveCoupling", "AffineCoupling", "InvertibleResidualBlock", "MaskedAutoregressiveAffine",
            "MaskedLinear", "SpectralNormLinear", "made_masks", "residual_logdet_estimate"]
 
 
+def _check_hidden(hidden: int) -> None:
+    if not isinstance(hidden, int) or isinstance(hidden, bool) or hidden < 1:
+        raise ValueError(f"hidden must be >= 1 (the width of the network's hidden layers), got {hidden!r}")
+
+
 def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
+    _check_hidden(hidden)
     return nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
                          nn.Linear(hidden, n_out))
 
 
-def _check_last_dim(x: object, dim: int, who: str, name: str, finite: bool) -> Tensor:
+def _check_last_dim(x: object, dim: int, who: str, name: str, finite: bool,
+                    module: nn.Module | None = None) -> Tensor:
+    """``x`` as a floating tensor of shape ``(..., dim)`` (finite if asked) on ``module``'s dtype and device."""
     x = check_tensor(x, name)
     if x.ndim < 1 or x.shape[-1] != dim:
         raise InvalidInputError(f"{who} expects {name} of shape (..., {dim}), got {format_shape(x.shape)}")
+    weight = next(module.parameters(), None) if module is not None else None
+    if weight is not None and not torch.is_autocast_enabled(x.device.type):  # autocast casts by itself
+        check_dtype_device(x, weight.dtype, weight.device, name)
     if finite:
         check_finite(x, name)
     return x
@@ -119,13 +130,13 @@ class AdditiveCoupling(_Coupling):
         self.m = _mlp(self.n_passive, hidden, self.n_active)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = _check_last_dim(x, self.dim, "AdditiveCoupling", "x", finite=False)
+        x = _check_last_dim(x, self.dim, "AdditiveCoupling", "x", finite=False, module=self)
         xp, xa = self.split(x)
         return self.merge(xp, xa + self.m(xp))
 
     def inverse(self, y: Tensor) -> Tensor:
         r""":math:`x_p = y_p,\ x_a = y_a - m(y_p)`."""
-        y = _check_last_dim(y, self.dim, "AdditiveCoupling.inverse", "y", finite=True)
+        y = _check_last_dim(y, self.dim, "AdditiveCoupling.inverse", "y", finite=True, module=self)
         yp, ya = self.split(y)
         return self.merge(yp, ya - self.m(yp))
 
@@ -176,14 +187,14 @@ class AffineCoupling(_Coupling):
         return _soft_bound(raw_s, self.scale_bound), t
 
     def forward(self, x: Tensor) -> Tensor:
-        x = _check_last_dim(x, self.dim, "AffineCoupling", "x", finite=False)
+        x = _check_last_dim(x, self.dim, "AffineCoupling", "x", finite=False, module=self)
         xp, xa = self.split(x)
         s, t = self.scale_shift(xp)
         return self.merge(xp, xa * torch.exp(s) + t)
 
     def inverse(self, y: Tensor) -> Tensor:
         r""":math:`x_p = y_p,\ x_a = (y_a - t(y_p))\, e^{-s(y_p)}`."""
-        y = _check_last_dim(y, self.dim, "AffineCoupling.inverse", "y", finite=True)
+        y = _check_last_dim(y, self.dim, "AffineCoupling.inverse", "y", finite=True, module=self)
         yp, ya = self.split(y)
         s, t = self.scale_shift(yp)
         return self.merge(yp, (ya - t) * torch.exp(-s))
@@ -320,6 +331,9 @@ class InvertibleResidualBlock(nn.Module):
         super().__init__()
         if not 0 < lipschitz < 1:
             raise ValueError(f"lipschitz must lie in (0, 1) for an invertible block, got {lipschitz}")
+        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
+            raise ValueError(f"dim must be >= 1 (the size of the last dim), got {dim!r}")
+        _check_hidden(hidden)
         self.dim = dim
         self.lipschitz = float(lipschitz)
         cap = self.lipschitz ** (1 / 3)
@@ -341,7 +355,7 @@ class InvertibleResidualBlock(nn.Module):
         return h
 
     def forward(self, x: Tensor) -> Tensor:
-        x = _check_last_dim(x, self.dim, "InvertibleResidualBlock", "x", finite=False)
+        x = _check_last_dim(x, self.dim, "InvertibleResidualBlock", "x", finite=False, module=self)
         return x + self.g(x, update=self.training)
 
     def lipschitz_bound(self) -> float:
@@ -379,7 +393,7 @@ class InvertibleResidualBlock(nn.Module):
 
         Raises :class:`~invlib.NotInvertibleError` if :meth:`lipschitz_bound` is :math:`\ge 1`.
         """
-        y = _check_last_dim(y, self.dim, "InvertibleResidualBlock.inverse", "y", finite=True)
+        y = _check_last_dim(y, self.dim, "InvertibleResidualBlock.inverse", "y", finite=True, module=self)
         lip = self.lipschitz_bound()
         if lip >= 1:
             raise NotInvertibleError(
@@ -535,13 +549,13 @@ class MaskedAutoregressiveAffine(nn.Module):
         return _soft_bound(raw_s, self.scale_bound), t
 
     def forward(self, x: Tensor) -> Tensor:
-        x = _check_last_dim(x, self.dim, "MaskedAutoregressiveAffine", "x", finite=False)
+        x = _check_last_dim(x, self.dim, "MaskedAutoregressiveAffine", "x", finite=False, module=self)
         s, t = self.scale_shift(x)
         return x * torch.exp(s) + t
 
     def inverse(self, y: Tensor) -> Tensor:
         r"""``dim`` sequential calls of the network: :math:`x^{(k+1)} = (y - t(x^{(k)}))e^{-s(x^{(k)})}`."""
-        y = _check_last_dim(y, self.dim, "MaskedAutoregressiveAffine.inverse", "y", finite=True)
+        y = _check_last_dim(y, self.dim, "MaskedAutoregressiveAffine.inverse", "y", finite=True, module=self)
         x = torch.zeros_like(y)
         for _ in range(self.dim):
             s, t = self.scale_shift(x)

@@ -328,3 +328,31 @@ def test_residual_logdet_estimate_bad_inputs() -> None:
         residual_logdet_estimate(lambda v: v[:, :2], torch.zeros(2, 3), n_terms=1, n_probes=1)
     with pytest.raises(invlib.InvalidInputError, match="1 NaN"):
         residual_logdet_estimate(lambda v: v, torch.tensor([[0.0, float("nan")]]), n_terms=1, n_probes=1)
+
+
+# --- outsider findings --------------------------------------------------------------------------
+_BLOCKS = [invlib.AdditiveCoupling, invlib.AffineCoupling, invlib.InvertibleResidualBlock,
+           invlib.MaskedAutoregressiveAffine]
+
+
+@pytest.mark.parametrize("cls", _BLOCKS)
+def test_inverse_of_a_y_in_another_dtype_is_a_typed_error(cls: type) -> None:
+    # a float32 y for a float64 block used to be a raw RuntimeError from inside the conditioner
+    block = cls(6).double().eval()
+    with pytest.raises(invlib.InvalidInputError, match=r"y has dtype torch.float32.*float64"):
+        block.inverse(torch.randn(2, 6))
+    with pytest.raises(invlib.InvalidInputError, match=r"x has dtype torch.float32.*float64"):
+        block(torch.randn(2, 6))
+
+
+@pytest.mark.parametrize("cls", [invlib.AdditiveCoupling, invlib.AffineCoupling, invlib.InvertibleResidualBlock])
+def test_hidden_width_zero_is_refused(cls: type) -> None:
+    # hidden=0 used to build a zero-width network (with torch's "zero-element tensors" warnings)
+    with pytest.raises(ValueError, match="hidden must be >= 1"):
+        cls(4, hidden=0)
+
+
+@pytest.mark.parametrize("dim", [0, -3])
+def test_residual_block_needs_a_positive_dim(dim: int) -> None:
+    with pytest.raises(ValueError, match="dim must be >= 1"):
+        invlib.InvertibleResidualBlock(dim)
