@@ -25,6 +25,20 @@ RIGHT = {
                 "        if done.all():\n"
                 "            return x, k\n"
                 "    raise RuntimeError('fixed-point iteration did not reach the tolerance in max_iter steps')\n"),
+            "experiment-solution": (
+                "def steps_to_tolerance(g, x_true, tol, max_iter=100_000):\n"
+                "    y = x_true + g(x_true)\n"
+                "    x, k = y.clone(), 0\n"
+                "    while torch.sqrt(((x - x_true) ** 2).sum(dim=1)).max() > tol:\n"
+                "        if k == max_iter:\n"
+                "            raise RuntimeError('max_iter reached')\n"
+                "        x = y - g(x)\n"
+                "        k += 1\n"
+                "    return k\n"
+                "\n"
+                "STEPS_WORST = steps_to_tolerance(g_worst, x_exp, 1e-8)\n"
+                "STEPS_TANH = steps_to_tolerance(g_tanh, x_exp, 1e-8)\n"
+                "TIGHT_FOR = 'worst' if STEPS_WORST > 1.5 * STEPS_TANH else 'tanh'\n"),
             "banach-solution": (
                 "def banach_iterations(lipschitz, first_step, tol):\n"
                 "    if lipschitz <= 0 or lipschitz >= 1:\n"
@@ -59,10 +73,26 @@ RIGHT = {
                 "        if lipschitz * worst <= tol * (1 - lipschitz):\n"
                 "            return x, k + 1\n"
                 "    raise RuntimeError(f'not converged after {max_iter} steps')\n"),
+            "experiment-solution": (
+                "def steps_to_tolerance(g, x_true, tol, max_iter=100_000):\n"
+                "    y = x_true + g(x_true)\n"
+                "    x = y\n"
+                "    for k in range(max_iter + 1):\n"
+                "        if all(float(torch.linalg.norm(x[i] - x_true[i])) <= tol for i in range(x.shape[0])):\n"
+                "            return k\n"
+                "        x = y - g(x)\n"
+                "    raise RuntimeError(f'{max_iter} steps were not enough')\n"
+                "\n"
+                "STEPS_WORST, STEPS_TANH = (steps_to_tolerance(g, x_exp, 1e-8) for g in (g_worst, g_tanh))\n"
+                "y_exp = x_exp + g_tanh(x_exp)\n"
+                "promise = banach_iterations(0.9, float(g_tanh(y_exp).norm(dim=1).max()), 1e-8)\n"
+                "TIGHT_FOR = 'tanh' if promise <= 1.5 * STEPS_TANH else 'worst'\n"),
             "banach-solution": (
                 "def banach_iterations(lipschitz, first_step, tol):\n"
                 "    if not (0 < lipschitz < 1):\n"
                 "        raise ValueError('not a contraction')\n"
+                "    if first_step == 0:\n"
+                "        return 0\n"
                 "    k = max(0, math.ceil(math.log(tol * (1 - lipschitz) / first_step, lipschitz)))\n"
                 "    while k > 0 and lipschitz ** (k - 1) / (1 - lipschitz) * first_step <= tol:\n"
                 "        k -= 1\n"
@@ -94,6 +124,23 @@ RIGHT = {
                 "            return cur, k\n"
                 "        prev = cur\n"
                 "    raise RuntimeError('max_iter reached before the tolerance')\n"),
+            "experiment-solution": (
+                "def steps_to_tolerance(g, x_true, tol, max_iter=100_000):\n"
+                "    y = x_true + g(x_true)\n"
+                "    x = y\n"
+                "    k = 0\n"
+                "    errors = torch.linalg.vector_norm(x - x_true, ord=2, dim=-1)\n"
+                "    while (errors > tol).any():\n"
+                "        k += 1\n"
+                "        if k > max_iter:\n"
+                "            raise RuntimeError('did not reach tol within max_iter steps')\n"
+                "        x = y - g(x)\n"
+                "        errors = torch.linalg.vector_norm(x - x_true, ord=2, dim=-1)\n"
+                "    return k\n"
+                "\n"
+                "STEPS_WORST = int(steps_to_tolerance(g_worst, x_exp, tol=1e-8))\n"
+                "STEPS_TANH = int(steps_to_tolerance(g_tanh, x_exp, tol=1e-8))\n"
+                "TIGHT_FOR = \"worst\"\n"),
             "banach-solution": (
                 "def banach_iterations(lipschitz, first_step, tol):\n"
                 "    if not 0.0 < lipschitz < 1.0:\n"
@@ -110,6 +157,35 @@ RIGHT = {
                 "        else:\n"
                 "            lo = mid\n"
                 "    return hi\n"),
+        },
+    },
+    "autograd_jacobian_logdet_recursive_steps": {
+        "replace": {
+            "logdet-solution": (
+                "def affine_coupling_logdet(x, scale_shift):\n"
+                "    out = []\n"
+                "    for row in x:\n"
+                "        J = torch.autograd.functional.jacobian(\n"
+                "            lambda v: affine_coupling_forward(v[None], scale_shift)[0], row)\n"
+                "        out.append(torch.linalg.slogdet(J).logabsdet)\n"
+                "    return torch.stack(out)\n"),
+            "experiment-solution": (
+                "def steps_to_tolerance(g, x_true, tol, max_iter=100_000):\n"
+                "    y = x_true + g(x_true)\n"
+                "    def within(v):\n"
+                "        return bool((torch.linalg.vector_norm(v - x_true, dim=-1) <= tol).all())\n"
+                "    x, k = y, 0\n"
+                "    while not within(x):\n"
+                "        if k >= max_iter:\n"
+                "            raise RuntimeError(f'{max_iter} steps are not enough to reach {tol}')\n"
+                "        x, k = y - g(x), k + 1\n"
+                "    return k\n"
+                "\n"
+                "STEPS_WORST = steps_to_tolerance(g_worst, x_exp, 1e-8)\n"
+                "STEPS_TANH = steps_to_tolerance(g_tanh, x_exp, 1e-8)\n"
+                "y_t = x_exp + g_tanh(x_exp)\n"
+                "promise = banach_iterations(0.9, float(torch.linalg.vector_norm(g_tanh(y_t), dim=-1).max()), 1e-8)\n"
+                "TIGHT_FOR = 'worst' if promise <= 1.5 * STEPS_WORST else 'tanh'\n"),
         },
     },
 }
