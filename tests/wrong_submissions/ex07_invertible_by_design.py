@@ -305,4 +305,21 @@ WRONG = {
         "replace": {"experiment-solution": _steps(_ALL_ROWS).replace("TIGHT_FOR = 'worst'", "TIGHT_FOR = 'tanh'")},
         "loses": ["experiment-test"],
     },
+    "inverse_clamps_s_for_stability": {
+        "replace": {"inverse-solution": _INV_HEAD + "    s, t = scale_shift(yp)\n"
+                    "    return torch.cat([yp, (ya - t) * torch.exp(-s.clamp(-1, 1))], dim=-1)\n"},
+        "loses": ["inverse-test"],
+    },
+    "logdet_batch_average_per_row": {
+        "replace": {"logdet-solution": _LD_HEAD + "    return s.sum(dim=-1).mean().expand(x.shape[0])\n"},
+        "loses": ["logdet-test"],
+    },
+    "banach_loop_capped_at_1000": {
+        "replace": {"banach-solution": _BANACH_HEAD +
+                    "    for k in range(1000):\n"
+                    "        if lipschitz ** k / (1 - lipschitz) * first_step <= tol:\n"
+                    "            return k\n"
+                    "    return 1000\n"},
+        "loses": ["banach-test"],
+    },
 }
