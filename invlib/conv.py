@@ -358,6 +358,93 @@ class PatchConvInverse(InverseLayer):
         return constant_per_sample(self.log_abs_det_m, y, math.prod(y.shape[2:]))
 
 
+class TransposedPatchConvInverse(InverseLayer):
+    r"""Inverse of a ``ConvTranspose1d/2d/3d`` with kernel = stride, no padding, no output padding,
+    dilation 1 and ``groups=1``: every input position :math:`i` is mapped to its own output patch by
+    one matrix, :math:`y_{	ext{patch}(i)} = M x_i + b` with
+    :math:`M_{(o, a), c} = W_{c, o, a}` (``C_out prod(k)`` rows, ``C_in`` columns), so
+    :math:`x = \mathrm{conv}(y - b, M^{-1}, 	ext{stride}=k)` and
+    :math:`\log|\det J| = (\#	ext{positions})\log|\det M|`.
+
+    Parameters
+    ----------
+    path, layer:
+        The forward layer's ``named_modules`` path and class name.
+    weight:
+        The transposed kernel, shape ``(C_in, C_out, *k)``; :math:`M` must be square
+        (``C_in = C_out prod(k)``) unless ``least_squares``.
+    bias:
+        Shape ``(C_out,)``, or ``None``.
+    opts:
+        The ``invlib.compose.BuildOptions`` of :func:`invlib.inverse`.
+    """
+
+    def __init__(self, path: str, layer: str, weight: Tensor, bias: Tensor | None, opts: BuildOptions) -> None:
+        super().__init__(path, layer)
+        w = weight.detach()
+        self.c_in, self.c_out = w.shape[:2]
+        self.kernel_size = tuple(w.shape[2:])
+        self.n_spatial = len(self.kernel_size)
+        patch = math.prod(self.kernel_size)
+        k_str = "x".join(map(str, self.kernel_size))
+        m = w.reshape(self.c_in, self.c_out * patch).T
+        mi = matrix_inverse(m, path, layer, opts,
+                            unit=f"dims per input position ({self.c_in} channels in, {self.c_out} channels x "
+                                 f"a {k_str} patch out)")
+        self.exact = mi.exact
+        self.log_abs_det_m = mi.log_abs_det
+        # conv weight (C_in, C_out, *k): K[c, o, a] = M^{-1}[c, o*patch + a]
+        self.register_buffer("kernel", mi.inv.reshape((self.c_in, self.c_out) + self.kernel_size).to(w.dtype))
+        self.register_buffer("bias", None if bias is None else bias.detach().clone())
+        self._conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[self.n_spatial]
+
+    def check_shape(self, shape: torch.Size) -> torch.Size:
+        x_shape = self.channels_first_shape(shape, self.c_out, self.c_in, self.n_spatial)
+        if any(n % k for n, k in zip(shape[2:], self.kernel_size)):
+            raise self.shape_error(
+                f"(N, {self.c_out}, ...) with every spatial size a multiple of the kernel/stride "
+                f"{self.kernel_size}", shape)
+        return x_shape[:2] + torch.Size(n // k for n, k in zip(shape[2:], self.kernel_size))
+
+    def forward(self, y: Tensor) -> Tensor:
+        if self.bias is not None:
+            y = y - self.bias.reshape((1, -1) + (1,) * self.n_spatial)
+        return self._conv(y, self.kernel, stride=self.kernel_size)
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        if self.log_abs_det_m is None:
+            raise NotInvertibleError(self.path, self.layer, "a least-squares inverse has no "
+                                     "Jacobian determinant", "use invertible layers for densities")
+        return constant_per_sample(self.log_abs_det_m, y, math.prod(x.shape[2:]))
+
+
+def build_conv_transpose(module: nn.modules.conv._ConvTransposeNd, path: str,
+                         opts: BuildOptions) -> TransposedPatchConvInverse:
+    """The inverse of a ``ConvTranspose1d/2d/3d`` whose kernel equals its stride, or say why there is none."""
+    layer = type(module).__name__
+    d = module.weight.ndim - 2
+    k = tuple(module.kernel_size)
+    stride = _tuple(module.stride, d)
+    suggestion = ("use kernel_size = stride with in_channels = out_channels * prod(kernel_size) (exactly "
+                  "invertible), nn.PixelShuffle, or invlib.optimize_inverse")
+    if stride != k:
+        overlap = "overlap" if any(kk > s for kk, s in zip(k, stride)) else "leave gaps between them"
+        raise NotInvertibleError(
+            path, layer, f"kernel {k} and stride {stride} differ: the output patches of neighbouring inputs "
+            f"{overlap}, and invlib only inverts a transposed convolution whose kernel equals its stride",
+            suggestion)
+    for name, value in (("padding", module.padding), ("output_padding", module.output_padding),
+                        ("dilation", tuple(v - 1 for v in _tuple(module.dilation, d)))):
+        if any(v != 0 for v in _tuple(value, d)):
+            raise NotInvertibleError(
+                path, layer, f"{name}={getattr(module, name)} is not supported (padding crops the output "
+                "patches, output_padding and dilation add entries no input reaches)", suggestion)
+    if module.groups != 1:
+        raise NotInvertibleError(path, layer, f"groups={module.groups} is not supported for transposed "
+                                 "convolutions (only groups=1)", suggestion)
+    return TransposedPatchConvInverse(path, layer, module.weight, module.bias, opts)
+
+
 _ZERO_PAD_SUGGESTION = ("use padding_mode='circular' (exactly invertible via the FFT), or "
                         "invlib.optimize_inverse")
 
@@ -373,7 +460,7 @@ def build_conv(module: nn.modules.conv._ConvNd, path: str, opts: BuildOptions,
     padding = module.padding
     in_size = tuple(in_shape[-d:]) if in_shape is not None else None
     if isinstance(module, nn.modules.conv._ConvTransposeNd):
-        raise NotInvertibleError(path, layer, "transposed convolutions are not supported", _ZERO_PAD_SUGGESTION)
+        return build_conv_transpose(module, path, opts)
     zero_pad = padding == "valid" or (not isinstance(padding, str) and all(p == 0 for p in _tuple(padding, d)))
     if all(kk == 1 for kk in k) and all(s == 1 for s in stride) and zero_pad:
         return build_conv1x1(module, path, opts)

@@ -54,6 +54,7 @@ __all__ = ["inverse", "ModuleInverse", "SUPPORTED", "LAYER_BUILDERS", "INVERTIBL
 #: A human-readable list of what :func:`inverse` supports (used in error messages).
 SUPPORTED = (
     "Linear, Conv1d/Conv2d/Conv3d (kernel 1, kernel = stride, or padding_mode='circular' with stride 1), "
+    "ConvTranspose1d/2d/3d (kernel = stride, groups 1), "
     "BatchNorm1d/2d/3d (eval), Dropout (eval), Identity, LeakyReLU, PReLU, RReLU (eval), ELU, CELU, "
     "SELU, Softplus, Tanh, Sigmoid, LogSigmoid, Softsign, Flatten, Unflatten, PixelShuffle, "
     "PixelUnshuffle, ChannelShuffle, invlib Reshape/Permute, AdditiveCoupling, AffineCoupling, "

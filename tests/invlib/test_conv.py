@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -122,7 +124,8 @@ def test_size_dependent_singularity_is_found_for_the_actual_size() -> None:
         (nn.Conv2d(3, 3, 3, padding=0, padding_mode="circular"), r"padding \(0, 0\) .* shrinks each spatial size by \(2, 2\)"),
         (nn.Conv2d(3, 3, 3, padding=2, padding_mode="circular"), r"padding \(2, 2\) .* changes the spatial size"),
         (nn.Conv2d(3, 5, 3, padding=1, padding_mode="circular"), r"widening: 3 -> 5 channels"),
-        (nn.ConvTranspose2d(3, 3, 1), r"transposed convolutions are not supported"),
+        # (a 1x1 ConvTranspose2d is an invertible channel mix: see the transposed-conv tests below)
+        (nn.ConvTranspose2d(3, 3, 3, stride=2), r"kernel \(3, 3\) and stride \(2, 2\) differ"),
     ],
 )
 def test_refusals(conv: nn.Module, match: str) -> None:
@@ -217,3 +220,38 @@ def test_conv1x1_shape_check() -> None:
     inv = invlib.inverse(nn.Conv2d(3, 3, 1))
     with pytest.raises(invlib.InvalidInputError, match=r"expected \(N, 3, \.\.\., \.\.\.\).*got \(2, 4, 5, 5\)"):
         inv(torch.zeros(2, 4, 5, 5))
+
+
+# --- outsider findings: transposed convolutions -------------------------------------------------
+@pytest.mark.parametrize("make, x_shape", [
+    (lambda: nn.ConvTranspose2d(16, 4, 2, stride=2), (3, 16, 4, 5)),   # 16 -> 4 x 2x2 per position
+    (lambda: nn.ConvTranspose2d(4, 4, 1), (2, 4, 5, 5)),               # a channel mix
+    (lambda: nn.ConvTranspose1d(6, 2, 3, stride=3, bias=False), (2, 6, 7)),
+    (lambda: nn.ConvTranspose3d(8, 1, 2, stride=2), (2, 8, 2, 3, 2)),
+])
+def test_transposed_conv_with_kernel_equal_to_stride_round_trips(make, x_shape) -> None:
+    # used to raise NotInvertibleError("transposed convolutions are not supported") although
+    # each input position maps to its own output patch through one square matrix
+    torch.manual_seed(0)
+    layer = make().double()
+    x = torch.randn(x_shape, dtype=torch.float64)
+    inv = invlib.inverse(layer)
+    with torch.no_grad():
+        y = layer(x)
+        torch.testing.assert_close(inv(y), x, rtol=0, atol=1e-10)
+        # log|det|: one square matrix per input position
+        m = layer.weight.reshape(layer.in_channels, -1).T
+        expected = torch.linalg.slogdet(m).logabsdet * math.prod(x_shape[2:])
+        torch.testing.assert_close(inv.layers[0].log_abs_det_jacobian(x, y),
+                                   expected.expand(x_shape[0]), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("layer, match", [
+    (nn.ConvTranspose2d(4, 4, 2, stride=2), r"widening: 4 -> 16"),
+    (nn.ConvTranspose2d(16, 4, 3, stride=2), r"kernel \(3, 3\) and stride \(2, 2\)"),
+    (nn.ConvTranspose2d(16, 4, 2, stride=2, padding=1), "padding"),
+    (nn.ConvTranspose2d(16, 4, 2, stride=2, groups=2), "groups"),
+])
+def test_transposed_conv_refusals_say_why(layer: nn.Module, match: str) -> None:
+    with pytest.raises(invlib.NotInvertibleError, match=match):
+        invlib.inverse(layer)
