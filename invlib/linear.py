@@ -284,6 +284,13 @@ def build_batchnorm(module: nn.modules.batchnorm._BatchNorm, path: str, opts: Bu
     var = module.running_var.detach()
     gamma = module.weight.detach() if module.weight is not None else torch.ones_like(mean)
     beta = module.bias.detach() if module.bias is not None else torch.zeros_like(mean)
+    bad = (~(var + module.eps > 0)).nonzero().flatten().tolist()
+    if bad:
+        raise NotInvertibleError(
+            path, layer, f"running_var + eps is <= 0 for channels {bad[:10]}{' ...' if len(bad) > 10 else ''}: "
+            "the forward divides by zero or takes the square root of a negative number there, so those "
+            "outputs are inf or NaN", "fix or re-estimate the running statistics (a positive eps keeps "
+            "var + eps > 0 for every var >= 0)")
     scale = gamma / torch.sqrt(var + module.eps)
     ndims = next((v for k, v in _BN_NDIMS.items() if isinstance(module, k)), (2, 3, 4, 5))
     return BatchNormInverse(path, layer, scale, mean, beta, ndims, opts)

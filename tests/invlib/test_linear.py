@@ -198,3 +198,15 @@ def test_dropout_training_is_random_eval_is_identity(cls: type) -> None:
 def test_identity() -> None:
     y = torch.randn(3, 2)
     assert torch.equal(invlib.inverse(nn.Identity())(y), y)
+
+
+# --- outsider findings --------------------------------------------------------------------------
+@pytest.mark.parametrize("var, eps", [(0.0, 0.0), (-0.5, 1e-5)])
+def test_batchnorm_with_nonpositive_var_plus_eps_names_the_channel(var: float, eps: float) -> None:
+    # running_var + eps = 0 used to be reported as "rank 0 found ... (numerically) 0 for channels
+    # [0, 1, 2, 3]": every channel blamed, and a zero scale where the forward divides by zero
+    bn = nn.BatchNorm1d(4, eps=eps).double().eval()
+    with torch.no_grad():
+        bn.running_var[1] = var
+    with pytest.raises(invlib.NotInvertibleError, match=r"running_var \+ eps is <= 0 for channels \[1\]"):
+        invlib.inverse(bn)
