@@ -505,10 +505,23 @@ def _slope_check(path: str, layer: str, slope: Tensor | float, what: str) -> Non
                                  _SUGGEST)
 
 
+_HYPERPARAMETERS = ("negative_slope", "alpha", "beta", "threshold", "lower", "upper")
+
+
+def _check_finite_hyperparameters(module: nn.Module, path: str, layer: str) -> None:
+    """:class:`~invlib.NotInvertibleError` when a float hyperparameter (slope, alpha, ...) is NaN or inf."""
+    for name in _HYPERPARAMETERS:
+        value = getattr(module, name, None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value):
+            raise NotInvertibleError(path, layer, f"{name} = {value} is not a finite number, so the forward "
+                                     "outputs NaN or inf", f"rebuild the layer with a finite {name}")
+
+
 def build_activation(module: nn.Module, path: str, opts: BuildOptions) -> ActivationInverse:
     """The inverse of one supported activation module (see :data:`ACTIVATION_CLASSES`)."""
     layer = type(module).__name__
     clamp = opts.clamp
+    _check_finite_hyperparameters(module, path, layer)
     if isinstance(module, nn.LeakyReLU):
         _slope_check(path, layer, module.negative_slope, "negative_slope")
         return LeakyReLUInverse(path, layer, module.negative_slope, clamp=clamp)

@@ -222,3 +222,18 @@ def test_sigmoid_saturates_later_than_tanh() -> None:
 def test_saturation_study_rejects_unknown_names() -> None:
     with pytest.raises(ValueError, match="unknown activation 'relu'"):
         saturation_study("relu", XS)
+
+
+# --- outsider findings --------------------------------------------------------------------------
+@pytest.mark.parametrize("layer, name", [
+    (nn.LeakyReLU(float("nan")), "negative_slope"),
+    (nn.ELU(alpha=float("nan")), "alpha"),
+    (nn.CELU(alpha=float("inf")), "alpha"),
+    (nn.Softplus(beta=float("nan")), "beta"),
+    (nn.Softplus(threshold=float("nan")), "threshold"),
+    (nn.RReLU(float("nan"), 0.3).eval(), "lower"),
+])
+def test_non_finite_hyperparameters_are_refused_when_the_inverse_is_built(layer: nn.Module, name: str) -> None:
+    # a NaN slope/alpha/beta used to build an inverse; the failure surfaced later as "y contains NaN"
+    with pytest.raises(invlib.NotInvertibleError, match=rf"{name} = (nan|inf) is not a finite number"):
+        invlib.inverse(nn.Sequential(nn.Linear(3, 3), layer))
