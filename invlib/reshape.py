@@ -157,9 +157,10 @@ class UnflattenInverse(PermutationInverse):
     def check_shape(self, shape: torch.Size) -> torch.Size:
         k = len(self.sizes)
         s = self._start(len(shape))
-        if s < 0 or len(shape) < s + k or tuple(shape[s:s + k]) != self.sizes:
+        # a -1 in ``sizes`` (inferred by the forward) matches any size there
+        if s < 0 or len(shape) < s + k or any(want not in (-1, got) for want, got in zip(self.sizes, shape[s:s + k])):
             raise self.shape_error(f"sizes {format_shape(self.sizes)} in dims {s}..{s + k - 1}", shape)
-        return torch.Size(shape[:s] + (math.prod(self.sizes),) + shape[s + k:])
+        return torch.Size(shape[:s] + (math.prod(shape[s:s + k]),) + shape[s + k:])
 
     def forward(self, y: Tensor) -> Tensor:
         s = self._start(y.ndim)

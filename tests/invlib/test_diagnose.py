@@ -196,6 +196,7 @@ def test_non_finite_x_message_names_x_not_y() -> None:
     assert "isfinite(x)" in str(info.value) and "(y)" not in str(info.value)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch._dynamo's own import
 def test_compiled_model_is_diagnosed_layer_by_layer() -> None:
     model = _mlp()
     d = invlib.diagnose(torch.compile(model), torch.randn(3, 4, dtype=torch.float64))

@@ -541,6 +541,7 @@ def test_example_input_the_model_cannot_run_is_a_typed_error() -> None:
         invlib.inverse(model, example_input=torch.randn(2, 1, 4, 4))
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch._dynamo's own import
 def test_compiled_model_is_inverted_through_its_original_module() -> None:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(6, 6), nn.Tanh(), nn.Linear(6, 6)).double()

@@ -82,3 +82,17 @@ def test_shuffle_shape_checks() -> None:
         invlib.inverse(nn.PixelUnshuffle(2))(torch.randn(1, 6, 3, 4))
     with pytest.raises(invlib.InvalidInputError, match="C divisible by 3"):
         invlib.inverse(nn.ChannelShuffle(3))(torch.randn(1, 4, 3, 4))
+
+
+# --- outsider findings --------------------------------------------------------------------------
+@pytest.mark.parametrize("sizes, y_shape", [((4, -1), (2, 4, 16)), ((-1, 8), (2, 8, 8)), ((2, -1, 4), (2, 2, 8, 4))])
+def test_unflatten_with_an_inferred_size_round_trips(sizes: tuple[int, ...], y_shape: tuple[int, ...]) -> None:
+    # nn.Unflatten(1, (4, -1)) used to refuse every y: "expected sizes (4, -1) in dims 1..2"
+    layer = nn.Unflatten(1, sizes)
+    x = torch.randn(2, 64)
+    y = layer(x)
+    assert tuple(y.shape) == y_shape
+    inv = invlib.inverse(layer)
+    torch.testing.assert_close(inv(y), x, rtol=0, atol=0)
+    with pytest.raises(invlib.InvalidInputError, match="wrong shape"):
+        inv(torch.randn(2, 3, 3, 3) if len(sizes) == 2 else torch.randn(2, 3, 8, 4))
