@@ -97,3 +97,54 @@ RIGHT = {
         },
     },
 }
+
+# Part F (the experiment) written three other ways: through the SVD, with loops and the statistics module,
+# through the explicit inverse with the interpretation predicted from theory (within the stated tolerance).
+RIGHT.update({
+    "amplify_through_the_svd": {
+        "replace": {"amplify-solution": (
+            "def median_amplification_ratio(A, n, seed):\n"
+            "    torch.manual_seed(seed)\n"
+            "    D = torch.randn(n, A.shape[0], dtype=torch.float64)\n"
+            "    U, S, Vh = torch.linalg.svd(A)\n"
+            "    r = ((D @ U) / S).norm(dim=1) / D.norm(dim=1) * S[-1]\n"
+            "    return float(r.sort().values[n // 2])\n"
+            "\n"
+            "meds = []\n"
+            "for d in (4, 16, 100, 400):\n"
+            "    meds.append(median_amplification_ratio(torch.diag(torch.tensor([1.0] * (d - 1) + [1e-6], dtype=torch.float64)), 1001, 0))\n"
+            "TREND = '1/sqrt(d)' if abs(meds[0] / meds[1] - 2) < 0.5 else 'other'\n"
+            "DIGITS_SAVED_400 = float(-torch.log10(torch.tensor(meds[-1])))\n")},
+    },
+    "amplify_loops_and_statistics": {
+        "replace": {"amplify-solution": (
+            "import statistics\n"
+            "\n"
+            "def median_amplification_ratio(A, n, seed):\n"
+            "    torch.manual_seed(seed)\n"
+            "    D = torch.randn(n, A.shape[0], dtype=torch.float64)\n"
+            "    s_min = float(torch.linalg.svdvals(A).min())\n"
+            "    ratios = []\n"
+            "    for i in range(n):\n"
+            "        dx = torch.linalg.solve(A, D[i])\n"
+            "        ratios.append(s_min * float(dx.norm()) / float(D[i].norm()))\n"
+            "    return statistics.median(ratios)\n"
+            "\n"
+            "A400 = torch.eye(400, dtype=torch.float64)\n"
+            "A400[-1, -1] = 1e-6\n"
+            "TREND = \"1/sqrt(d)\"\n"
+            "DIGITS_SAVED_400 = -math.log10(median_amplification_ratio(A400, 1001, 0))\n")},
+    },
+    "amplify_explicit_inverse_theory": {
+        "replace": {"amplify-solution": (
+            "def median_amplification_ratio(A, n, seed):\n"
+            "    torch.manual_seed(seed)\n"
+            "    D = torch.randn(n, A.shape[0], dtype=torch.float64)\n"
+            "    Ainv = torch.linalg.inv(A)\n"
+            "    r = (D @ Ainv.T).norm(dim=1) / D.norm(dim=1) / torch.linalg.matrix_norm(Ainv, ord=2)\n"
+            "    return float(torch.median(r))\n"
+            "\n"
+            "TREND = '1/sqrt(d)'\n"
+            "DIGITS_SAVED_400 = math.log10(math.sqrt(400) / 0.6745)  # median |N(0,1)| / sqrt(d): 1.47\n")},
+    },
+})

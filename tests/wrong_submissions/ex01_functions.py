@@ -53,3 +53,165 @@ WRONG.update({
         "loses": ["worst-test"],
     },
 })
+
+# Issue 15: mistakes that pass the visible tests of each cell (and a few that do not); the hidden tests catch each.
+_LEFT_CHECKS = (
+    "    if A.ndim != 2:\n        raise ValueError('not a matrix')\n"
+    "    if A.shape[0] < A.shape[1]:\n        raise ValueError('wide')\n")
+
+
+def _amplify(body: str, trend: str = '"1/sqrt(d)"', digits: str = "-math.log10(_r400)") -> str:
+    """The Part F answer cell with the function body ``body`` and the interpretation set from it."""
+    return (
+        "def median_amplification_ratio(A, n, seed):\n" + body
+        + "\n\n_r400 = median_amplification_ratio(torch.diag(torch.tensor([1.0] * 399 + [1e-6], dtype=torch.float64)), 1001, 0)\n"
+        + f"TREND = {trend}\nDIGITS_SAVED_400 = {digits}\n")
+
+
+_AMPLIFY_RIGHT = (
+    "    torch.manual_seed(seed)\n"
+    "    D = torch.randn(n, A.shape[0], dtype=torch.float64)\n"
+    "    r = torch.linalg.solve(A, D.T).T.norm(dim=1) / D.norm(dim=1) * torch.linalg.svdvals(A)[-1]\n"
+    "    return float(r.median())\n")
+
+WRONG.update({
+    # affine-test: visible 3 cases pass
+    "affine_float32_cast_back": {
+        "replace": {"affine-solution": "def invert_affine(W, b, y):\n    return torch.linalg.solve(W.float(), (y - b).float().T).T.to(y.dtype)\n"},
+        "loses": ["affine-test"],
+    },
+    "affine_first_row_only": {
+        "replace": {"affine-solution": "def invert_affine(W, b, y):\n    return torch.linalg.solve(W, y[0] - b).unsqueeze(0)\n"},
+        "loses": ["affine-test"],
+    },
+    "affine_jitter_for_safety": {
+        "replace": {"affine-solution": "def invert_affine(W, b, y):\n    W = W + 1e-8 * torch.eye(W.shape[0], dtype=W.dtype)\n    return torch.linalg.solve(W, (y - b).T).T\n"},
+        "loses": ["affine-test"],
+    },
+    "affine_subtracts_bias_in_place": {
+        "replace": {"affine-solution": "def invert_affine(W, b, y):\n    y -= b\n    return torch.linalg.solve(W, y.T).T\n"},
+        "loses": ["affine-test"],
+    },
+    "affine_solve_from_the_right": {
+        "replace": {"affine-solution": "def invert_affine(W, b, y):\n    return torch.linalg.solve(W, y - b, left=False)\n"},
+        "loses": ["affine-test"],
+    },
+    "affine_always_float64": {
+        "replace": {"affine-solution": "def invert_affine(W, b, y):\n    return torch.linalg.solve(W.double(), (y - b).double().T).T\n"},
+        "loses": ["affine-test"],
+    },
+    # leaky-test
+    "leaky_zero_slope_accepted": {
+        "replace": {"leaky-solution": "def leaky_relu_inverse(y, slope):\n    if slope < 0:\n        raise ValueError('negative slope')\n    return torch.where(y >= 0, y, y / slope)\n"},
+        "loses": ["leaky-test"],
+    },
+    "leaky_min_formula": {
+        "replace": {"leaky-solution": "def leaky_relu_inverse(y, slope):\n    if slope <= 0:\n        raise ValueError('slope must be > 0')\n    return torch.minimum(y, y / slope)\n"},
+        "loses": ["leaky-test"],
+    },
+    "leaky_loop_over_entries": {
+        "replace": {"leaky-solution": "def leaky_relu_inverse(y, slope):\n    if slope <= 0:\n        raise ValueError('slope must be > 0')\n    return torch.stack([v if v >= 0 else v / slope for v in y])\n"},
+        "loses": ["leaky-test"],
+    },
+    "leaky_in_place": {
+        "replace": {"leaky-solution": "def leaky_relu_inverse(y, slope):\n    if slope <= 0:\n        raise ValueError('slope must be > 0')\n    y[y < 0] /= slope\n    return y\n"},
+        "loses": ["leaky-test"],
+    },
+    # preimage-test
+    "preimage_tiny_is_zero": {
+        "replace": {"preimage-solution": "def preimage_of_square(y):\n    if abs(y) < 1e-9:\n        return [0.0]\n    if y < 0:\n        return []\n    r = math.sqrt(y)\n    return [-r, r]\n"},
+        "loses": ["preimage-test"],
+    },
+    "preimage_float32_sqrt": {
+        "replace": {"preimage-solution": "def preimage_of_square(y):\n    if y < 0:\n        return []\n    if y == 0:\n        return [0.0]\n    r = float(torch.sqrt(torch.tensor(y)))\n    return [-r, r]\n"},
+        "loses": ["preimage-test"],
+    },
+    "preimage_rounds_noise": {
+        "replace": {"preimage-solution": "def preimage_of_square(y):\n    if y < 0:\n        return []\n    if y == 0:\n        return [0.0]\n    r = round(math.sqrt(y), 12)\n    return [-r, r]\n"},
+        "loses": ["preimage-test"],
+    },
+    # left-test-basic / left-test-errors
+    "left_float32_cast_back": {
+        "replace": {"left-solution": "def left_inverse(A):\n" + _LEFT_CHECKS + "    if torch.linalg.matrix_rank(A) < A.shape[1]:\n        raise ValueError('rank deficient')\n    return torch.linalg.pinv(A.float()).to(A.dtype)\n"},
+        "loses": ["left-test-basic"],
+    },
+    "left_absolute_rank_cutoff": {
+        "replace": {"left-solution": "def left_inverse(A):\n" + _LEFT_CHECKS + "    if int((torch.linalg.svdvals(A) > 1e-10).sum()) < A.shape[1]:\n        raise ValueError('rank deficient')\n    return torch.linalg.pinv(A)\n"},
+        "loses": ["left-test-basic", "left-test-errors"],
+    },
+    "left_determinant_cutoff": {
+        "replace": {"left-solution": "def left_inverse(A):\n" + _LEFT_CHECKS + "    if abs(float(torch.linalg.det(A.T @ A))) < 1e-10:\n        raise ValueError('singular')\n    return torch.linalg.inv(A.T @ A) @ A.T\n"},
+        "loses": ["left-test-basic", "left-test-errors"],
+    },
+    "left_always_float64": {
+        "replace": {"left-solution": "def left_inverse(A):\n" + _LEFT_CHECKS + "    A = A.double()\n    if torch.linalg.matrix_rank(A) < A.shape[1]:\n        raise ValueError('rank deficient')\n    return torch.linalg.pinv(A)\n"},
+        "loses": ["left-test-basic", "left-test-errors"],
+    },
+    "left_float64_eps_for_every_dtype": {
+        "replace": {"left-solution": "def left_inverse(A):\n" + _LEFT_CHECKS + "    s = torch.linalg.svdvals(A)\n    if int((s > max(A.shape) * 2.2e-16 * s[0]).sum()) < A.shape[1]:\n        raise ValueError('rank deficient')\n    return torch.linalg.pinv(A)\n"},
+        "loses": ["left-test-errors"],
+    },
+    "left_no_ndim_check": {
+        "replace": {"left-solution": "def left_inverse(A):\n    if A.dim() < 2 or A.shape[-2] < A.shape[-1]:\n        raise ValueError('no left inverse')\n    if torch.linalg.matrix_rank(A).min() < A.shape[-1]:\n        raise ValueError('rank deficient')\n    return torch.linalg.pinv(A)\n"},
+        "loses": ["left-test-errors"],
+    },
+    # worst-test
+    "worst_row_of_u": {
+        "replace": {"worst-solution": "def worst_perturbation(A):\n    U, S, Vh = torch.linalg.svd(A)\n    return U[-1]\n"},
+        "loses": ["worst-test"],
+    },
+    "worst_eigh_of_a": {
+        "replace": {"worst-solution": "def worst_perturbation(A):\n    vals, vecs = torch.linalg.eigh(A)\n    return vecs[:, vals.abs().argmin()]\n"},
+        "loses": ["worst-test"],
+    },
+    "worst_largest_column_of_inverse": {
+        "replace": {"worst-solution": "def worst_perturbation(A):\n    j = int(torch.linalg.inv(A).norm(dim=0).argmax())\n    e = torch.zeros(A.shape[0], dtype=A.dtype)\n    e[j] = 1\n    return e\n"},
+        "loses": ["worst-test"],
+    },
+    "worst_float32_svd": {
+        "replace": {"worst-solution": "def worst_perturbation(A):\n    U, S, Vh = torch.linalg.svd(A.float())\n    return U[:, -1].to(A.dtype)\n"},
+        "loses": ["worst-test"],
+    },
+    # amplify-test (Part F, the experiment)
+    "amplify_mean_not_median": {
+        "replace": {"amplify-solution": _amplify(_AMPLIFY_RIGHT.replace("r.median()", "r.mean()"))},
+        "loses": ["amplify-test"],
+    },
+    "amplify_seed_ignored": {
+        "replace": {"amplify-solution": _amplify(_AMPLIFY_RIGHT.replace("manual_seed(seed)", "manual_seed(0)"))},
+        "loses": ["amplify-test"],
+    },
+    "amplify_columns_not_rows": {
+        "replace": {"amplify-solution": _amplify(_AMPLIFY_RIGHT.replace(
+            "torch.randn(n, A.shape[0], dtype=torch.float64)", "torch.randn(A.shape[0], n, dtype=torch.float64).T"))},
+        "loses": ["amplify-test"],
+    },
+    "amplify_one_norm_for_the_batch": {
+        "replace": {"amplify-solution": _amplify(
+            "    torch.manual_seed(seed)\n"
+            "    D = torch.randn(n, A.shape[0], dtype=torch.float64)\n"
+            "    return float(torch.linalg.solve(A, D.T).norm() / D.norm() * torch.linalg.svdvals(A)[-1])\n")},
+        "loses": ["amplify-test"],
+    },
+    "amplify_transposed_inverse": {
+        "replace": {"amplify-solution": _amplify(_AMPLIFY_RIGHT.replace(
+            "torch.linalg.solve(A, D.T).T", "(D @ torch.linalg.inv(A))"))},
+        "loses": ["amplify-test"],
+    },
+    "amplify_forward_not_inverse": {
+        "replace": {"amplify-solution": _amplify(
+            "    torch.manual_seed(seed)\n"
+            "    D = torch.randn(n, A.shape[0], dtype=torch.float64)\n"
+            "    r = (D @ A.T).norm(dim=1) / D.norm(dim=1) / torch.linalg.svdvals(A)[0]\n"
+            "    return float(r.median())\n")},
+        "loses": ["amplify-test"],
+    },
+    "amplify_trend_one_over_d": {
+        "replace": {"amplify-solution": _amplify(_AMPLIFY_RIGHT, trend='"1/d"')},
+        "loses": ["amplify-test"],
+    },
+    "amplify_digits_natural_log": {
+        "replace": {"amplify-solution": _amplify(_AMPLIFY_RIGHT, digits="-math.log(_r400)")},
+        "loses": ["amplify-test"],
+    },
+})
