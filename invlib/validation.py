@@ -42,7 +42,7 @@ def check_tensor(y: object, name: str = "y") -> torch.Tensor:
         raise InvalidInputError(f"{name} must be a torch.Tensor, got {type(y).__name__}")
     if not torch.is_floating_point(y):
         raise InvalidInputError(
-            f"{name} has dtype {y.dtype}; the inverse needs a floating-point tensor "
+            f"{name} has dtype {y.dtype}; invlib needs a floating-point tensor here "
             f"(float32 or float64), e.g. {name}.float()"
         )
     if y.device.type == "meta":

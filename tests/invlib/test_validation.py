@@ -55,3 +55,15 @@ def test_formatting_and_rcond() -> None:
     assert format_shape(("...", 16)) == "(..., 16)"
     assert default_rcond(3, 10, torch.float32) == pytest.approx(10 * 2**-23)
     assert default_rcond(4, 4, torch.float64) == pytest.approx(4 * 2**-52)
+
+
+# --- outsider findings --------------------------------------------------------------------------
+def test_integer_x_for_diagnose_does_not_talk_about_an_inverse() -> None:
+    # diagnose(model, int tensor) used to say "the inverse needs a floating-point tensor"
+    import invlib
+    from torch import nn
+
+    with pytest.raises(invlib.InvalidInputError) as info:
+        invlib.diagnose(nn.Sequential(nn.Embedding(10, 4)), torch.tensor([[1, 2]]))
+    message = str(info.value)
+    assert "inverse" not in message and "x has dtype torch.int64" in message and "floating-point" in message
