@@ -57,6 +57,12 @@ c.Execute.kernel_manager_class = "gradekit.kernel_manager.SandboxKernelManager"
 from gradekit.kernel_manager import require_sandbox  # noqa: E402
 
 require_sandbox()
+# Submissions are regular files only: plain `nbgrader autograde` refuses a submitted folder holding a link, a
+# hard link, a FIFO or device, a notebook that is a folder, or too many files -- before nbgrader opens or
+# copies anything of it -- and flags it for manual grading (every test cell 0), as `gradekit grade` does.
+from gradekit.submissions import require_regular_submissions  # noqa: E402
+
+require_regular_submissions()
 c.Execute.raise_on_iopub_timeout = False  # a flooding kernel must not abort the whole run
 c.SandboxKernelManager.memory_limit = 4 * 2**30  # RLIMIT_AS; importing torch alone maps ~0.8 GB
 c.SandboxKernelManager.cpu_limit = 900  # RLIMIT_CPU per kernel process, seconds

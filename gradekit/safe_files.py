@@ -39,11 +39,12 @@ def kind(mode: int) -> str:
 
 
 def read_tree(top: str, *, max_files: int = 2000, max_bytes: int = 100 * 2**20, max_file_bytes: int | None = None,
-              exclude: tuple[str, ...] = (), skip: frozenset[str] | set[str] = frozenset()) -> Tree:
+              exclude: tuple[str, ...] = (), skip: frozenset[str] | set[str] = frozenset(), prefix: str = "") -> Tree:
     """Read every regular file under the folder ``top`` without following any link.
 
     ``exclude``: glob patterns of relative paths left out silently; ``skip``: names (files or folders)
-    left out silently wherever they occur. At most ``max_files`` files and ``max_bytes`` bytes in all
+    left out silently wherever they occur; ``prefix`` (e.g. ``"student/assignment/"``) starts every
+    relative path, so that the bound on path lengths counts it too. At most ``max_files`` files and ``max_bytes`` bytes in all
     (``max_file_bytes`` per file) are read; everything else is listed in :attr:`Tree.refused`.
     Raises ``OSError`` if ``top`` itself is not a folder (or is a link to one).
     """
@@ -51,7 +52,7 @@ def read_tree(top: str, *, max_files: int = 2000, max_bytes: int = 100 * 2**20, 
     budget = [max_files, max_bytes]
     fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        _walk(fd, "", tree, budget, max_file_bytes, exclude, skip)
+        _walk(fd, prefix, tree, budget, max_file_bytes, exclude, skip)
     finally:
         os.close(fd)
     return tree

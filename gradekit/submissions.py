@@ -268,3 +268,90 @@ def find_submissions(source: str | Path, assignment: str, name_regex: str = DEFA
     for s in sorted(groups):
         found.append(Submission(s, groups[s], _problem(groups[s], bad.get(s, []))))
     return found
+
+
+# --------------------------------------------------------------------------- plain `nbgrader autograde`
+REFUSED_LOG = "GRADEKIT REFUSED"  # how the log line of a refused submission starts
+
+
+def check_submitted_folder(folder: str | Path) -> str:
+    """Why nbgrader's submitted folder ``<submitted>/<student>/<assignment>`` cannot be graded ("" if it
+    can): the same rules as :func:`find_submissions` (regular files only, at most :data:`MAX_FILES` files
+    and :data:`MAX_SUBMISSION_BYTES` bytes, no notebook that is a folder), checked without following any
+    link -- neither the student's folder, nor the assignment's, nor anything inside is resolved.
+    Nothing is skipped: a link anywhere in the folder refuses it."""
+    folder = Path(folder)
+    for level in (folder.parent, folder):
+        try:
+            mode = level.lstat().st_mode
+        except OSError as exc:
+            return f"refused: {level.name}: {exc.strerror}"
+        if not stat.S_ISDIR(mode):
+            return f"refused (submissions must be regular files only): {level.name}: {safe_files.kind(mode)}"
+    tree = safe_files.read_tree(str(folder), max_files=MAX_FILES + 1, max_bytes=MAX_SUBMISSION_BYTES + 1,
+                                max_file_bytes=MAX_FILE_BYTES, prefix=f"{folder.parent.name}/{folder.name}/")
+    refused = [r for r in tree.refused if not r.endswith("over the limit on the number of files")]
+    if len(tree.files) > MAX_FILES or len(refused) < len(tree.refused):
+        return f"refused: more than {MAX_FILES} files; a submission holds at most {MAX_FILES}"
+    return _problem(tree.files, refused)
+
+
+def require_regular_submissions() -> None:
+    """Make plain ``nbgrader autograde`` refuse a submission that is not regular files only, the way
+    ``python -m gradekit grade`` does (``nbgrader_config.py`` calls it).
+
+    nbgrader's ``Autograde`` reads ``timestamp.txt``, copies every file of the submitted folder into the
+    autograded folder and reads the notebooks, all as root and following links, before any preprocessor
+    runs. So the check runs first, in ``init_destination`` (the first thing nbgrader does with a student's
+    folder): a refused submission is not opened, copied or executed; in the gradebook every test cell of it
+    scores 0 and needs a manual grade (the reason in each notebook's automatic comments), a stale autograded
+    copy is removed, and the log says ``GRADEKIT REFUSED <student>/<assignment>: <why>``. nbgrader then goes
+    on with the other students.
+    """
+    from nbgrader.converters import Autograde
+
+    if getattr(Autograde, "_gradekit_requires_regular_files", False):
+        return
+    original = Autograde.init_destination
+
+    def init_destination(self, assignment_id: str, student_id: str) -> bool:
+        problem = check_submitted_folder(self._format_source(assignment_id, student_id))
+        if not problem:
+            return original(self, assignment_id, student_id)
+        self.log.error("%s %s/%s: %s -- not graded: every test cell scores 0, flagged for manual grading",
+                       REFUSED_LOG, student_id, assignment_id, problem)
+        _flag_refused(self, assignment_id, student_id, problem)
+        return False
+
+    Autograde.init_destination = init_destination
+    Autograde._gradekit_requires_regular_files = True
+
+
+def _flag_refused(app, assignment_id: str, student_id: str, problem: str) -> None:
+    """In the gradebook: ``student_id``'s submission of ``assignment_id`` scores 0 on every cell, each
+    needing a manual grade; the autograded folder left from an earlier run is removed."""
+    import os
+    import shutil
+
+    from nbgrader.api import Gradebook, MissingEntry
+
+    dest = app._format_dest(assignment_id, student_id)
+    if os.path.islink(dest):
+        os.unlink(dest)
+    elif os.path.isdir(dest):
+        shutil.rmtree(dest)
+    with Gradebook(app.coursedir.db_url, app.coursedir.course_id) as gb:
+        try:
+            gb.find_assignment(assignment_id)
+        except MissingEntry:
+            app.log.error("No assignment with ID '%s' exists in the database", assignment_id)
+            return
+        gb.update_or_create_student(student_id)
+        sub = gb.update_or_create_submission(assignment_id, student_id)
+        for notebook in sub.notebooks:
+            for grade in notebook.grades:
+                grade.auto_score = 0.0
+                grade.needs_manual_grade = True
+            for comment in notebook.comments:
+                comment.auto_comment = f"Not graded automatically: {problem[:500]}"
+        gb.db.commit()

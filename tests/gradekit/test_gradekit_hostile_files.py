@@ -109,6 +109,50 @@ def test_file_attacks_are_flagged_and_change_nothing(world, tmp_path, capsys):
     assert _snapshot(course.root) == before
 
 
+def test_plain_nbgrader_autograde_refuses_what_is_not_a_regular_file(tmp_path):
+    """Plain ``nbgrader autograde`` (the course's nbgrader_config.py, no gradekit CLI) must refuse the same
+    submissions, before anything of them is opened or copied: flagged for manual grading with the reason,
+    every test cell 0, no link followed (the gradebook, the solutions and the other student intact)."""
+    os.environ["PATH"] = nbgrader_env()["PATH"]
+    course = Course(tmp_path / "course")
+    course.release(AID)
+    subs = controls(course.released_notebooks(AID), AID)
+    cases = {n: c for n, c in container_cases(subs["correct"], AID).items() if not c.zip_only}
+    submitted = course.root / "_grading" / "submitted"
+    for student in ("correct", "release"):
+        (submitted / student / AID).mkdir(parents=True)
+        for name, data in subs[student].items():
+            (submitted / student / AID / name).write_bytes(data)
+    for name, case in cases.items():
+        case.make(submitted / name / AID, course.root)
+    # a student's folder that is itself a link: to the solutions' parent, so that <student>/<aid> is the solution
+    (submitted / "linked-folder").symlink_to(course.root / "solutions")
+    solution = course.root / "solutions" / AID / sorted(subs["correct"])[0]
+    mode = solution.stat().st_mode
+    run_nbgrader(course.root, "db", "assignment", "add", AID)
+    before = _snapshot(course.root)
+    proc = run_nbgrader(course.root, "autograde", AID, "--create")
+    log = proc.stdout + proc.stderr
+    assert (course.root / "_grading" / "gradebook.db").read_bytes().startswith(b"SQLite format 3")
+    assert solution.stat().st_mode == mode, "root chmodded a file through a link"
+    assert _snapshot(course.root) == before, "a course file outside the grader's folders changed"
+    grades = course.read_grades(AID)
+    total = grades["correct"].max_score
+    assert grades["correct"].score == total > 0 and grades["release"].score == 0
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url) as gb:
+        for name in [*cases, "linked-folder"]:
+            reason = cases[name].reason if name in cases else "a symbolic link"
+            assert f"GRADEKIT REFUSED {name}/{AID}: " in log, (name, log[-3000:])
+            line = next(ln for ln in log.splitlines() if f"GRADEKIT REFUSED {name}/{AID}: " in ln)
+            assert reason in line, line
+            assert grades[name].score == 0 and grades[name].max_score == total, name
+            sub = gb.find_submission(AID, name)
+            assert all(g.needs_manual_grade for nb in sub.notebooks for g in nb.grades), name
+            assert not (course.root / "_grading" / "autograded" / name).exists(), name
+
+
 def test_new_instructor_path_on_a_fresh_clone(tmp_path):
     """README's commands, typed on a fresh clone, with a due date set first and late penalty 'zero'."""
     root = tmp_path / "clone"

@@ -140,3 +140,35 @@ def test_notebook_that_is_a_folder_and_too_many_files_are_refused(tmp_path):
     subs = {s.student: s for s in find_submissions(tmp_path, "ex01")}
     assert "the notebook ex01.ipynb is a folder" in subs["alice"].problem
     assert f"at most {MAX_FILES}" in subs["bob"].problem
+
+
+def test_submitted_folder_check_follows_no_link(tmp_path):
+    """What plain `nbgrader autograde` checks first (gradekit.submissions.require_regular_submissions)."""
+    from gradekit.submissions import check_submitted_folder
+
+    def folder(student: str) -> "os.PathLike":
+        path = tmp_path / "submitted" / student / "ex01"
+        path.mkdir(parents=True)
+        (path / "ex01.ipynb").write_text("{}")
+        return path
+
+    assert check_submitted_folder(folder("ok")) == ""
+    secret = tmp_path / "gradebook.db"
+    secret.write_text("secret")
+    (folder("link") / "ex02.ipynb").symlink_to(secret)
+    assert "ex02.ipynb: a symbolic link" in check_submitted_folder(tmp_path / "submitted" / "link" / "ex01")
+    os.link(secret, folder("hard") / "data.csv")
+    assert "a hard link" in check_submitted_folder(tmp_path / "submitted" / "hard" / "ex01")
+    os.mkfifo(folder("fifo") / "pipe")
+    assert "a FIFO" in check_submitted_folder(tmp_path / "submitted" / "fifo" / "ex01")
+    many = folder("many")
+    for i in range(MAX_FILES + 5):
+        (many / f"f{i}.txt").write_text("x")
+    assert f"at most {MAX_FILES}" in check_submitted_folder(many)
+    # the student's folder or the assignment's folder itself a link: refused without looking inside
+    (tmp_path / "submitted" / "linked").symlink_to(tmp_path / "submitted" / "ok")
+    assert "a symbolic link" in check_submitted_folder(tmp_path / "submitted" / "linked" / "ex01")
+    (tmp_path / "submitted" / "inner").mkdir()
+    (tmp_path / "submitted" / "inner" / "ex01").symlink_to(tmp_path / "submitted" / "ok" / "ex01")
+    assert "a symbolic link" in check_submitted_folder(tmp_path / "submitted" / "inner" / "ex01")
+    assert secret.read_text() == "secret"
