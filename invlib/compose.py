@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from invlib.errors import InvalidInputError, NonFiniteResultError, StaleInverseWarning
+from invlib.errors import InvalidInputError, NonFiniteResultError, NotInvertibleError, StaleInverseWarning
 from invlib.validation import all_finite, check_dtype_device, check_finite, check_tensor, format_shape, where
 
 __all__ = ["BuildOptions", "InverseLayer", "IdentityInverse", "InverseModel", "iter_layers"]
@@ -120,7 +120,10 @@ class InverseLayer(nn.Module):
         r""":math:`\log|\det J_{f_l}(x)|` of the *forward* layer at its input ``x`` (``y = f_l(x)`` is
         its output, the inverse's input), shape ``(batch,)``: one value per sample (dim 0).
         See the convention in :mod:`invlib.compose`."""
-        raise NotImplementedError(f"{self.where}: log|det J| is not available for this layer")
+        raise NotInvertibleError(
+            self.path, self.layer, "log|det J| is not defined for this layer's inverse (its Jacobian is not "
+            "square, e.g. a widening layer inverted on its image, or the inverse is only a least-squares one)",
+            "use square, exactly invertible layers (or couplings) where a density is needed")
 
     def extra_repr(self) -> str:
         return f"path={self.path!r}, layer={self.layer}"

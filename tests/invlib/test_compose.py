@@ -199,3 +199,17 @@ def test_iter_layers_expands_nested_sequentials_in_forward_order_with_their_path
     assert dict(model.named_modules())["2.1"] is dict(iter_layers(model))["2.1"]
     leaf = nn.Linear(2, 2)
     assert list(iter_layers(leaf)) == [("", leaf)]
+
+
+# --- outsider findings --------------------------------------------------------------------------
+def test_log_det_of_a_non_square_block_is_a_typed_error() -> None:
+    # a widening Linear + ReLU (inverted range-aware) used to raise a bare NotImplementedError
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 6), nn.ReLU()).double()
+    with torch.no_grad():
+        model[0].bias.fill_(10.0)   # every unit active: every sample recoverable
+    inv = invlib.inverse(model)
+    y = model(torch.randn(4, 3, dtype=torch.float64)).detach()
+    torch.testing.assert_close(model(inv(y)), y)
+    with pytest.raises(invlib.NotInvertibleError, match=r"log\|det J\| is not defined"):
+        inv.inverse_and_log_abs_det(y)
