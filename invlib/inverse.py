@@ -194,10 +194,16 @@ _NOT_INVERTIBLE: list[tuple[tuple[type, ...], Callable[[nn.Module], str], str]] 
 
 def _unsupported(path: str, module: nn.Module) -> UnsupportedLayerError:
     name = type(module).__name__
+    inner = [child for child, sub in module.named_children() if isinstance(sub, nn.Sequential)]
+    hint = ""
+    if inner:
+        owner = "model" + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in path.split(".") if p)
+        hint = (f"; if its forward only runs its nn.Sequential '{inner[0]}', invert that: "
+                f"invlib.inverse({owner}.{inner[0]})")
     return UnsupportedLayerError(
         path, name, SUPPORTED,
         f"give {name} an inverse(y) method, rewrite it as an nn.Sequential of supported layers, "
-        "or use invlib.optimize_inverse")
+        f"or use invlib.optimize_inverse{hint}")
 
 
 def _build_module_inverse(module: nn.Module, path: str, opts: BuildOptions) -> InverseLayer:

@@ -552,3 +552,16 @@ def test_compiled_model_is_inverted_through_its_original_module() -> None:
     with torch.no_grad():
         y = model(x)
     torch.testing.assert_close(inv(y), x, rtol=0, atol=1e-10)
+
+
+def test_custom_wrapper_around_a_sequential_points_at_the_sequential() -> None:
+    class Wrapper(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(4, 4), nn.Tanh())
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.net(x)
+
+    with pytest.raises(invlib.UnsupportedLayerError, match=r"invlib\.inverse\(model\.net\)"):
+        invlib.inverse(Wrapper())
