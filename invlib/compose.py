@@ -110,7 +110,11 @@ class InverseLayer(nn.Module):
         )
 
     def channels_first_shape(self, shape: torch.Size, c_out: int, c_in: int, n_spatial: int) -> torch.Size:
-        """Check ``y`` is ``(N, c_out, *spatial)`` with ``n_spatial`` spatial dims; ``x`` is ``(N, c_in, *spatial)``."""
+        """Check ``y`` is ``(N, c_out, *spatial)`` with ``n_spatial`` spatial dims (or unbatched
+        ``(c_out, *spatial)``, as torch's convolutions accept); ``x`` is ``(N, c_in, *spatial)``
+        (or ``(c_in, *spatial)``)."""
+        if len(shape) == n_spatial + 1 and shape[0] == c_out:
+            return torch.Size((c_in,) + tuple(shape[1:]))
         if len(shape) != n_spatial + 2 or shape[1] != c_out:
             spatial = ", ".join(["..."] * n_spatial)
             raise self.shape_error(f"(N, {c_out}, {spatial}) ({c_out} channels)", shape)

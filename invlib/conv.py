@@ -34,6 +34,7 @@ non-overlapping patch, :math:`y_{:,p} = M\,\mathrm{vec}(x_{\text{patch } p}) + b
 from __future__ import annotations
 
 import itertools
+import functools
 import math
 
 import torch
@@ -118,6 +119,16 @@ def conv_channel_matrix(weight: Tensor, groups: int) -> Tensor:
     return torch.block_diag(*[w[g * out_g:(g + 1) * out_g] for g in range(groups)])
 
 
+def _accepts_unbatched(forward):
+    """Let a conv inverse's ``forward(y)`` take an unbatched ``(C, *spatial)`` ``y``, as torch's convs do."""
+    @functools.wraps(forward)
+    def wrapper(self, y: Tensor) -> Tensor:
+        if y.ndim == self.n_spatial + 1:
+            return forward(self, y.unsqueeze(0)).squeeze(0)
+        return forward(self, y)
+    return wrapper
+
+
 class ChannelMixInverse(InverseLayer):
     r"""Inverse of a 1x1 ``ConvNd`` (kernel 1, stride 1, padding 0): at every position
     :math:`y_{:,p} = M x_{:,p} + b`, so :math:`x_{:,p} = M^{-1}(y_{:,p} - b)` (or :math:`M^{+}`),
@@ -156,6 +167,7 @@ class ChannelMixInverse(InverseLayer):
     def check_shape(self, shape: torch.Size) -> torch.Size:
         return self.channels_first_shape(shape, self.c_out, self.c_in, self.n_spatial)
 
+    @_accepts_unbatched
     def forward(self, y: Tensor) -> Tensor:
         return self._conv(y, self.kernel, self.neg_shift)
 
@@ -269,6 +281,7 @@ class CircularConvInverse(InverseLayer):
     def check_shape(self, shape: torch.Size) -> torch.Size:
         return self.channels_first_shape(shape, self.c_out, self.c_in, self.n_spatial)
 
+    @_accepts_unbatched
     def forward(self, y: Tensor) -> Tensor:
         size = tuple(y.shape[2:])
         kinv, _ = self._factor(size, y.dtype, y.device)
@@ -344,8 +357,10 @@ class PatchConvInverse(InverseLayer):
 
     def check_shape(self, shape: torch.Size) -> torch.Size:
         x_shape = self.channels_first_shape(shape, self.c_out, self.c_in, self.n_spatial)
-        return x_shape[:2] + torch.Size(n * k for n, k in zip(shape[2:], self.kernel_size))
+        d = self.n_spatial
+        return x_shape[:-d] + torch.Size(n * k for n, k in zip(shape[-d:], self.kernel_size))
 
+    @_accepts_unbatched
     def forward(self, y: Tensor) -> Tensor:
         if self.bias is not None:
             y = y - self.bias.reshape((1, -1) + (1,) * self.n_spatial)
@@ -400,12 +415,14 @@ class TransposedPatchConvInverse(InverseLayer):
 
     def check_shape(self, shape: torch.Size) -> torch.Size:
         x_shape = self.channels_first_shape(shape, self.c_out, self.c_in, self.n_spatial)
-        if any(n % k for n, k in zip(shape[2:], self.kernel_size)):
+        d = self.n_spatial
+        if any(n % k for n, k in zip(shape[-d:], self.kernel_size)):
             raise self.shape_error(
                 f"(N, {self.c_out}, ...) with every spatial size a multiple of the kernel/stride "
                 f"{self.kernel_size}", shape)
-        return x_shape[:2] + torch.Size(n // k for n, k in zip(shape[2:], self.kernel_size))
+        return x_shape[:-d] + torch.Size(n // k for n, k in zip(shape[-d:], self.kernel_size))
 
+    @_accepts_unbatched
     def forward(self, y: Tensor) -> Tensor:
         if self.bias is not None:
             y = y - self.bias.reshape((1, -1) + (1,) * self.n_spatial)

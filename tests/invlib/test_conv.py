@@ -255,3 +255,22 @@ def test_transposed_conv_with_kernel_equal_to_stride_round_trips(make, x_shape) 
 def test_transposed_conv_refusals_say_why(layer: nn.Module, match: str) -> None:
     with pytest.raises(invlib.NotInvertibleError, match=match):
         invlib.inverse(layer)
+
+
+# --- outsider findings: unbatched inputs, as torch's convolutions accept them -------------------
+@pytest.mark.parametrize("make, x_shape", [
+    (lambda: nn.Conv1d(4, 4, 3, padding=1, padding_mode="circular"), (4, 10)),
+    (lambda: nn.Conv2d(4, 4, 1), (4, 5, 5)),
+    (lambda: nn.Conv2d(4, 16, 2, stride=2), (4, 6, 4)),
+    (lambda: nn.ConvTranspose2d(16, 4, 2, stride=2), (16, 3, 2)),
+])
+def test_unbatched_conv_input_round_trips(make, x_shape) -> None:
+    # the forward accepts (C, *spatial); the inverse used to refuse its output: "expected (N, 4, ...)"
+    torch.manual_seed(0)
+    layer = make().double()
+    x = torch.randn(x_shape, dtype=torch.float64)
+    with torch.no_grad():
+        y = layer(x)
+    out = invlib.inverse(layer)(y)
+    assert out.shape == x.shape
+    torch.testing.assert_close(out, x, rtol=0, atol=1e-10)
