@@ -34,6 +34,8 @@ for :math:`y = f(x)`:
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -131,6 +133,27 @@ class InverseLayer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"path={self.path!r}, layer={self.layer}"
+
+
+_INVLIB_DIR = os.path.dirname(os.path.abspath(__file__))
+_TORCH_NN_DIR = os.path.dirname(os.path.abspath(nn.Module.__call__.__code__.co_filename))
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside invlib and ``torch.nn``'s module machinery.
+
+    A warning then names the user's line (``inv(y)``), and Python's default once-per-location
+    filter shows it for every such line, not once per session for invlib's own line.
+    """
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None:
+        path = os.path.abspath(frame.f_code.co_filename)
+        if not (path.startswith(_INVLIB_DIR + os.sep) or path.startswith(_TORCH_NN_DIR + os.sep)):
+            return level
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def unwrap_compiled(model: nn.Module) -> nn.Module:
@@ -305,7 +328,7 @@ class InverseModel(nn.Module):
             "the model's weights changed after invlib.inverse(model) built this inverse; "
             "it still inverts the old weights: call invlib.inverse(model) again",
             StaleInverseWarning,
-            stacklevel=3,
+            stacklevel=_caller_stacklevel(),
         )
 
     def expected_input_shape(self, y_shape: Sequence[int]) -> torch.Size:

@@ -213,3 +213,24 @@ def test_log_det_of_a_non_square_block_is_a_typed_error() -> None:
     torch.testing.assert_close(model(inv(y)), y)
     with pytest.raises(invlib.NotInvertibleError, match=r"log\|det J\| is not defined"):
         inv.inverse_and_log_abs_det(y)
+
+
+def test_stale_warning_points_at_the_callers_line_so_each_stale_inverse_warns() -> None:
+    # the warning's location used to be compose.py's own line, so under Python's default filter
+    # (once per location) only the first stale inverse of a session ever warned
+    def stale_pair() -> tuple[InverseModel, torch.Tensor]:
+        model = nn.Sequential(nn.Linear(3, 3), nn.Tanh())
+        inv = invlib.inverse(model)
+        with torch.no_grad():
+            model[0].weight.mul_(2.0)
+        return inv, torch.zeros(2, 3)
+
+    (inv_a, y_a), (inv_b, y_b) = stale_pair(), stale_pair()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        inv_a(y_a)
+        inv_b(y_b)
+        inv_b.inverse_and_log_abs_det(y_b)      # the same inverse warns once
+    stale = [w for w in caught if issubclass(w.category, invlib.StaleInverseWarning)]
+    assert len(stale) == 2
+    assert all(w.filename == __file__ for w in stale), [w.filename for w in stale]
