@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from invlib.compose import BuildOptions, InverseLayer, per_sample_sum
+from invlib.compose import BuildOptions, InverseLayer, _caller_stacklevel, per_sample_sum
 from invlib.errors import DomainError, NotInvertibleError, SaturationWarning
 
 __all__ = [
@@ -213,7 +213,7 @@ class ActivationInverse(InverseLayer):
             f"clamped {n_bad} of {y.numel()} entries of y into {self.interval}, the range of "
             f"{self.layer}{at}; their preimages are bounds, not true preimages",
             SaturationWarning,
-            stacklevel=4,
+            stacklevel=_caller_stacklevel(),
         )
         return torch.clamp(y, min=lo_in, max=hi_in)
 

@@ -237,3 +237,11 @@ def test_non_finite_hyperparameters_are_refused_when_the_inverse_is_built(layer:
     # a NaN slope/alpha/beta used to build an inverse; the failure surfaced later as "y contains NaN"
     with pytest.raises(invlib.NotInvertibleError, match=rf"{name} = (nan|inf) is not a finite number"):
         invlib.inverse(nn.Sequential(nn.Linear(3, 3), layer))
+
+
+def test_saturation_warning_names_the_callers_line() -> None:
+    # it used to name torch/nn/modules/module.py, a line inside torch
+    inv = invlib.inverse(nn.Sequential(nn.Linear(3, 3), nn.Tanh()), clamp=True)
+    with pytest.warns(invlib.SaturationWarning) as caught:
+        inv(torch.full((2, 3), 1.5))
+    assert caught[0].filename == __file__
