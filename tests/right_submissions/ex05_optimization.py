@@ -109,3 +109,48 @@ RIGHT = {
         },
     },
 }
+
+RIGHT["experiment_testkit_affine_growth_from_counts_pixel_loop_tv_parameter_gd"] = {
+    "replace": {
+        "cond-solution": (
+            "from gradekit.testkit import Affine\n"
+            "\n"
+            "def gd_steps_for_condition(kappa, tol=1e-8):\n"
+            "    A = torch.diag(torch.tensor([1.0, 1.0 / kappa ** 0.5], dtype=torch.float64))\n"
+            "    f = Affine(A)\n"
+            "    x, k = gd_inverse(f, f(torch.ones(2, dtype=torch.float64)), torch.zeros(2, dtype=torch.float64),\n"
+            "                      lr=1.0, tol=tol, max_iter=5000)\n"
+            "    return int(k)\n"
+            "\n"
+            "counts = [gd_steps_for_condition(k) for k in (4, 16, 64, 256)]\n"
+            "ratio = counts[-1] / counts[-2]\n"
+            "STEPS_GROWTH = min([('constant', 1), ('sqrt', 2), ('linear', 4), ('quadratic', 16)],\n"
+            "                   key=lambda c: abs(c[1] - ratio))[0]\n"),
+        # computed in float32 when the images are float32 (the task asks for the input's dtype), else float64
+        "tv-solution": (
+            "def total_variation(images):\n"
+            "    n, H, W = images.shape\n"
+            "    tv = torch.zeros(n, dtype=images.dtype)\n"
+            "    for i in range(H):\n"
+            "        for j in range(W):\n"
+            "            if i + 1 < H:\n"
+            "                tv = tv + (images[:, i + 1, j] - images[:, i, j]).abs()\n"
+            "            if j + 1 < W:\n"
+            "                tv = tv + (images[:, i, j + 1] - images[:, i, j]).abs()\n"
+            "    return tv\n"),
+        "gd-solution": (
+            "def gd_inverse(f, y, x0, lr=0.1, tol=1e-8, max_iter=1000):\n"
+            "    x = torch.nn.Parameter(x0.detach().clone())\n"
+            "    steps = 0\n"
+            "    while steps < max_iter:\n"
+            "        r = f(x) - y\n"
+            "        if torch.linalg.vector_norm(r.detach().flatten()) <= tol:\n"
+            "            break\n"
+            "        loss = 0.5 * torch.sum(r * r)\n"
+            "        (grad,) = torch.autograd.grad(loss, [x])\n"
+            "        with torch.no_grad():\n"
+            "            x.sub_(lr * grad)\n"
+            "        steps += 1\n"
+            "    return x.detach().clone(), steps\n"),
+    },
+}

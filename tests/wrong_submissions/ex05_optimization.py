@@ -16,7 +16,7 @@ WRONG = {
             "        (g,) = torch.autograd.grad(0.5 * (r**2).sum(), x)\n"
             "        x = (x + lr * g).detach()\n"
             "    return x.detach(), max_iter\n")},
-        "loses": ["gd-test-basic", "gd-test-stopping"],
+        "loses": ["gd-test-basic", "gd-test-stopping", "cond-test"],
     },
     "gd_no_convergence_check": {
         "replace": {"gd-solution": _GD_HEAD + (
@@ -26,7 +26,7 @@ WRONG = {
             "        (g,) = torch.autograd.grad(0.5 * (r**2).sum(), x)\n"
             "        x = (x - lr * g).detach()\n"
             "    return x.detach(), max_iter\n")},
-        "loses": ["gd-test-stopping"],
+        "loses": ["gd-test-stopping", "cond-test"],
     },
     "gd_checks_after_the_step": {
         "replace": {"gd-solution": _GD_HEAD + (
@@ -38,7 +38,7 @@ WRONG = {
             "        if torch.linalg.norm(f(x) - y) <= tol:\n"
             "            return x, k\n"
             "    return x.detach(), max_iter\n")},
-        "loses": ["gd-test-stopping"],
+        "loses": ["gd-test-stopping", "cond-test"],
     },
     "gn_solves_with_J_instead_of_normal_equations": {
         "replace": {"gn-solution": (
@@ -96,3 +96,174 @@ WRONG = {
         "loses": ["restart-test"],
     },
 }
+
+
+def _gd(loss="0.5 * (r**2).sum()", check="torch.linalg.norm(r.detach()) <= tol", step="x - lr * g",
+        head="    x = x0.detach().clone()\n", loop="range(max_iter)", tail="    return x.detach(), max_iter\n"):
+    return (
+        "def gd_inverse(f, y, x0, lr=0.1, tol=1e-8, max_iter=1000):\n"
+        + head
+        + f"    for k in {loop}:\n"
+        "        x.requires_grad_(True)\n"
+        "        r = f(x) - y\n"
+        f"        if {check}:\n"
+        "            return x.detach(), k\n"
+        f"        (g,) = torch.autograd.grad({loss}, x)\n"
+        f"        x = ({step}).detach()\n"
+        + tail)
+
+
+def _gn(body):
+    return ("def gauss_newton_step(f, x, y):\n"
+            "    x = x.detach()\n"
+            "    J = torch.autograd.functional.jacobian(f, x)\n"
+            "    r = f(x).detach() - y\n" + body)
+
+
+def _tv(body):
+    return "def total_variation(images):\n" + body
+
+
+def _restart(resid, better="r < best_r"):
+    return ("def best_of_restarts(f, y, solver, starts):\n"
+            "    best_x, best_r = None, float('inf')\n"
+            "    for x0 in starts:\n"
+            "        x = solver(f, y, x0)\n"
+            f"        r = float({resid})\n"
+            f"        if {better}:\n"
+            "            best_x, best_r = x, r\n"
+            "    return best_x, best_r\n")
+
+
+def _cond(s="kappa ** -0.5", y="f(torch.ones(2, dtype=torch.float64))", call="lr=1.0, tol=tol", growth='"linear"'):
+    return ("def gd_steps_for_condition(kappa, tol=1e-8):\n"
+            f"    s = torch.tensor([1.0, {s}], dtype=torch.float64)\n"
+            "    f = lambda x: s * x\n"
+            f"    y = {y}\n"
+            f"    _, steps = gd_inverse(f, y, torch.zeros(2, dtype=torch.float64), {call}, max_iter=5_000)\n"
+            "    return steps\n"
+            f"STEPS_GROWTH = {growth}\n")
+
+
+WRONG.update({
+    # --- Part A, gd-test-basic / gd-test-stopping: all pass the visible tests ---
+    "gd_mean_loss_instead_of_sum": {  # mse_loss: the mean with no half, 2/d times the gradient (d = 2 happens to agree)
+        "replace": {"gd-solution": _gd(loss="torch.nn.functional.mse_loss(f(x), y)")},
+        "loses": ["gd-test-basic", "gd-test-stopping"],
+    },
+    "gd_ignores_lr": {
+        "replace": {"gd-solution": _gd(step="x - 0.1 * g")},
+        "loses": ["gd-test-basic", "gd-test-stopping", "cond-test"],
+    },
+    "gd_loss_without_the_half": {
+        "replace": {"gd-solution": _gd(loss="(r**2).sum()")},
+        "loses": ["gd-test-basic", "gd-test-stopping", "cond-test"],
+    },
+    "gd_one_step_more_than_max_iter": {
+        "replace": {"gd-solution": _gd(loop="range(max_iter + 1)")},
+        "loses": ["gd-test-basic"],
+    },
+    "gd_float32_inside_cast_back": {
+        "replace": {"gd-solution": _gd(head="    x = x0.detach().clone().float()\n    y = y.float()\n",
+                                       tail="    return x.detach().to(x0.dtype), max_iter\n").replace(
+            "return x.detach(), k", "return x.detach().to(x0.dtype), k")},
+        "loses": ["gd-test-basic", "gd-test-stopping", "cond-test"],
+    },
+    "gd_stops_on_squared_norm": {
+        "replace": {"gd-solution": _gd(check="(r.detach() ** 2).sum() <= tol")},
+        "loses": ["gd-test-basic", "gd-test-stopping", "cond-test"],
+    },
+    "gd_stops_on_largest_entry": {
+        "replace": {"gd-solution": _gd(check="r.detach().abs().max() <= tol")},
+        "loses": ["gd-test-basic", "gd-test-stopping"],
+    },
+    "gd_stops_on_rms": {
+        "replace": {"gd-solution": _gd(check="r.detach().pow(2).mean().sqrt() <= tol")},
+        "loses": ["gd-test-basic", "gd-test-stopping", "cond-test"],
+    },
+    # --- Part B ---
+    "gn_float32_cast_back": {
+        "replace": {"gn-solution": _gn(
+            "    s = torch.linalg.solve((J.T @ J).float(), (-J.T @ r).float())\n"
+            "    return (x + s.double()).detach()\n")},
+        "loses": ["gn-test-square", "gn-test-tall"],
+    },
+    "gn_fixed_damping": {  # a "safe" Levenberg-Marquardt term: negligible at scale 1, dominant at scale 1e-8
+        "replace": {"gn-solution": _gn(
+            "    s = torch.linalg.solve(J.T @ J + 1e-8 * torch.eye(x.shape[0], dtype=x.dtype), -J.T @ r)\n"
+            "    return x + s\n")},
+        "loses": ["gn-test-square", "gn-test-tall"],
+    },
+    "gn_returns_the_step_not_the_point": {  # the visible cases start from x = 0, where x + s == s
+        "replace": {"gn-solution": _gn("    return torch.linalg.solve(J.T @ J, -J.T @ r)\n")},
+        "loses": ["gn-test-square", "gn-test-tall"],
+    },
+    "gn_pinv_absolute_cutoff": {
+        "replace": {"gn-solution": _gn("    return x - torch.linalg.pinv(J, atol=1e-6) @ r\n")},
+        "loses": ["gn-test-square", "gn-test-tall"],
+    },
+    "gn_solves_the_top_square_block": {  # exact for consistent systems, wrong for least squares
+        "replace": {"gn-solution": _gn("    d = x.shape[0]\n    return x + torch.linalg.solve(J[:d], -r[:d])\n")},
+        "loses": ["gn-test-tall"],
+    },
+    # --- Part C ---
+    "tv_abs_after_the_sum": {
+        "replace": {"tv-solution": _tv(
+            "    down = (images[:, 1:, :] - images[:, :-1, :]).sum(dim=(1, 2)).abs()\n"
+            "    across = (images[:, :, 1:] - images[:, :, :-1]).sum(dim=(1, 2)).abs()\n"
+            "    return down + across\n")},
+        "loses": ["tv-test"],
+    },
+    "tv_float32_cast_back": {
+        "replace": {"tv-solution": _tv(
+            "    u = images.float()\n"
+            "    tv = (u[:, 1:] - u[:, :-1]).abs().sum(dim=(1, 2)) + (u[:, :, 1:] - u[:, :, :-1]).abs().sum(dim=(1, 2))\n"
+            "    return tv.to(images.dtype)\n")},
+        "loses": ["tv-test"],
+    },
+    "tv_wraps_around": {  # torch.roll pairs the last row with the first: extra jumps, zero for the visible cases
+        "replace": {"tv-solution": _tv(
+            "    down = (torch.roll(images, -1, dims=1) - images).abs().sum(dim=(1, 2))\n"
+            "    across = (torch.roll(images, -1, dims=2) - images).abs().sum(dim=(1, 2))\n"
+            "    return (down + across) / 2\n")},
+        "loses": ["tv-test"],
+    },
+    # --- Part D ---
+    "restart_ties_keep_the_latest": {
+        "replace": {"restart-solution": _restart("torch.linalg.norm(f(x) - y)", better="r <= best_r")},
+        "loses": ["restart-test"],
+    },
+    "restart_squared_residual": {
+        "replace": {"restart-solution": _restart("((f(x) - y) ** 2).sum()")},
+        "loses": ["restart-test"],
+    },
+    "restart_largest_entry_residual": {
+        "replace": {"restart-solution": _restart("(f(x) - y).abs().max()")},
+        "loses": ["restart-test"],
+    },
+    "restart_rms_residual": {
+        "replace": {"restart-solution": _restart("((f(x) - y) ** 2).mean().sqrt()")},
+        "loses": ["restart-test"],
+    },
+    # --- Part E (experiment) ---
+    "cond_kappa_on_J_not_JtJ": {  # s = (1, 1/kappa): cond(J) = kappa, so cond(J^T J) = kappa**2
+        "replace": {"cond-solution": _cond(s="1.0 / kappa")},
+        "loses": ["cond-test"],
+    },
+    "cond_ignores_tol": {
+        "replace": {"cond-solution": _cond(call="lr=1.0, tol=1e-8")},
+        "loses": ["cond-test"],
+    },
+    "cond_random_target": {
+        "replace": {"cond-solution": _cond(y="f(torch.randn(2, dtype=torch.float64))")},
+        "loses": ["cond-test"],
+    },
+    "cond_growth_sqrt": {
+        "replace": {"cond-solution": _cond(growth='"sqrt"')},
+        "loses": ["cond-test"],
+    },
+    "cond_default_lr": {
+        "replace": {"cond-solution": _cond(call="tol=tol")},
+        "loses": ["cond-test"],
+    },
+})
