@@ -103,3 +103,40 @@ RIGHT = {
         },
     },
 }
+
+RIGHT["global_rng_quantile_loop_latent_per_row"] = {
+    "replace": {
+        # torch.manual_seed(seed) + the default generator draws the same numbers as a fresh seeded Generator
+        "ood-solution": (
+            "def median_noisy_error(encoder, decoder, X, sigma, seed):\n"
+            "    torch.manual_seed(seed)\n"
+            "    x_in = X.clone()\n"
+            "    x_in.add_(sigma * torch.randn(X.shape, dtype=X.dtype))\n"
+            "    with torch.no_grad():\n"
+            "        x_hat = decoder(encoder(x_in))\n"
+            "    e = torch.linalg.vector_norm(x_hat - x_in, dim=1) / torch.linalg.vector_norm(x_in, dim=1)\n"
+            "    return torch.quantile(e.double(), 0.5).item()\n"
+            "\n"
+            "clean = median_noisy_error(ENC, DEC, X, 0.0, 0)\n"
+            "SIGMA_DOUBLES = next(s for s in SIGMAS if median_noisy_error(ENC, DEC, X, s, 0) >= 2 * clean)\n"),
+        # Adam is elementwise and the rows do not interact: one optimiser per start gives the same iterates
+        "latent-solution": (
+            "def recover_latent(G, x, z_starts, steps=300, lr=0.05):\n"
+            "    best = None\n"
+            "    for i in range(z_starts.shape[0]):\n"
+            "        z = z_starts[i:i + 1].detach().clone().requires_grad_(True)\n"
+            "        opt = torch.optim.Adam([z], lr=lr)\n"
+            "        for _ in range(steps):\n"
+            "            opt.zero_grad()\n"
+            "            ((G(z) - x) ** 2).sum().backward()\n"
+            "            opt.step()\n"
+            "        with torch.no_grad():\n"
+            "            r = float(torch.linalg.norm(G(z)[0] - x))\n"
+            "        if best is None or r < best[1]:\n"
+            "            best = (z.detach()[0], r)\n"
+            "    return best\n"),
+        "relerr-solution": (
+            "def relative_error(x_hat, x):\n"
+            "    return torch.sqrt(((x_hat - x) ** 2).sum(dim=1)) / torch.sqrt((x ** 2).sum(dim=1))\n"),
+    },
+}
