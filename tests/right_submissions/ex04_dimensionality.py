@@ -84,4 +84,58 @@ RIGHT = {
                 "    return sum(flags) / float(len(flags))\n"),
         },
     },
+    "lstsq_default_driver_normal_equations_loop_trials_scipy_binom": {
+        "replace": {
+            "pinv-solution": (
+                "def pinv_inverse(W, b, y):\n"
+                "    # gelsy (the CPU default) returns the minimum-norm solution when W is wide\n"
+                "    return torch.linalg.lstsq(W, (y - b).T).solution.T\n"),
+            "relu-solution": (
+                "def relu_layer_inverse(W, b, y):\n"
+                "    mask = y > 0\n"
+                "    A, r = W[mask], (y - b)[mask]\n"
+                "    n = W.shape[1]\n"
+                "    rank = int(torch.linalg.matrix_rank(A)) if A.shape[0] else 0\n"
+                "    if rank != n:\n"
+                "        raise ValueError(f'{A.shape[0]} active units span rank {rank}; {n} are needed')\n"
+                "    return torch.linalg.solve(A.T @ A, A.T @ r)  # the normal equations\n"),
+            "width-solution": (
+                "import scipy.stats\n\n"
+                "def predicted_recoverable_fraction(m, n):\n"
+                "    return float(scipy.stats.binom.sf(n - 1, m, 0.5))\n\n\n"
+                "def measured_recoverable_fraction(m, n, trials, seed):\n"
+                "    torch.manual_seed(seed)\n"
+                "    W = torch.randn(trials, m, n, dtype=torch.float64)\n"
+                "    X = torch.randn(trials, n, dtype=torch.float64)\n"
+                "    zero = torch.zeros(m, dtype=torch.float64)\n"
+                "    hits = sum(recoverable_fraction(W[t], zero, X[t:t + 1]) for t in range(trials))\n"
+                "    return hits / trials\n\n\n"
+                "SMALLEST_M_99 = min(m for m in range(8, 100) if predicted_recoverable_fraction(m, 8) >= 0.99)\n"),
+        },
+    },
+    "exact_fractions_and_active_unit_counts": {
+        "replace": {
+            "rate-solution": (
+                "def recoverable_fraction(W, b, X):\n"
+                "    act = (X @ W.T + b) > 0\n"
+                "    n = W.shape[1]\n"
+                "    good = 0\n"
+                "    for row in act:\n"
+                "        s = torch.linalg.svdvals(W[row]) if row.any() else torch.zeros(0, dtype=W.dtype)\n"
+                "        good += int(s.numel() == n and s[-1] > s[0] * max(W.shape) * torch.finfo(W.dtype).eps)\n"
+                "    return good / act.shape[0]\n"),
+            "width-solution": (
+                "from fractions import Fraction\n\n"
+                "def predicted_recoverable_fraction(m, n):\n"
+                "    return float(sum(Fraction(math.comb(m, j), 2 ** m) for j in range(n, m + 1)))\n\n\n"
+                "def measured_recoverable_fraction(m, n, trials, seed):\n"
+                "    torch.manual_seed(seed)\n"
+                "    W = torch.randn(trials, m, n, dtype=torch.float64)\n"
+                "    X = torch.randn(trials, n, dtype=torch.float64)\n"
+                "    # any n rows of a Gaussian W are independent: counting active units is the rank test\n"
+                "    active = torch.einsum('tmn,tn->tm', W, X) > 0\n"
+                "    return (active.sum(dim=1) >= n).sum().item() / trials\n\n\n"
+                "SMALLEST_M_99 = 27\n"),
+        },
+    },
 }

@@ -35,7 +35,7 @@ WRONG = {
             "def relu_layer_inverse(W, b, y):\n"
             "    active = y > 0\n"
             "    if int(torch.linalg.matrix_rank(W[active])) < W.shape[1]:\n"
-            "        raise ValueError('not enough active units')\n"
+            "        raise ValueError(f'{int(active.sum())} active units, {W.shape[1]} needed')\n"
             "    return torch.linalg.lstsq(W[active], y[active].unsqueeze(-1)).solution.squeeze(-1)\n"
         )},
         "loses": ["relu-test"],
@@ -68,5 +68,237 @@ WRONG = {
             "    return ok / X.shape[0]\n"
         )},
         "loses": ["rate-test"],
+    },
+    # ---- Part A (pinv-wide-test, pinv-tall-test): mistakes the visible tests let through
+    "pinv_transpose_over_squared_frobenius_norm": {
+        "replace": {"pinv-solution": (
+            "def pinv_inverse(W, b, y):\n"
+            "    return (y - b) @ W / (W ** 2).sum()  # W^+ = W^T / ||W||^2, as for a single row\n"
+        )},
+        "loses": ["pinv-wide-test", "pinv-tall-test"],
+    },
+    "pinv_absolute_singular_value_cutoff": {
+        "replace": {"pinv-solution": (
+            "def pinv_inverse(W, b, y):\n"
+            "    U, S, Vh = torch.linalg.svd(W, full_matrices=False)\n"
+            "    keep = S > 1e-10\n"
+            "    return ((y - b) @ U[:, keep] / S[keep]) @ Vh[keep]\n"
+        )},
+        "loses": ["pinv-wide-test", "pinv-tall-test"],
+    },
+    "pinv_always_float64": {
+        "replace": {"pinv-solution": (
+            "def pinv_inverse(W, b, y):\n"
+            "    return (y.double() - b.double()) @ torch.linalg.pinv(W.double()).T\n"
+        )},
+        "loses": ["pinv-wide-test", "pinv-tall-test"],
+    },
+    "pinv_subtracts_bias_in_place": {
+        "replace": {"pinv-solution": (
+            "def pinv_inverse(W, b, y):\n"
+            "    y -= b\n"
+            "    return y @ torch.linalg.pinv(W).T\n"
+        )},
+        "loses": ["pinv-wide-test", "pinv-tall-test"],
+    },
+    # ---- Part B (relu-test, relu-edge-test)
+    "relu_square_solve_on_first_n_active_rows": {
+        "replace": {"relu-solution": (
+            "def relu_layer_inverse(W, b, y):\n"
+            "    active = y > 0\n"
+            "    n = W.shape[1]\n"
+            "    rank = int(torch.linalg.matrix_rank(W[active])) if active.any() else 0\n"
+            "    if rank < n:\n"
+            "        raise ValueError(f'{int(active.sum())} active units of rank {rank}, {n} needed')\n"
+            "    return torch.linalg.solve(W[active][:n], (y - b)[active][:n])  # n equations for n unknowns\n"
+        )},
+        "loses": ["relu-test", "relu-edge-test"],
+    },
+    "relu_absolute_activity_threshold": {
+        "replace": {"relu-solution": (
+            "def relu_layer_inverse(W, b, y):\n"
+            "    active = y > 1e-6  # ignore units that are only numerically positive\n"
+            "    n = W.shape[1]\n"
+            "    rank = int(torch.linalg.matrix_rank(W[active])) if active.any() else 0\n"
+            "    if rank < n:\n"
+            "        raise ValueError(f'{int(active.sum())} active units of rank {rank}, {n} needed')\n"
+            "    return torch.linalg.lstsq(W[active], (y - b)[active, None]).solution[:, 0]\n"
+        )},
+        "loses": ["relu-test", "relu-edge-test"],
+    },
+    "relu_activity_threshold_1e_9": {
+        "replace": {"relu-solution": (
+            "def relu_layer_inverse(W, b, y):\n"
+            "    active = y.abs() > 1e-9  # |y| < 1e-9 is a zero that rounding made positive\n"
+            "    n = W.shape[1]\n"
+            "    rank = int(torch.linalg.matrix_rank(W[active])) if active.any() else 0\n"
+            "    if rank < n:\n"
+            "        raise ValueError(f'{int(active.sum())} active units of rank {rank}, {n} needed')\n"
+            "    return torch.linalg.lstsq(W[active], (y - b)[active, None]).solution[:, 0]\n"
+        )},
+        "loses": ["relu-test"],
+    },
+    "relu_float32_solve": {
+        "replace": {"relu-solution": (
+            "def relu_layer_inverse(W, b, y):\n"
+            "    active = y > 0\n"
+            "    n = W.shape[1]\n"
+            "    rank = int(torch.linalg.matrix_rank(W[active])) if active.any() else 0\n"
+            "    if rank < n:\n"
+            "        raise ValueError(f'{int(active.sum())} active units of rank {rank}, {n} needed')\n"
+            "    A, r = W[active].float(), (y - b)[active].float()\n"
+            "    return torch.linalg.lstsq(A, r[:, None]).solution[:, 0].to(y.dtype)\n"
+        )},
+        "loses": ["relu-test", "relu-edge-test"],
+    },
+    "relu_determinant_exactly_zero": {
+        "replace": {"relu-solution": (
+            "def relu_layer_inverse(W, b, y):\n"
+            "    active = y > 0\n"
+            "    A = W[active]\n"
+            "    if torch.linalg.det(A.T @ A) == 0:\n"
+            "        raise ValueError(f'{int(active.sum())} active units, {W.shape[1]} independent ones needed')\n"
+            "    return torch.linalg.lstsq(A, (y - b)[active, None]).solution[:, 0]\n"
+        )},
+        "loses": ["relu-edge-test"],
+    },
+    "relu_determinant_absolute_threshold": {
+        "replace": {"relu-solution": (
+            "def relu_layer_inverse(W, b, y):\n"
+            "    active = y > 0\n"
+            "    A = W[active]\n"
+            "    if torch.linalg.det(A.T @ A).abs() < 1e-10:\n"
+            "        raise ValueError(f'{int(active.sum())} active units, {W.shape[1]} independent ones needed')\n"
+            "    return torch.linalg.lstsq(A, (y - b)[active, None]).solution[:, 0]\n"
+        )},
+        "loses": ["relu-test", "relu-edge-test"],
+    },
+    "relu_error_message_without_counts": {
+        "replace": {"relu-solution": (
+            "def relu_layer_inverse(W, b, y):\n"
+            "    active = y > 0\n"
+            "    if active.sum() == 0 or int(torch.linalg.matrix_rank(W[active])) < W.shape[1]:\n"
+            "        raise ValueError('x is not determined by the active units')\n"
+            "    return torch.linalg.lstsq(W[active], (y - b)[active, None]).solution[:, 0]\n"
+        )},
+        "loses": ["relu-edge-test"],
+    },
+    # ---- Part C (rate-test)
+    "rate_zero_preactivation_counts_as_active": {
+        "replace": {"rate-solution": (
+            "def recoverable_fraction(W, b, X):\n"
+            "    n, ok = W.shape[1], 0\n"
+            "    for x in X:\n"
+            "        active = (W @ x + b) >= 0\n"
+            "        ok += int(active.sum() >= n and int(torch.linalg.matrix_rank(W[active])) == n)\n"
+            "    return ok / X.shape[0]\n"
+        )},
+        "loses": ["rate-test"],
+    },
+    "rate_rounded_to_two_decimals": {
+        "replace": {"rate-solution": (
+            "def recoverable_fraction(W, b, X):\n"
+            "    n, ok = W.shape[1], 0\n"
+            "    for x in X:\n"
+            "        active = (W @ x + b) > 0\n"
+            "        ok += int(active.sum() >= n and int(torch.linalg.matrix_rank(W[active])) == n)\n"
+            "    return round(ok / X.shape[0], 2)\n"
+        )},
+        "loses": ["rate-test"],
+    },
+    "rate_denominator_only_inputs_with_active_units": {
+        "replace": {"rate-solution": (
+            "def recoverable_fraction(W, b, X):\n"
+            "    n, ok, seen = W.shape[1], 0, 0\n"
+            "    for x in X:\n"
+            "        active = (W @ x + b) > 0\n"
+            "        if not active.any():\n"
+            "            continue  # nothing to invert\n"
+            "        seen += 1\n"
+            "        ok += int(torch.linalg.matrix_rank(W[active])) == n\n"
+            "    return ok / seen\n"
+        )},
+        "loses": ["rate-test"],
+    },
+    "rate_absolute_singular_value_cutoff": {
+        "replace": {"rate-solution": (
+            "def recoverable_fraction(W, b, X):\n"
+            "    n, ok = W.shape[1], 0\n"
+            "    for x in X:\n"
+            "        A = W[(W @ x + b) > 0]\n"
+            "        ok += A.shape[0] > 0 and int((torch.linalg.svdvals(A) > 1e-6).sum()) == n\n"
+            "    return ok / X.shape[0]\n"
+        )},
+        "loses": ["rate-test"],
+    },
+    # ---- Part D (width-test): the experiment
+    "width_one_layer_for_all_trials": {
+        "replace": {"width-solution": (
+            "def predicted_recoverable_fraction(m, n):\n"
+            "    return sum(math.comb(m, j) for j in range(n, m + 1)) / 2 ** m\n\n\n"
+            "def measured_recoverable_fraction(m, n, trials, seed):\n"
+            "    torch.manual_seed(seed)\n"
+            "    W = torch.randn(m, n, dtype=torch.float64)\n"
+            "    X = torch.randn(trials, n, dtype=torch.float64)\n"
+            "    return recoverable_fraction(W, torch.zeros(m, dtype=torch.float64), X)\n\n\n"
+            "SMALLEST_M_99 = 27\n"
+        )},
+        "loses": ["width-test"],
+    },
+    "width_inputs_drawn_before_layers": {
+        "replace": {"width-solution": (
+            "def predicted_recoverable_fraction(m, n):\n"
+            "    return sum(math.comb(m, j) for j in range(n, m + 1)) / 2 ** m\n\n\n"
+            "def measured_recoverable_fraction(m, n, trials, seed):\n"
+            "    torch.manual_seed(seed)\n"
+            "    X = torch.randn(trials, n, dtype=torch.float64)\n"
+            "    W = torch.randn(trials, m, n, dtype=torch.float64)\n"
+            "    active = (W @ X[:, :, None])[:, :, 0] > 0\n"
+            "    return float((torch.linalg.matrix_rank(W * active[:, :, None]) == n).double().mean())\n\n\n"
+            "SMALLEST_M_99 = 27\n"
+        )},
+        "loses": ["width-test"],
+    },
+    "width_ignores_the_seed": {
+        "replace": {"width-solution": (
+            "def predicted_recoverable_fraction(m, n):\n"
+            "    return sum(math.comb(m, j) for j in range(n, m + 1)) / 2 ** m\n\n\n"
+            "def measured_recoverable_fraction(m, n, trials, seed):\n"
+            "    torch.manual_seed(0)\n"
+            "    W = torch.randn(trials, m, n, dtype=torch.float64)\n"
+            "    X = torch.randn(trials, n, dtype=torch.float64)\n"
+            "    active = (W @ X[:, :, None])[:, :, 0] > 0\n"
+            "    return float((torch.linalg.matrix_rank(W * active[:, :, None]) == n).double().mean())\n\n\n"
+            "SMALLEST_M_99 = 27\n"
+        )},
+        "loses": ["width-test"],
+    },
+    "width_smallest_m_from_a_rounded_fraction": {
+        "replace": {"width-solution": (
+            "def predicted_recoverable_fraction(m, n):\n"
+            "    return sum(math.comb(m, j) for j in range(n, m + 1)) / 2 ** m\n\n\n"
+            "def measured_recoverable_fraction(m, n, trials, seed):\n"
+            "    torch.manual_seed(seed)\n"
+            "    W = torch.randn(trials, m, n, dtype=torch.float64)\n"
+            "    X = torch.randn(trials, n, dtype=torch.float64)\n"
+            "    active = (W @ X[:, :, None])[:, :, 0] > 0\n"
+            "    return float((torch.linalg.matrix_rank(W * active[:, :, None]) == n).double().mean())\n\n\n"
+            "SMALLEST_M_99 = next(m for m in range(8, 60) if round(predicted_recoverable_fraction(m, 8), 2) >= 0.99)\n"
+        )},
+        "loses": ["width-test"],
+    },
+    "width_prediction_more_than_n_active": {
+        "replace": {"width-solution": (
+            "def predicted_recoverable_fraction(m, n):\n"
+            "    return sum(math.comb(m, j) for j in range(n + 1, m + 1)) / 2 ** m\n\n\n"
+            "def measured_recoverable_fraction(m, n, trials, seed):\n"
+            "    torch.manual_seed(seed)\n"
+            "    W = torch.randn(trials, m, n, dtype=torch.float64)\n"
+            "    X = torch.randn(trials, n, dtype=torch.float64)\n"
+            "    active = (W @ X[:, :, None])[:, :, 0] > 0\n"
+            "    return float((torch.linalg.matrix_rank(W * active[:, :, None]) == n).double().mean())\n\n\n"
+            "SMALLEST_M_99 = 29\n"
+        )},
+        "loses": ["width-test"],
     },
 }
