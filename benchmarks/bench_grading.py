@@ -24,7 +24,8 @@ averages read before each of its slices.
 
 The evaluator table starts ``evaluators`` trusted evaluators each way (fresh process, fork of the
 server; alternating), runs an instructor cell and a test cell in each, and reads the evaluator's own
-CPU time (``/proc/PID/stat``) before closing it: the CPU the boundary's evaluator costs per notebook.
+CPU time (``/proc/PID/stat``, in clock ticks of 10 ms) before closing it: the CPU the boundary's evaluator
+costs per notebook. The server's own imports (once per worker) are not in it.
 """
 
 from __future__ import annotations
