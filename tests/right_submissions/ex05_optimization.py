@@ -110,14 +110,13 @@ RIGHT = {
     },
 }
 
-RIGHT["experiment_testkit_affine_growth_from_counts_pixel_loop_tv_parameter_gd"] = {
+RIGHT["experiment_diag_matrix_growth_from_counts_pixel_loop_tv_parameter_gd"] = {
     "replace": {
         "cond-solution": (
-            "from gradekit.testkit import Affine\n"
-            "\n"
             "def gd_steps_for_condition(kappa, tol=1e-8):\n"
             "    A = torch.diag(torch.tensor([1.0, 1.0 / kappa ** 0.5], dtype=torch.float64))\n"
-            "    f = Affine(A)\n"
+            "    def f(v):\n"
+            "        return v @ A.T\n"
             "    x, k = gd_inverse(f, f(torch.ones(2, dtype=torch.float64)), torch.zeros(2, dtype=torch.float64),\n"
             "                      lr=1.0, tol=tol, max_iter=5000)\n"
             "    return int(k)\n"
