@@ -77,8 +77,29 @@ def batched_jacobian(F: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
+#: Up to this many rows in all, a few samples' Jacobians come from one pass over copies of the rows.
+_REPLICATE_ROWS = 1024
+
+
 def _jacobian_autograd(F: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    """Per-sample Jacobians with one ``autograd.grad`` call per output coordinate on one retained graph."""
+    """Per-sample Jacobians with one ``autograd.grad`` call per output coordinate on one retained graph.
+
+    For a few rows (``b * m <= _REPLICATE_ROWS``) each row is repeated ``m`` times instead and one
+    forward and one backward pass give every row of every Jacobian: copy ``i`` of sample ``j`` pulls back
+    the unit vector ``e_i`` (samples are independent).  Measured on the benchmark nets (d = 64, one
+    thread): one sample 12.9 -> 2.4 ms (residual net) and 6.1 -> 0.4 ms (MLP); from 64 rows on the
+    ``m`` calls are faster (the copies' forward pass costs more than the calls save).
+    """
+    b, n = x.shape
+    with torch.no_grad():
+        m = F(x[:1]).shape[1]
+    if b * m <= _REPLICATE_ROWS:
+        with torch.enable_grad():
+            xr = x.detach().repeat_interleave(m, 0).requires_grad_(True)
+            out = F(xr)                                                  # (b * m, m)
+            unit = torch.eye(m, dtype=out.dtype, device=out.device).repeat(b, 1)
+            (g,) = torch.autograd.grad((out * unit).sum(), xr, allow_unused=True)
+        return torch.zeros(b, m, n, dtype=x.dtype, device=x.device) if g is None else g.reshape(b, m, n)
     with torch.enable_grad():
         xr = x.detach().requires_grad_(True)
         out = F(xr)
@@ -150,6 +171,102 @@ def inverse_and_condition(J: Tensor) -> tuple[Tensor, Tensor]:
 
 def _matvec(A: Tensor, v: Tensor) -> Tensor:
     return (A @ v.unsqueeze(-1)).squeeze(-1)
+
+
+class _BroydenInverse:
+    r"""Per-row approximate inverse Jacobians :math:`H_i = B_i + \sum_k u_{ik} v_{ik}^\top` in product form.
+
+    The base :math:`B` is either one matrix shared by every row (the exact inverse at a common start such
+    as :math:`x_0 = 0`: kept once, applied with one matrix product for the whole batch) or a dense
+    ``(b, n, n)`` tensor once some rows have inverses of their own.  Broyden's rank-one updates are kept
+    as vectors (``U``, ``V``: ``(b, k, n)``, one column per accepted iteration, zero for rows that did not
+    move) instead of being added into dense per-row matrices: a product costs :math:`O(n^2 + kn)` per row
+    with no pass over ``b`` dense matrices.  After :data:`MAX_UPDATES` updates they are folded into a
+    dense base.
+    """
+
+    MAX_UPDATES = 24
+
+    def __init__(self, base: Tensor) -> None:
+        self.shared = base.shape[0] == 1 and base.dim() == 3
+        self.base = base          # (1, n, n) shared or (b, n, n)
+        self.rows = None          # number of rows when shared (set by the caller)
+        self.U: Tensor | None = None  # (b, k, n) views into _store
+        self.V: Tensor | None = None
+        self._store: Tensor | None = None
+        self._k = 0
+
+    @classmethod
+    def from_jacobians(cls, J: Tensor) -> tuple["_BroydenInverse", Tensor]:
+        """The exact inverses of ``J`` ``(b, n, n)`` (shared when ``J`` is one expanded matrix) and their
+        condition estimates (see :func:`inverse_and_condition`)."""
+        if J.shape[0] > 1 and J.stride(0) == 0:
+            inv, cond = inverse_and_condition(J[:1].contiguous())
+            H = cls(inv)
+            H.rows = J.shape[0]
+            return H, cond.expand(J.shape[0]).clone()
+        inv, cond = inverse_and_condition(J)
+        H = cls(inv)
+        H.shared = False
+        return H, cond
+
+    def __len__(self) -> int:
+        return int(self.rows) if self.shared else self.base.shape[0]
+
+    def _dense_base(self) -> Tensor:
+        if self.shared:
+            self.base = self.base.expand(len(self), -1, -1).clone()
+            self.shared = False
+        return self.base
+
+    def matvec(self, r: Tensor, rows: Tensor | None = None) -> Tensor:
+        """:math:`H_i r_i` for every row (``rows is None``) or for the given rows (``r`` holds only those)."""
+        if self.shared:
+            out = r @ self.base[0].mT
+        else:
+            out = _matvec(self.base if rows is None else self.base[rows], r)
+        if self.U is not None:
+            U = self.U if rows is None else self.U[rows]
+            V = self.V if rows is None else self.V[rows]
+            out = out + (U * (V @ r.unsqueeze(-1))).sum(dim=1)
+        return out
+
+    def rmatvec(self, s: Tensor) -> Tensor:
+        r""":math:`H_i^\top s_i` for every row."""
+        out = s @ self.base[0] if self.shared else (s.unsqueeze(1) @ self.base).squeeze(1)
+        if self.U is not None:
+            out = out + (self.V * (self.U @ s.unsqueeze(-1))).sum(dim=1)
+        return out
+
+    def update(self, u: Tensor, v: Tensor) -> None:
+        r""":math:`H_i \leftarrow H_i + u_i v_i^\top` (rows with :math:`u_i = 0` are unchanged)."""
+        if self._store is None:
+            shape = (u.shape[0], 2, self.MAX_UPDATES, u.shape[1])
+            self._store = torch.empty(shape, dtype=u.dtype, device=u.device)
+            self._k = 0
+        self._store[:, 0, self._k] = u
+        self._store[:, 1, self._k] = v
+        self._k += 1
+        self.U, self.V = self._store[:, 0, : self._k], self._store[:, 1, : self._k]
+        if self._k == self.MAX_UPDATES:  # fold: one pass over dense matrices every MAX_UPDATES steps
+            self.base = self._dense_base() + self.U.mT @ self.V
+            self.U = self.V = self._store = None
+
+    def set_rows(self, rows: Tensor, inv: Tensor) -> None:
+        """Give ``rows`` the exact inverses ``inv`` ``(len(rows), n, n)`` and drop their updates."""
+        self._dense_base()[rows] = inv
+        if self._store is not None:
+            self._store[rows] = 0
+
+    def keep(self, keep: Tensor) -> None:
+        """Keep only the rows ``keep`` (the active set shrank)."""
+        if self.shared:
+            self.rows = keep.numel()
+        else:
+            self.base = self.base[keep]
+        if self._store is not None:
+            self._store = self._store[keep]
+            self.U, self.V = self._store[:, 0, : self._k], self._store[:, 1, : self._k]
 
 
 def _grid_step(
@@ -336,17 +453,18 @@ def square_newton(
     act = T.active()
     if act.numel() == 0:
         return
-    H, T.cond[act] = inverse_and_condition(_jacobians(P, T.x[act]))
+    H, T.cond[act] = _BroydenInverse.from_jacobians(_jacobians(P, T.x[act]))
     fresh = torch.ones(act.numel(), dtype=torch.bool, device=device)
     fails = torch.zeros(act.numel(), dtype=torch.int32, device=device)
-    dx = -_matvec(H, T.r[act])  # the Newton direction -H r, carried over between iterations
+    dx = -H.matvec(T.r[act])  # the Newton direction -H r, carried over between iterations
     while True:
         idx = T.active()
         if idx.numel() == 0:
             return
         if idx.numel() != act.numel():
             keep = torch.searchsorted(act, idx)
-            H, fresh, fails, dx = H[keep], fresh[keep], fails[keep], dx[keep]
+            H.keep(keep)
+            fresh, fails, dx = fresh[keep], fails[keep], dx[keep]
             act = idx
         x = T.x[idx]
         r = T.r[idx]
@@ -366,10 +484,11 @@ def square_newton(
             r_new[good] = rt[ok]
             bad = stale[~ok]
             if bad.numel():
-                H[bad], T.cond[idx[bad]] = inverse_and_condition(_jacobians(P, x[bad]))
+                inv, T.cond[idx[bad]] = inverse_and_condition(_jacobians(P, x[bad]))
+                H.set_rows(bad, inv)
                 fr = fr.clone()
                 fr[bad] = True
-                dx[bad] = -_matvec(H[bad], r[bad])
+                dx[bad] = -H.matvec(r[bad], bad)
         # 2. damped Newton with exact inverses: a grid of step lengths that never stops short
         rows = (fr & ~acc).nonzero().flatten()
         if rows.numel():
@@ -389,15 +508,15 @@ def square_newton(
                 r_new[good] = rt[dec]
         # Broyden's update of the inverse, in place, for the accepted steps (rank one per row),
         # and the next direction -H' r_new from the same products (dx = -H r, so H dr = H r_new + dx)
-        Hr_new = _matvec(H, r_new)
+        Hr_new = H.matvec(r_new)
         if broyden and bool(acc.any()):
             s = x_new - x
             Hd = Hr_new + dx
-            sH = (s.unsqueeze(1) @ H).squeeze(1)
+            sH = H.rmatvec(s)
             den = (s * Hd).sum(dim=1)
             safe = acc & (den.abs() > 1e-12 * s.norm(dim=1) * Hd.norm(dim=1))
             coef = (s - Hd) * (safe.to(s.dtype) / torch.where(safe, den, torch.ones_like(den)))[:, None]
-            H.addcmul_(coef.unsqueeze(2), sH.unsqueeze(1))  # rank one per row (baddbmm_ loops over rows on CPU)
+            H.update(coef, sH)  # rank one per row, kept as vectors
             Hr_new = Hr_new + coef * (sH * r_new).sum(dim=1, keepdim=True)
         dx = -Hr_new
         fresh = fr & ~acc

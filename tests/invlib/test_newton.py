@@ -127,3 +127,51 @@ def test_batched_cpu_inverse_is_right_with_several_threads_for_large_matrices():
     eye = torch.eye(256, dtype=torch.float64)
     assert float((J @ inv - eye).abs().max()) < 1e-8
     assert bool(torch.isfinite(cond).all())
+
+
+@pytest.mark.parametrize("rows", [1, 3, 200])
+def test_jacobian_from_copies_of_few_rows_equals_one_call_per_output(rows):
+    """Few rows: one pass over m copies of each row; many rows: m autograd calls -- the same Jacobians."""
+    gen = torch.Generator().manual_seed(1)
+    net = nn.Sequential(nn.Linear(5, 7), nn.ELU(), nn.Linear(7, 6)).to(DT)
+    x = torch.randn(rows, 5, generator=gen, dtype=DT)
+    replicated = rows * 6 <= _newton._REPLICATE_ROWS
+    J = _newton._jacobian_autograd(net, x)
+    assert J.shape == (rows, 6, 5)
+    for i in sorted({0, rows // 2, rows - 1}):
+        ref = torch.autograd.functional.jacobian(lambda z: net(z[None])[0], x[i])
+        torch.testing.assert_close(J[i], ref, rtol=0, atol=1e-13)
+    assert replicated == (rows < 200)
+
+
+def test_product_form_inverse_matches_dense_updates_and_keeps_a_shared_base_shared():
+    gen = torch.Generator().manual_seed(2)
+    n, b = 5, 4
+    J = (torch.eye(n, dtype=DT) + 0.3 * torch.randn(n, n, generator=gen, dtype=DT)).expand(b, n, n)
+    H, cond = _newton._BroydenInverse.from_jacobians(J)
+    assert H.shared and H.base.shape == (1, n, n) and len(H) == b and cond.shape == (b,)
+    dense = torch.linalg.inv(J[0]).expand(b, n, n).clone()
+    for step in range(30):  # past MAX_UPDATES: the updates are folded into a dense base once
+        u = torch.randn(b, n, generator=gen, dtype=DT) * (torch.arange(b) != step % b)[:, None]  # a row stays
+        v = torch.randn(b, n, generator=gen, dtype=DT)
+        H.update(u, v)
+        dense = dense + u.unsqueeze(2) * v.unsqueeze(1)
+        r = torch.randn(b, n, generator=gen, dtype=DT)
+        torch.testing.assert_close(H.matvec(r), (dense @ r.unsqueeze(-1)).squeeze(-1), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(H.rmatvec(r), (r.unsqueeze(1) @ dense).squeeze(1), rtol=1e-12, atol=1e-12)
+        if step < _newton._BroydenInverse.MAX_UPDATES - 1:
+            assert H.shared, "a shared base was copied per row before any row needed its own inverse"
+    assert not H.shared  # folded
+    # fresh inverses for some rows, then the active set shrinks
+    rows = torch.tensor([1, 3])
+    fresh = torch.linalg.inv(torch.eye(n, dtype=DT) * 2).expand(2, n, n)
+    H.update(torch.ones(b, n, dtype=DT), torch.ones(b, n, dtype=DT))
+    dense = dense + 1.0
+    H.set_rows(rows, fresh)
+    dense[rows] = fresh
+    keep = torch.tensor([0, 3])
+    H.keep(keep)
+    dense = dense[keep]
+    r = torch.randn(2, n, generator=gen, dtype=DT)
+    torch.testing.assert_close(H.matvec(r), (dense @ r.unsqueeze(-1)).squeeze(-1), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(H.matvec(r[1:], torch.tensor([1])), (dense[1:] @ r[1:].unsqueeze(-1)).squeeze(-1))
