@@ -282,7 +282,9 @@ def _check_tensor(name: str, t: Any, finite: bool = True) -> Tensor:
             f"{tuple(t.shape)}; add a batch dimension with {name}[None] or {name}.unsqueeze(0)."
         )
     if t.shape[0] == 0:
-        raise InvalidInputError(f"{name} is an empty batch (shape {tuple(t.shape)}).")
+        raise InvalidInputError(
+            f"{name} is an empty batch (shape {tuple(t.shape)}): optimize_inverse needs at least one "
+            f"sample, {name} of shape (batch >= 1, *shape).")
     if finite and not bool(torch.isfinite(t).all()):
         n_bad = int((~torch.isfinite(t)).sum())
         raise InvalidInputError(
@@ -500,6 +502,10 @@ def optimize_inverse(
         (dropout, batch norm, spectral normalisation's power iteration): call ``f.eval()`` first.
     """
     t_start = time.perf_counter()
+    if isinstance(f, nn.Module):
+        from invlib.compose import unwrap_compiled
+
+        f = unwrap_compiled(f)  # the same map; a compiled wrapper would recompile for every new batch size
     args = _validate_arguments(f, y, method, tol, max_iter, restarts, prior_weight, lr, bounds, xtol, validate)
     tol, bounds = args
     xtol = default_xtol(y.dtype) if xtol is None else float(xtol)
@@ -521,6 +527,11 @@ def optimize_inverse(
         restarts, only_stalled = (0, False) if problem.constrained else (2, True)
     else:
         only_stalled = False
+    if memory_limit is not None and (isinstance(memory_limit, bool) or not isinstance(memory_limit, (int, float))
+                                     or not (memory_limit > 0 and math.isfinite(memory_limit))):
+        raise InvalidInputError(
+            f"memory_limit must be None (automatic: 512 MiB on the CPU, a quarter of the free memory on "
+            f"CUDA) or a finite number of bytes > 0, got {memory_limit!r}.")
     rows = _chunk_rows(problem, method, memory_limit)
     bar = None
     if progress:
@@ -635,6 +646,13 @@ def _check_f(f: Callable[[Tensor], Tensor], x0: Tensor, y: Tensor, in_shape: tup
         with torch.no_grad():
             out = f(x0[:1])
     except Exception as exc:  # noqa: BLE001 -- re-raised with context
+        training = _training_mode_layers(f)
+        if training:
+            raise InvalidInputError(
+                f"f failed on a single sample ({type(exc).__name__}: {exc}) and it is in training mode "
+                f"with {', '.join(training)}: batch statistics need more than one sample, and a solve "
+                f"needs f to treat samples independently. Call f.eval() first."
+            ) from exc
         raise InvalidInputError(
             f"f(x0) failed for x0 of per-sample shape {in_shape}, dtype {y.dtype} on {y.device} "
             f"({type(exc).__name__}: {exc}). x0 takes y's dtype and device, so f must accept them; for a "
@@ -661,6 +679,11 @@ def _check_module_matches(f: Any, y: Tensor) -> None:
     for name, p in list(f.named_parameters()) + list(f.named_buffers()):
         if not p.is_floating_point():
             continue
+        if p.device.type == "meta":
+            raise InvalidInputError(
+                f"the model's {name!r} is on the meta device: the model has shapes but no values (no "
+                f"weights) to invert. Materialise it first, e.g. model.to_empty(device={str(y.device)!r}) "
+                f"followed by model.load_state_dict(...).")
         if p.device != y.device:
             raise InvalidInputError(
                 f"the model's {name!r} is on {p.device} but y is on {y.device}: everything runs on y's "
@@ -861,6 +884,62 @@ def _nudge_stalled(P: Problem, T: Tracker, solver: Callable[[Problem, Tracker], 
         solver(P, T)
 
 
+def _stages(P: Problem, x: Tensor) -> list[tuple[nn.Module, tuple[int, ...]]] | None:
+    """``f`` (an ``nn.Sequential``) cut into consecutive stages that each map ``n`` numbers to ``n``.
+
+    Returns ``[(stage, input shape per sample), ...]`` (at least two stages), or ``None`` when ``f`` is
+    not a sequence of layers or has no intermediate output of the input's size.
+    """
+    if not isinstance(P.f, nn.Sequential) or len(P.f) < 2:
+        return None
+    layers = list(P.f)
+    cuts, shapes = [0], [P.in_shape]
+    with torch.no_grad():
+        h = x[:1].reshape(1, *P.in_shape)
+        for i, layer in enumerate(layers[:-1]):
+            h = layer(h)
+            if not isinstance(h, Tensor):
+                return None
+            if h[0].numel() == P.n:
+                cuts.append(i + 1)
+                shapes.append(tuple(h.shape[1:]))
+    if len(cuts) < 2:
+        return None
+    ends = cuts[1:] + [len(layers)]
+    return [(nn.Sequential(*layers[a:b]), shape) for a, b, shape in zip(cuts, ends, shapes)]
+
+
+def _stagewise_start(P: Problem, rows: Tensor, max_iter: int) -> Tensor | None:
+    r"""Starting points for ``rows`` (a mask) of a sequential square map, solved one stage at a time.
+
+    For :math:`f = f_k \circ \dots \circ f_1` with every :math:`f_j: \mathbb{R}^n \to \mathbb{R}^n`,
+    solve :math:`f_k(z_{k-1}) = y`, then :math:`f_{k-1}(z_{k-2}) = z_{k-1}`, ... down to :math:`x = z_0`
+    with the same damped Newton (each stage from 0).  A deep piecewise-linear net has many more regions
+    than any of its layers: Newton on the whole map crosses region boundaries one after another (a
+    6-8 layer leaky-ReLU net of slope 0.05 needs thousands of iterations, or stalls), while each stage
+    is solved in a few.  Rounding grows from stage to stage, so the caller polishes the result with
+    Newton on the whole map.  ``None`` when ``f`` is not such a sequence.
+    """
+    from invlib import _newton
+
+    idx = rows.nonzero().flatten()
+    stages = _stages(P, P.y[idx[:1]].new_zeros(1, P.n))
+    if stages is None:
+        return None
+    z = P.y[idx].reshape(idx.numel(), *P.out_shape)
+    for stage, shape in reversed(stages):
+        sub = Problem(stage, z, shape, None, None, P.tol, P.xtol)
+        T = Tracker(sub, torch.zeros(idx.numel(), sub.n, dtype=P.dtype, device=P.device), max_iter)
+        _newton.square_newton(sub, T)
+        _nudge_stalled(sub, T, _newton.square_newton)
+        P.rows_evaluated += sub.rows_evaluated
+        P.jacobian_rows += sub.jacobian_rows
+        if not bool(torch.isfinite(T.x).all()):
+            return None
+        z = T.x.reshape(idx.numel(), *shape)
+    return z.reshape(idx.numel(), P.n)
+
+
 def _run(method: str, problem: Problem, tracker: Tracker, lr: float | None) -> None:
     """Dispatch to the solver module."""
     if method == "newton":
@@ -872,6 +951,17 @@ def _run(method: str, problem: Problem, tracker: Tracker, lr: float | None) -> N
             start = tracker.x.clone()
             _newton.square_newton(problem, tracker)
             _nudge_stalled(problem, tracker, _newton.square_newton)
+            # a sequence of square layers: solve it stage by stage for the samples Newton could not, then
+            # polish on the whole map; the better end point wins
+            stuck = tracker.stalled & ~tracker.converged & (tracker.it < tracker.max_iter)
+            if bool(stuck.any()):
+                staged = _stagewise_start(problem, stuck, tracker.max_iter)
+                if staged is not None:
+                    newton_end = tracker.snapshot()
+                    tracker.restart(stuck, staged)
+                    _newton.square_newton(problem, tracker)
+                    _nudge_stalled(problem, tracker, _newton.square_newton)
+                    tracker.adopt_better(newton_end, stuck)
             # where Newton stalled (a singular Jacobian, a kink it cannot cross), Levenberg-Marquardt
             # starts again from the same start with what is left of the budget; the better end point wins
             stuck = tracker.stalled & ~tracker.converged & (tracker.it < tracker.max_iter)

@@ -650,26 +650,63 @@ def test_first_call_on_cpu_imports_neither_dynamo_nor_sympy():
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
 
 
+def _deep_leaky(gen: torch.Generator, depth: int = 6, d: int = 16, slope: float = 0.05) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for _ in range(depth):
+        lin = nn.Linear(d, d).to(DT)
+        with torch.no_grad():
+            lin.weight.copy_(torch.linalg.qr(torch.randn(d, d, generator=gen, dtype=DT))[0])
+            lin.bias.normal_(0, 0.1, generator=gen)
+        layers += [lin, nn.LeakyReLU(slope)]
+    return nn.Sequential(*layers)
+
+
 def test_samples_stalled_on_a_kink_are_nudged_and_recovered(monkeypatch):
     """A deep leaky-ReLU net with a small slope: damped Newton stalls on kinks for some samples; a small move
     from where each stalled (not a restart from scratch) lets Newton finish. Measured: 15 -> 24 of 24."""
     import invlib.optimize as opt
 
+    monkeypatch.setattr(opt, "_stagewise_start", lambda *a: None)  # the nudges alone (the next test: stages)
     gen = torch.Generator().manual_seed(1)
-    layers: list[nn.Module] = []
-    for _ in range(6):
-        lin = nn.Linear(16, 16).to(DT)
-        with torch.no_grad():
-            lin.weight.copy_(torch.linalg.qr(torch.randn(16, 16, generator=gen, dtype=DT))[0])
-            lin.bias.normal_(0, 0.1, generator=gen)
-        layers += [lin, nn.LeakyReLU(0.05)]
-    f = nn.Sequential(*layers).eval().requires_grad_(False)
+    f = _deep_leaky(gen).eval().requires_grad_(False)
     x_true = torch.randn(24, 16, generator=gen, dtype=DT)
     y = f(x_true)
     monkeypatch.setattr(opt, "_NUDGES", 0)
     plain = optimize_inverse(f, y, restarts=0, max_iter=400)
     assert "stalled" in plain.statuses, "the case must make Newton stall without nudges"
     monkeypatch.setattr(opt, "_NUDGES", 8)
-    nudged = optimize_inverse(f, y, restarts=0, max_iter=400)
-    assert bool(nudged.converged.all())
-    assert float(x_error(nudged.x, x_true).max()) <= 1e-8
+    nudged = optimize_inverse(f, y, restarts=0)
+    assert bool(nudged.converged.all()), nudged.status_counts()
+    assert float(x_error(nudged.x, x_true).max()) <= 1e-6  # converged: forward error within xtol
+
+
+def test_a_sequence_of_square_layers_is_solved_stage_by_stage_where_newton_stalls(monkeypatch):
+    """Without nudges, Newton on the whole 6-layer net stalls for some samples (previous test); solving the
+    layers one after another from the output (each a few Newton steps) and polishing on the whole map
+    recovers every one. Measured on an 8-layer net (d = 32, slope 0.05, 32 samples): 9% -> 100%."""
+    import invlib.optimize as opt
+
+    gen = torch.Generator().manual_seed(1)
+    f = _deep_leaky(gen).eval().requires_grad_(False)
+    x_true = torch.randn(24, 16, generator=gen, dtype=DT)
+    y = f(x_true)
+    monkeypatch.setattr(opt, "_NUDGES", 0)
+    staged = optimize_inverse(f, y, restarts=0, max_iter=400)
+    assert bool(staged.converged.all()), staged.status_counts()
+    assert float(x_error(staged.x, x_true).max()) <= 1e-6  # converged: forward error within xtol
+
+
+def test_stages_cut_only_where_the_intermediate_has_the_input_size():
+    import invlib.optimize as opt
+    from invlib._problem import Problem
+
+    f = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 4), nn.Tanh(), nn.Linear(4, 4)).to(DT)
+    P = Problem(f, torch.zeros(2, 4, dtype=DT), (4,), None, None, 1e-10, 1e-6)
+    stages = opt._stages(P, torch.zeros(1, 4, dtype=DT))
+    assert [len(stage) for stage, _ in stages] == [3, 1, 1]
+    assert [shape for _, shape in stages] == [(4,), (4,), (4,)]
+    wide = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 4)).to(DT)
+    assert opt._stages(Problem(wide, torch.zeros(2, 4, dtype=DT), (4,), None, None, 1e-10, 1e-6),
+                       torch.zeros(1, 4, dtype=DT)) is None
+    assert opt._stages(Problem(lambda z: z, torch.zeros(2, 4, dtype=DT), (4,), None, None, 1e-10, 1e-6),
+                       torch.zeros(1, 4, dtype=DT)) is None
