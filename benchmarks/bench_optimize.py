@@ -143,6 +143,13 @@ def suite(dim: int) -> list[dict]:
 # ----------------------------------------------------------------------------------------------
 
 
+
+def _clock(device: torch.device) -> float:
+    """Seconds for timing on ``device``: the process's CPU time on the CPU (what a run costs on a shared
+    machine, unaffected by other processes' load; with one thread it equals the wall time on a quiet
+    machine), wall-clock time on accelerators (the CPU waits for the device)."""
+    return time.process_time() if torch.device(device).type == "cpu" else time.perf_counter()
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -173,24 +180,24 @@ def _score(f: Callable[[Tensor], Tensor], x: Tensor, x_true: Tensor, y: Tensor, 
 
 def run_invlib(model: nn.Module, y: Tensor, shape: tuple[int, ...]) -> tuple[Tensor, float, str]:
     _sync(y.device)
-    t0 = time.perf_counter()
+    t0 = _clock(y.device)
     res = invlib.optimize_inverse(model, y, input_shape=shape)
     _sync(y.device)
-    return res.x, time.perf_counter() - t0, f"{res.method}, {res.iterations} it"
+    return res.x, _clock(y.device) - t0, f"{res.method}, {res.iterations} it"
 
 
 def run_adam(model: nn.Module, y: Tensor, x0: Tensor, lr: float, steps: int = ADAM_STEPS) -> tuple[Tensor, float]:
     x = x0.clone().requires_grad_(True)
     opt = torch.optim.Adam([x], lr=lr)
     _sync(y.device)
-    t0 = time.perf_counter()
+    t0 = _clock(y.device)
     for _ in range(steps):
         opt.zero_grad()
         loss = (model(x) - y).pow(2).sum()
         loss.backward()
         opt.step()
     _sync(y.device)
-    return x.detach(), time.perf_counter() - t0
+    return x.detach(), _clock(y.device) - t0
 
 
 def run_lbfgs(
@@ -213,7 +220,7 @@ def run_lbfgs(
         return loss
 
     _sync(y.device)
-    t0 = time.perf_counter()
+    t0 = _clock(y.device)
     iters = 0
     while iters < max_iter:
         opt.step(closure)
@@ -224,7 +231,7 @@ def run_lbfgs(
         if done is not None and done(x.detach()):
             break
     _sync(y.device)
-    return x.detach(), time.perf_counter() - t0, iters
+    return x.detach(), _clock(y.device) - t0, iters
 
 
 def run_exact(model: nn.Module, y: Tensor) -> tuple[Tensor | None, float, str]:
@@ -236,12 +243,12 @@ def run_exact(model: nn.Module, y: Tensor) -> tuple[Tensor | None, float, str]:
         with torch.no_grad():
             inv(y[:2])  # warm-up (factorisations happen at build time or on first call)
             _sync(y.device)
-            t0 = time.perf_counter()
+            t0 = _clock(y.device)
             x = inv(y)
             _sync(y.device)
     except invlib.UnrecoverableSamplesError as exc:  # a many-to-one net: some samples have no unique preimage
         return None, float("nan"), f"exact inverse refuses {len(exc.samples)} samples ({type(exc).__name__})"
-    return x, time.perf_counter() - t0, ""
+    return x, _clock(y.device) - t0, ""
 
 
 def _locally_injective(model: nn.Sequential, x: Tensor) -> float:
@@ -272,10 +279,10 @@ def unit_costs(model: nn.Module, y: Tensor, shape: tuple[int, ...], repeats: int
         times = []
         for _ in range(repeats):
             _sync(y.device)
-            t0 = time.perf_counter()
+            t0 = _clock(y.device)
             fn()
             _sync(y.device)
-            times.append(time.perf_counter() - t0)
+            times.append(_clock(y.device) - t0)
         return sorted(times)[len(times) // 2]
 
     with torch.no_grad():
@@ -328,12 +335,12 @@ def bench_net(net: dict, batch: int, device: torch.device, adam_steps: int = ADA
     if isinstance(model[0], invlib.InvertibleResidualBlock):
         with torch.no_grad():
             _sync(device)
-            t0 = time.perf_counter()
+            t0 = _clock(y.device)
             x = y
             for block in reversed(model):
                 x = block.inverse(x)
             _sync(device)
-        row["exact"] = (*_score(model, x, x_true, y, injective), time.perf_counter() - t0)
+        row["exact"] = (*_score(model, x, x_true, y, injective), _clock(y.device) - t0)
         row["exact_info"] = "blocks' fixed-point inverse"
     else:
         x, t, info = run_exact(model, y)
@@ -354,8 +361,9 @@ def _cell(v: tuple[float, float, float] | None, injective: bool) -> str:
     return f"{100 * frac:.1f}%{tag}, {t:.2f} s"
 
 
-def main(device: str = "cpu", batch: int = 256, dim: int = 64, adam_steps: int = ADAM_STEPS) -> list[dict]:
-    """Run the suite, print a markdown table, return the rows."""
+def main(device: str = "cpu", batch: int = 256, dim: int = 64, adam_steps: int = ADAM_STEPS,
+         nets: tuple[int, ...] | None = None) -> list[dict]:
+    """Run the suite (or the nets of :func:`suite` numbered in ``nets``), print a markdown table, return the rows."""
     dev = torch.device(device)
     # warm-up: imports and lazy initialisation of torch.func / autograd / LBFGS
     warm = leaky_mlp(8, 0.5).to(device=dev, dtype=DTYPE).eval().requires_grad_(False)
@@ -364,14 +372,16 @@ def main(device: str = "cpu", batch: int = 256, dim: int = 64, adam_steps: int =
     run_lbfgs(warm, warm(xw), torch.zeros_like(xw), max_iter=20, history_size=LBFGS_HISTORY[0])
     run_adam(warm, warm(xw), torch.zeros_like(xw), 1e-2, steps=5)
     rows = []
-    for net in suite(dim):
+    for i, net in enumerate(suite(dim)):
+        if nets is not None and i not in nets:
+            continue
         row = bench_net(net, batch, dev, adam_steps)
         rows.append(row)
     print(
         f"optimize_inverse vs baselines: float64, batch {batch}, d = {dim}, device {device}, "
         f"torch {torch.__version__} ({torch.get_num_threads()} threads). Cells: fraction recovered to "
         f"1e-8 relative error in x ('(res)': relative residual <= 1e-10, for the non-injective net), "
-        f"wall time. Adam: {adam_steps} steps, best lr of {ADAM_LRS}; L-BFGS: strong Wolfe, best "
+        f"{'CPU' if dev.type == 'cpu' else 'wall'} time. Adam: {adam_steps} steps, best lr of {ADAM_LRS}; L-BFGS: strong Wolfe, best "
         f"history size of {LBFGS_HISTORY}, stopped by an oracle as soon as all samples are recovered "
         f"(checked every 20 iterations) or after {LBFGS_MAX_ITER} iterations.\n"
     )
@@ -469,6 +479,8 @@ def _cli() -> None:
     parser.add_argument("--dim", type=int, default=64, help="input dimension (a multiple of 64 for the conv net)")
     parser.add_argument("--adam-steps", type=int, default=ADAM_STEPS)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
+    parser.add_argument("--nets", type=int, nargs="+", default=None,
+                        help="only these nets of the suite (0-based, in the table's order)")
     parser.add_argument("--suite", action="store_true",
                         help="with --device cuda: the whole baseline suite on the GPU instead of GPU vs CPU")
     parser.add_argument("--cpu-threads", type=int, default=2, help="GPU vs CPU: threads of the CPU run")
@@ -484,7 +496,8 @@ def _cli() -> None:
         dim = 256 if args.dim == parser.get_default("dim") else args.dim
         gpu_vs_cpu(batch=batch, dim=dim, cpu_threads=args.cpu_threads, cpu_batch=args.cpu_batch)
         return
-    main(device=args.device, batch=args.batch, dim=args.dim, adam_steps=args.adam_steps)
+    main(device=args.device, batch=args.batch, dim=args.dim, adam_steps=args.adam_steps,
+         nets=None if args.nets is None else tuple(args.nets))
 
 
 if __name__ == "__main__":
