@@ -17,6 +17,7 @@ import pytest
 from tools.nbgrader_course import (
     EXERCISES,
     HIDDEN_REGION,
+    SOLUTIONS,
     SOLUTION_REGION,
     Course,
     assignment_ids,
@@ -209,3 +210,35 @@ def test_written_answers_wait_for_the_instructor(aid, graded):
 def test_no_instructor_rubric_in_release(aid):
     rubrics = [p.name for p in (EXERCISES / aid).rglob("*") if "RUBRIC" in p.name.upper()]
     assert not rubrics, f"exercises/{aid} holds instructor rubrics {rubrics}: they must stay in solutions/"
+
+
+def _cells(aid: str) -> list:
+    return [cell for path in solution_notebooks(aid) for cell in nbformat.read(path, as_version=4).cells]
+
+
+MIN_WRONG_PER_CELL = 3  # issue 15: three plausible mistakes per test cell, each caught by a hidden test
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_every_test_cell_is_lost_by_three_wrong_submissions(aid):
+    """Each autograded test cell has at least three deliberately wrong submissions that must lose it (the
+    grading run above proves they do): a hidden test no mistake fails is a hidden test nobody showed to work."""
+    cells = [c.metadata["nbgrader"]["grade_id"] for c in _cells(aid)
+             if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
+    wrong = load_wrong_submissions(aid)
+    short = {gid: n for gid in cells
+             if (n := sum(gid in spec["loses"] for spec in wrong.values())) < MIN_WRONG_PER_CELL}
+    assert not short, f"{aid}: test cells lost by fewer than {MIN_WRONG_PER_CELL} wrong submissions: {short}"
+
+
+@pytest.mark.parametrize("aid", IDS)
+def test_assignment_has_an_experiment_and_a_written_answer_with_a_rubric(aid):
+    """Issue 15: each assignment has an experiment-and-interpret part and a hand-graded written answer,
+    with a rubric for the instructor next to the solution (never released: see the test above)."""
+    cells = _cells(aid)
+    manual = [c for c in cells if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")]
+    assert manual, f"{aid}: no written answer graded by hand (a markdown cell with nbgrader solution + grade)"
+    assert (SOLUTIONS / aid / "RUBRIC.md").is_file(), f"{aid}: no RUBRIC.md for the written answer"
+    headings = [line for c in cells if c.cell_type == "markdown" for line in c.source.splitlines()
+                if line.startswith("#")]
+    assert any("experiment" in h.lower() for h in headings), f"{aid}: no part titled as an experiment: {headings}"
