@@ -78,14 +78,17 @@ def _read_run(course: Course, aid: str, completed: bool, error: str = "") -> Run
 
     run = Run(completed, error=error)
     with Gradebook(course.db_url) as gb:
-        total = sum(c.max_score for nb in gb.find_assignment(aid).notebooks for c in nb.grade_cells)
+        # autograded cells only: a written answer (a markdown grade cell) waits for the instructor in every run
+        total = sum(c.max_score for nb in gb.find_assignment(aid).notebooks for c in nb.grade_cells
+                    if c.cell_type == "code")
         for student in gb.students:
             try:
                 sub = gb.find_submission(aid, student.id)
             except MissingEntry:
                 continue
-            run.cells[student.id] = {(snb.name, g.name): float(g.score) for snb in sub.notebooks for g in snb.grades}
-            run.max_score[student.id] = float(sub.max_score)
+            auto = [(snb.name, g) for snb in sub.notebooks for g in snb.grades if g.cell.cell_type == "code"]
+            run.cells[student.id] = {(name, g.name): float(g.score) for name, g in auto}
+            run.max_score[student.id] = float(sum(g.max_score for _, g in auto))
     run.max_score["__assignment__"] = float(total)
     root = course.root / "_grading" / "autograded"
     for student in run.cells:
