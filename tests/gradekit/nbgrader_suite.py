@@ -65,7 +65,8 @@ SUBSET = tuple(_AUTOGRADE + t for t in (
 # The whole suite (453 tests, apps + preprocessors) with the hardening, 2026-11-30 02:10-03:26 UTC, pytest-xdist
 # `-n 2` (nbgrader's tests tolerate it: each has its own temporary course), load average 6-20 on the shared 2-core
 # machine: 438 passed, 3 skipped, 12 failed in 75.8 min. No regression of the hardening: test_side_effects is the
-# intended difference below (under -n 2 the --deselect did not take); the 11 others are
+# intended difference below (its --deselect never matched pytest's node ids: deselection is a collection hook now);
+# the 11 others are
 # preprocessors/test_instantiatetests.py (test_load_test_template_file, test_replace_autotest_code, ...,
 # test_list_autotest), which read nbgrader/docs/source/user_guide/autotests.yml relative to the working folder -- a
 # file of nbgrader's source checkout, not of the installed package -- and fail the same way without the hardening
@@ -78,6 +79,18 @@ INTENDED_DIFFERENCES: dict[str, str] = {
         "a file the notebook writes while it is graded is not copied into the autograded folder: the kernel works "
         "in a scratch tmpfs that root never reads back (8 x 50 MiB written there were read into the grader's "
         "memory and copied into the course; links planted there were followed by root)"),
+}
+
+_TEMPLATES = "preprocessors/test_instantiatetests.py::TestInstantiateTests::"
+#: nbgrader test id -> why it fails with or without the hardening (deselected: it cannot test the hardening here).
+#: Checked stock, no hardening, 2026-11-30: these 11 fail and the file's 3 others pass.
+FAILS_STOCK: dict[str, str] = {
+    _TEMPLATES + t: ("reads nbgrader/docs/source/user_guide/autotests.yml relative to the working folder: a file of "
+                     "nbgrader's source checkout that the installed package does not ship (FileNotFoundError stock)")
+    for t in ("test_load_test_template_file", "test_replace_autotest_code", "test_consistent_release_version",
+              "test_kernel_right_workingdir", "test_kernel_wrong_workingdir", "test_warning_autotest_nongrade",
+              "test_error_autotest_nongrade", "test_int_autotest", "test_float_autotest", "test_string_autotest",
+              "test_list_autotest")
 }
 
 
@@ -125,6 +138,19 @@ def pytest_configure(config) -> None:
     NbGraderAPI.__init__ = hardened
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """As a plugin in nbgrader's run: deselect :data:`INTENDED_DIFFERENCES` and :data:`FAILS_STOCK`. (``--deselect``
+    compares node ids as strings, and how pytest spells them here depends on the folder it runs from and on
+    xdist: matching the end of the id does not.)"""
+    if not os.environ.get(CONFIG_ENV):
+        return
+    skip = tuple(INTENDED_DIFFERENCES) + tuple(FAILS_STOCK)
+    removed = [item for item in items if item.nodeid.endswith(skip)]
+    if removed:
+        items[:] = [item for item in items if not item.nodeid.endswith(skip)]
+        config.hook.pytest_deselected(items=removed)
+
+
 def run(subset: bool = False, extra: list[str] | None = None, junit: str | None = None,
         capture: bool = True) -> subprocess.CompletedProcess:
     """Run nbgrader's suite (or :data:`SUBSET`) with the hardening injected; the pytest process (its output
@@ -138,12 +164,10 @@ def run(subset: bool = False, extra: list[str] | None = None, junit: str | None 
         env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
         # nbgrader's fetchfeedback tests read os.environ["USER"] (a login shell sets it; containers often do not)
         env.setdefault("USER", pwd.getpwuid(os.getuid()).pw_name)
-        root = Path(suite_paths()[0]).parent
-        deselect = [a for t in INTENDED_DIFFERENCES for a in ("--deselect", str(root / t))]
         env[CONFIG_ENV] = cfg
         cmd = [sys.executable, "-m", "pytest", *suite_paths(subset), "-p", "no:cacheprovider", "-q", "-n", "0",
                "-p", "tests.gradekit.nbgrader_suite",
-               "-o", "addopts=", "--rootdir", str(Path(suite_paths()[0]).parent), *deselect, *(extra or [])]
+               "-o", "addopts=", "--rootdir", str(Path(suite_paths()[0]).parent), *(extra or [])]
         if junit:
             cmd += ["--junitxml", junit]
         return subprocess.run(cmd, env=env, cwd=tempfile.gettempdir(), capture_output=capture, text=True)

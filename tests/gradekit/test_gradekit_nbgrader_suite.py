@@ -55,3 +55,21 @@ def test_nbgrader_autograde_scenarios_pass_hardened():
     tail = proc.stdout[-6000:]
     assert proc.returncode == 0, f"nbgrader's own tests failed with the hardening injected:\n{tail}\n{proc.stderr[-2000:]}"
     assert " passed" in tail
+
+
+def test_intended_differences_and_stock_failures_are_deselected_however_pytest_spells_the_ids(monkeypatch):
+    """``--deselect <absolute path>`` never matched (pytest spelled the ids relative to where it ran): the
+    collection hook matches the end of each id."""
+    from types import SimpleNamespace
+
+    suite = nbgrader_suite
+    monkeypatch.setenv(suite.CONFIG_ENV, "/nonexistent")
+    names = [*suite.INTENDED_DIFFERENCES, *suite.FAILS_STOCK]
+    items = [SimpleNamespace(nodeid=f"../work/x/site-packages/nbgrader/tests/{n}") for n in names]
+    kept = SimpleNamespace(nodeid="../nbgrader/tests/apps/test_nbgrader_autograde.py::TestNbGraderAutograde::test_grade")
+    items.append(kept)
+    deselected = []
+    config = SimpleNamespace(hook=SimpleNamespace(pytest_deselected=lambda items: deselected.extend(items)))
+    suite.pytest_collection_modifyitems(config, items)
+    assert items == [kept]
+    assert len(deselected) == len(names) == 12
