@@ -49,7 +49,8 @@ HEADER = (
     "# Benchmark results\n\n"
     "Written by `make bench` (`python -m benchmarks`); `python -m benchmarks bench_x` re-measures one\n"
     "section and replaces only that one. Every ratio in a table was measured in the same run, on the\n"
-    "machine named at the top of its section.\n"
+    "machine named at the top of its section. Sections named `record_*` are written by hand (a run on a\n"
+    "lent GPU, notes on measurements outside the tables) and kept by every run.\n"
 )
 
 
@@ -71,7 +72,10 @@ def read_sections(path: Path) -> dict[str, str]:
 def main(argv: list[str]) -> None:
     names = argv or sorted(p.stem for p in HERE.glob("bench_*.py"))
     results = HERE / "RESULTS.md"
-    sections = {} if not argv else read_sections(results)
+    # a full run rewrites every bench_* section (dropping those of benchmarks that are gone); sections named
+    # record_* are hand-written records (a GPU run on a lent machine, notes) and are always kept
+    old = read_sections(results)
+    sections = old if argv else {k: v for k, v in old.items() if k.startswith("record_")}
     for name in names:
         module = importlib.import_module(f"benchmarks.{name}")
         buffer = io.StringIO()

@@ -37,12 +37,13 @@ def test_partial_run_replaces_only_its_section(results_dir, monkeypatch):
 
 
 def test_full_run_drops_sections_of_benchmarks_that_no_longer_exist(results_dir, monkeypatch):
-    (results_dir / "RESULTS.md").write_text("<!-- section: bench_gone -->\nold\n")
+    (results_dir / "RESULTS.md").write_text("<!-- section: bench_gone -->\nold\n<!-- section: record_gpu -->\nkept\n")
     (results_dir / "bench_c.py").write_text("")
     fake_bench(monkeypatch, "bench_c", "| c |")
     runner.main([])
     sections = runner.read_sections(results_dir / "RESULTS.md")
-    assert list(sections) == ["bench_c"]
+    assert list(sections) == ["bench_c", "record_gpu"]  # hand-written record_* sections are kept
+    assert sections["record_gpu"] == "kept"
     assert sections["bench_c"].endswith("| c |")
     assert "test machine" in sections["bench_c"]
 
