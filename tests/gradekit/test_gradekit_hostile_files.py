@@ -201,6 +201,10 @@ def test_new_instructor_path_on_a_fresh_clone(tmp_path):
     for student in stamps:
         for key in ("raw_score", "late_submission_penalty", "score", "max_score", "duedate"):
             assert rows[root][student][key] == rows[stock_root][student][key], (student, key)
-    assert float(rows[root]["ontime"]["score"]) == float(rows[root]["ontime"]["max_score"]) > 0
+    # every autograded point; the written answers (markdown grade cells) wait for the instructor
+    manual = sum(c.metadata["nbgrader"].get("points", 0) for p in (SOLUTIONS / AID).glob("*.ipynb")
+                 for c in nbformat.read(p, as_version=4).cells
+                 if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade"))
+    assert float(rows[root]["ontime"]["score"]) == float(rows[root]["ontime"]["max_score"]) - manual > 0
     assert float(rows[root]["late"]["score"]) == 0.0, "penalty 'zero' for a late submission"
     assert any((root / "_grading" / "feedback" / "ontime" / AID).glob("*.html"))
