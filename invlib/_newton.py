@@ -51,7 +51,8 @@ def batched_jacobian(F: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
 
     Uses :math:`\partial \big(\sum_i F(x)_i\big) / \partial x` (valid because samples are
     independent): one forward pass, then the ``m`` unit cotangents pulled back -- on the CPU by ``m``
-    plain ``autograd.grad`` calls on the retained graph (as fast as ``torch.func``'s vectorised
+    plain ``autograd.grad`` calls on the retained graph (for a few rows, by one pass over ``m`` copies of
+    each: :func:`_jacobian_from_copies`) (as fast as ``torch.func``'s vectorised
     pull-back from a few dozen rows on, measured on the benchmark nets, and it never imports
     ``torch._dynamo`` and ``sympy``, which ``torch.func``'s pull-back does on first use: 3-6 s on a
     2-core machine); on accelerators, and for tiny CPU batches once ``torch._dynamo`` is loaded anyway,
@@ -73,33 +74,36 @@ def batched_jacobian(F: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
                 jc = torch.func.vmap(pull)(eye)[0].movedim(1, 0)
             except Exception:  # noqa: BLE001 -- functorch cannot transform every callable
                 jc = None
-        parts.append(_jacobian_autograd(F, xc) if jc is None else jc)
+        if jc is None:
+            few = xc.shape[0] * m <= _REPLICATE_ROWS
+            jc = _jacobian_from_copies(F, xc, m) if few else _jacobian_autograd(F, xc)
+        parts.append(jc)
     return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
-#: Up to this many rows in all, a few samples' Jacobians come from one pass over copies of the rows.
+#: Up to this many rows of copies (rows x outputs), :func:`batched_jacobian` uses :func:`_jacobian_from_copies`.
 _REPLICATE_ROWS = 1024
 
 
-def _jacobian_autograd(F: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    """Per-sample Jacobians with one ``autograd.grad`` call per output coordinate on one retained graph.
+def _jacobian_from_copies(F: Callable[[Tensor], Tensor], x: Tensor, m: int) -> Tensor:
+    """Per-sample Jacobians of a few rows (``m`` outputs each) from one forward and one backward pass.
 
-    For a few rows (``b * m <= _REPLICATE_ROWS``) each row is repeated ``m`` times instead and one
-    forward and one backward pass give every row of every Jacobian: copy ``i`` of sample ``j`` pulls back
-    the unit vector ``e_i`` (samples are independent).  Measured on the benchmark nets (d = 64, one
-    thread): one sample 12.9 -> 2.4 ms (residual net) and 6.1 -> 0.4 ms (MLP); from 64 rows on the
-    ``m`` calls are faster (the copies' forward pass costs more than the calls save).
+    Each row is repeated ``m`` times and copy ``i`` of sample ``j`` pulls back the unit vector ``e_i``
+    (samples are independent).  Measured on the benchmark nets (d = 64, one thread): one sample 12.9 ->
+    2.4 ms (residual net) and 6.1 -> 0.4 ms (MLP) against :func:`_jacobian_autograd`; from 64 rows on that
+    one is faster (the copies' forward pass costs more than its calls), hence :data:`_REPLICATE_ROWS`.
     """
     b, n = x.shape
-    with torch.no_grad():
-        m = F(x[:1]).shape[1]
-    if b * m <= _REPLICATE_ROWS:
-        with torch.enable_grad():
-            xr = x.detach().repeat_interleave(m, 0).requires_grad_(True)
-            out = F(xr)                                                  # (b * m, m)
-            unit = torch.eye(m, dtype=out.dtype, device=out.device).repeat(b, 1)
-            (g,) = torch.autograd.grad((out * unit).sum(), xr, allow_unused=True)
-        return torch.zeros(b, m, n, dtype=x.dtype, device=x.device) if g is None else g.reshape(b, m, n)
+    with torch.enable_grad():
+        xr = x.detach().repeat_interleave(m, 0).requires_grad_(True)
+        out = F(xr)                                                      # (b * m, m)
+        unit = torch.eye(m, dtype=out.dtype, device=out.device).repeat(b, 1)
+        (g,) = torch.autograd.grad((out * unit).sum(), xr, allow_unused=True)
+    return torch.zeros(b, m, n, dtype=x.dtype, device=x.device) if g is None else g.reshape(b, m, n)
+
+
+def _jacobian_autograd(F: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    """Per-sample Jacobians with one ``autograd.grad`` call per output coordinate on one retained graph."""
     with torch.enable_grad():
         xr = x.detach().requires_grad_(True)
         out = F(xr)
@@ -187,13 +191,10 @@ class _BroydenInverse:
 
     MAX_UPDATES = 24
 
-    def __init__(self, base: Tensor) -> None:
-        self.shared = base.shape[0] == 1 and base.dim() == 3
-        self.base = base          # (1, n, n) shared or (b, n, n)
-        self.rows = None          # number of rows when shared (set by the caller)
-        self.U: Tensor | None = None  # (b, k, n) views into _store
-        self.V: Tensor | None = None
-        self._store: Tensor | None = None
+    def __init__(self, base: Tensor, rows: int) -> None:
+        self.base = base          # (1, n, n) shared by the ``rows`` rows, or (rows, n, n)
+        self.rows = rows
+        self._store: Tensor | None = None  # (rows, 2, MAX_UPDATES, n): the u's and v's
         self._k = 0
 
     @classmethod
@@ -202,21 +203,29 @@ class _BroydenInverse:
         condition estimates (see :func:`inverse_and_condition`)."""
         if J.shape[0] > 1 and J.stride(0) == 0:
             inv, cond = inverse_and_condition(J[:1].contiguous())
-            H = cls(inv)
-            H.rows = J.shape[0]
-            return H, cond.expand(J.shape[0]).clone()
+            return cls(inv, J.shape[0]), cond.expand(J.shape[0]).clone()
         inv, cond = inverse_and_condition(J)
-        H = cls(inv)
-        H.shared = False
-        return H, cond
+        return cls(inv, J.shape[0]), cond
+
+    @property
+    def shared(self) -> bool:
+        return self.base.shape[0] != self.rows
+
+    @property
+    def U(self) -> Tensor | None:
+        """``(rows, k, n)``: the u's of the updates so far, or ``None``."""
+        return None if self._store is None else self._store[:, 0, : self._k]
+
+    @property
+    def V(self) -> Tensor | None:
+        return None if self._store is None else self._store[:, 1, : self._k]
 
     def __len__(self) -> int:
-        return int(self.rows) if self.shared else self.base.shape[0]
+        return self.rows
 
     def _dense_base(self) -> Tensor:
         if self.shared:
-            self.base = self.base.expand(len(self), -1, -1).clone()
-            self.shared = False
+            self.base = self.base.expand(self.rows, -1, -1).clone()
         return self.base
 
     def matvec(self, r: Tensor, rows: Tensor | None = None) -> Tensor:
@@ -247,10 +256,9 @@ class _BroydenInverse:
         self._store[:, 0, self._k] = u
         self._store[:, 1, self._k] = v
         self._k += 1
-        self.U, self.V = self._store[:, 0, : self._k], self._store[:, 1, : self._k]
         if self._k == self.MAX_UPDATES:  # fold: one pass over dense matrices every MAX_UPDATES steps
             self.base = self._dense_base() + self.U.mT @ self.V
-            self.U = self.V = self._store = None
+            self._store = None
 
     def set_rows(self, rows: Tensor, inv: Tensor) -> None:
         """Give ``rows`` the exact inverses ``inv`` ``(len(rows), n, n)`` and drop their updates."""
@@ -260,13 +268,11 @@ class _BroydenInverse:
 
     def keep(self, keep: Tensor) -> None:
         """Keep only the rows ``keep`` (the active set shrank)."""
-        if self.shared:
-            self.rows = keep.numel()
-        else:
+        if not self.shared:
             self.base = self.base[keep]
+        self.rows = keep.numel()
         if self._store is not None:
             self._store = self._store[keep]
-            self.U, self.V = self._store[:, 0, : self._k], self._store[:, 1, : self._k]
 
 
 def _grid_step(

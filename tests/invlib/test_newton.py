@@ -130,18 +130,18 @@ def test_batched_cpu_inverse_is_right_with_several_threads_for_large_matrices():
 
 
 @pytest.mark.parametrize("rows", [1, 3, 200])
-def test_jacobian_from_copies_of_few_rows_equals_one_call_per_output(rows):
-    """Few rows: one pass over m copies of each row; many rows: m autograd calls -- the same Jacobians."""
+def test_jacobian_from_copies_equals_one_call_per_output(rows):
+    """Few rows: one pass over m copies of each row; many rows: m autograd calls -- the same Jacobians, and
+    batched_jacobian (which picks by rows x outputs) returns them too."""
     gen = torch.Generator().manual_seed(1)
     net = nn.Sequential(nn.Linear(5, 7), nn.ELU(), nn.Linear(7, 6)).to(DT)
     x = torch.randn(rows, 5, generator=gen, dtype=DT)
-    replicated = rows * 6 <= _newton._REPLICATE_ROWS
-    J = _newton._jacobian_autograd(net, x)
-    assert J.shape == (rows, 6, 5)
-    for i in sorted({0, rows // 2, rows - 1}):
-        ref = torch.autograd.functional.jacobian(lambda z: net(z[None])[0], x[i])
-        torch.testing.assert_close(J[i], ref, rtol=0, atol=1e-13)
-    assert replicated == (rows < 200)
+    for J in (_newton._jacobian_from_copies(net, x, 6), _newton._jacobian_autograd(net, x),
+              _newton.batched_jacobian(net, x)):
+        assert J.shape == (rows, 6, 5)
+        for i in sorted({0, rows // 2, rows - 1}):
+            ref = torch.autograd.functional.jacobian(lambda z: net(z[None])[0], x[i])
+            torch.testing.assert_close(J[i], ref, rtol=0, atol=1e-13)
 
 
 def test_product_form_inverse_matches_dense_updates_and_keeps_a_shared_base_shared():
