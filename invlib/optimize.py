@@ -506,7 +506,8 @@ def optimize_inverse(
         from invlib.compose import unwrap_compiled
 
         f = unwrap_compiled(f)  # the same map; a compiled wrapper would recompile for every new batch size
-    args = _validate_arguments(f, y, method, tol, max_iter, restarts, prior_weight, lr, bounds, xtol, validate)
+    args = _validate_arguments(f, y, method, tol, max_iter, restarts, prior_weight, lr, bounds, xtol, validate,
+                               memory_limit)
     tol, bounds = args
     xtol = default_xtol(y.dtype) if xtol is None else float(xtol)
     x0, in_shape = _starting_point(y, x0, input_shape, validate)
@@ -527,11 +528,6 @@ def optimize_inverse(
         restarts, only_stalled = (0, False) if problem.constrained else (2, True)
     else:
         only_stalled = False
-    if memory_limit is not None and (isinstance(memory_limit, bool) or not isinstance(memory_limit, (int, float))
-                                     or not (memory_limit > 0 and math.isfinite(memory_limit))):
-        raise InvalidInputError(
-            f"memory_limit must be None (automatic: 512 MiB on the CPU, a quarter of the free memory on "
-            f"CUDA) or a finite number of bytes > 0, got {memory_limit!r}.")
     rows = _chunk_rows(problem, method, memory_limit)
     bar = None
     if progress:
@@ -577,7 +573,7 @@ def optimize_inverse(
 
 def _validate_arguments(
     f: Any, y: Any, method: Any, tol: Any, max_iter: Any, restarts: Any, prior_weight: Any, lr: Any,
-    bounds: Any, xtol: Any, validate: bool,
+    bounds: Any, xtol: Any, validate: bool, memory_limit: Any = None,
 ) -> tuple[float, tuple[float, float] | None]:
     """Check the scalar arguments and ``y``; return ``(tol, bounds)`` normalised."""
     if not isinstance(method, str) or method not in METHODS:
@@ -602,6 +598,11 @@ def _validate_arguments(
         raise InvalidInputError(f"prior_weight must be a finite number >= 0, got {prior_weight!r}.")
     if lr is not None and (not isinstance(lr, (int, float)) or not (lr > 0 and math.isfinite(lr))):
         raise InvalidInputError(f"lr must be a finite number > 0, got {lr!r}.")
+    if memory_limit is not None and (isinstance(memory_limit, bool) or not isinstance(memory_limit, (int, float))
+                                     or not (memory_limit > 0 and math.isfinite(memory_limit))):
+        raise InvalidInputError(
+            f"memory_limit must be None (automatic: 512 MiB on the CPU, a quarter of the free memory on "
+            f"CUDA) or a finite number of bytes > 0, got {memory_limit!r}.")
     if bounds is not None:
         try:
             lo, hi = (float(b) for b in bounds)
@@ -862,6 +863,19 @@ _NUDGES = 8
 _NUDGE_SIZE = 1e-3
 
 
+def _stuck(T: Tracker) -> Tensor:
+    """Samples that stalled unconverged with some of their own budget left."""
+    return T.stalled & ~T.converged & (T.it < T.max_iter)
+
+
+def _retry(T: Tracker, rows: Tensor, start: Tensor, solve: Callable[[], None]) -> None:
+    """Run ``solve`` again for ``rows`` (a mask) from ``start`` (their rows); each keeps the better end point."""
+    before = T.snapshot()
+    T.restart(rows, start)
+    solve()
+    T.adopt_better(before, rows)
+
+
 def _nudge_stalled(P: Problem, T: Tracker, solver: Callable[[Problem, Tracker], None]) -> None:
     r"""Restart stalled samples from a small random move of *where they stalled*, up to :data:`_NUDGES` times.
 
@@ -874,7 +888,7 @@ def _nudge_stalled(P: Problem, T: Tracker, solver: Callable[[Problem, Tracker], 
     :func:`_restart_noise`) and count against its own budget.
     """
     for attempt in range(_NUDGES):
-        stuck = T.stalled & ~T.converged & (T.it < T.max_iter)
+        stuck = _stuck(T)
         if not bool(stuck.any()):
             return
         noise = _restart_noise(P, stuck, 7919, attempt, uniform=False)
@@ -949,27 +963,23 @@ def _run(method: str, problem: Problem, tracker: Tracker, lr: float | None) -> N
             _newton.levenberg_marquardt(problem, tracker)
         else:
             start = tracker.x.clone()
-            _newton.square_newton(problem, tracker)
-            _nudge_stalled(problem, tracker, _newton.square_newton)
+
+            def newton() -> None:
+                _newton.square_newton(problem, tracker)
+                _nudge_stalled(problem, tracker, _newton.square_newton)
+
+            newton()
             # a sequence of square layers: solve it stage by stage for the samples Newton could not, then
             # polish on the whole map; the better end point wins
-            stuck = tracker.stalled & ~tracker.converged & (tracker.it < tracker.max_iter)
-            if bool(stuck.any()):
-                staged = _stagewise_start(problem, stuck, tracker.max_iter)
-                if staged is not None:
-                    newton_end = tracker.snapshot()
-                    tracker.restart(stuck, staged)
-                    _newton.square_newton(problem, tracker)
-                    _nudge_stalled(problem, tracker, _newton.square_newton)
-                    tracker.adopt_better(newton_end, stuck)
+            stuck = _stuck(tracker)
+            staged = _stagewise_start(problem, stuck, tracker.max_iter) if bool(stuck.any()) else None
+            if staged is not None:
+                _retry(tracker, stuck, staged, newton)
             # where Newton stalled (a singular Jacobian, a kink it cannot cross), Levenberg-Marquardt
             # starts again from the same start with what is left of the budget; the better end point wins
-            stuck = tracker.stalled & ~tracker.converged & (tracker.it < tracker.max_iter)
+            stuck = _stuck(tracker)
             if bool(stuck.any()):
-                newton_end = tracker.snapshot()
-                tracker.restart(stuck, start[stuck])
-                _newton.levenberg_marquardt(problem, tracker)
-                tracker.adopt_better(newton_end, stuck)
+                _retry(tracker, stuck, start[stuck], lambda: _newton.levenberg_marquardt(problem, tracker))
     elif method == "homotopy":
         from invlib import _newton
 
