@@ -68,6 +68,8 @@ __all__ = [
 
 # SELU's fixed constants (Klambauer et al. 2017), as in torch.nn.SELU.
 SELU_ALPHA = 1.6732632423543772848170429916717
+# the widest relative sliver of two preimages a Softplus threshold may leave (see SoftplusInverse)
+SOFTPLUS_MAX_SLIVER = 1e-6
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
@@ -379,12 +381,15 @@ class SoftplusInverse(ActivationInverse):
     r""":math:`x = y + \frac1\beta\log(1 - e^{-\beta y})` on :math:`(0, \infty)` (and :math:`x = y`
     above torch's linear ``threshold``). :math:`\log\sigma'(x) = \log(1 - e^{-\beta y})`.
 
-    Caveat: torch's ``Softplus`` switches to the identity for :math:`\beta x >` ``threshold``,
-    where :math:`\frac1\beta\log(1 + e^{\beta x})` still exceeds :math:`x` by up to
-    :math:`e^{-\mathrm{threshold}}/\beta`; outputs in that sliver above ``threshold/beta`` have
-    two preimages, and this inverse returns the linear-branch one. For the default threshold
-    20 the sliver is :math:`2\cdot 10^{-9}/\beta` wide (invisible in float32); a small
-    ``threshold`` (e.g. 5: :math:`6.7\cdot 10^{-3}/\beta`) makes the round trip inexact there.
+    Caveat: torch's ``Softplus`` switches to the identity for :math:`\beta x >` ``threshold``
+    (:math:`t`), where :math:`\frac1\beta\log(1 + e^{\beta x})` still exceeds :math:`x` by
+    :math:`w = \log(1 + e^{-t})/\beta`; outputs in that sliver :math:`(t/\beta, t/\beta + w]`
+    have two preimages, and this inverse returns the linear-branch one. For the default
+    threshold 20 the sliver is :math:`2\cdot 10^{-9}/\beta` wide (invisible in float32), at most
+    that far from the other preimage. A threshold whose sliver is wider than
+    :data:`SOFTPLUS_MAX_SLIVER` relative (:math:`t \lesssim 12`: at 5 the two preimages are up to
+    :math:`6.7\cdot 10^{-3}/\beta` apart) makes the layer non-injective in earnest and is refused
+    by :func:`build_activation` with a :class:`NotInvertibleError`.
 
     Parameters
     ----------
@@ -549,6 +554,15 @@ def build_activation(module: nn.Module, path: str, opts: BuildOptions) -> Activa
     if isinstance(module, nn.Softplus):
         if module.beta <= 0:
             raise NotInvertibleError(path, layer, f"beta = {module.beta} <= 0", _SUGGEST)
+        t = float(module.threshold)
+        sliver = math.log1p(math.exp(-t)) if t > -700 else -t  # log(1 + e^-t), overflow-safe
+        if sliver > SOFTPLUS_MAX_SLIVER * max(abs(t), 1.0):
+            raise NotInvertibleError(
+                path, layer,
+                f"threshold = {t:g} makes it non-injective: torch's Softplus is the identity above x = "
+                f"threshold/beta = {t / module.beta:g}, yet the curve below reaches {sliver / module.beta:.3g} "
+                f"higher, so outputs in ({t / module.beta:g}, {(t + sliver) / module.beta:.4g}] have two preimages",
+                "use the default threshold (20) or one >= 12, where the two preimages are under 1e-6 apart")
         return SoftplusInverse(path, layer, module.beta, module.threshold, clamp=clamp)
     if isinstance(module, nn.Tanh):
         return TanhInverse(path, layer, clamp=clamp)

@@ -87,7 +87,14 @@ class InverseLayer(nn.Module):
         The forward layer's name in ``model.named_modules()`` (``"2.1"``); ``""`` for the model.
     layer:
         The forward layer's class name (``"Linear"``).
+    event_ndim:
+        How many trailing dims of ``y`` one sample occupies, where the layer fixes it (1 for ``Linear``,
+        :math:`N + 1` for ``ConvNd``); 0 for layers that always take dim 0 as the batch (reshapes,
+        batch norm); ``None`` (the default) for elementwise layers, which take any shape.
+        :meth:`InverseModel.inverse_and_log_abs_det` reads a ``y`` with that many dims as one unbatched sample.
     """
+
+    event_ndim: int | None = None
 
     def __init__(self, path: str, layer: str) -> None:
         super().__init__()
@@ -388,10 +395,14 @@ class InverseModel(nn.Module):
         .. math:: \log\left|\det \tfrac{\partial f^{-1}}{\partial y}\right|
                   = -\sum_l \log|\det J_{f_l}(x_{l-1})|,
 
-        one value per sample (dim 0 of ``y``). Every layer must be square (no least-squares
-        parts); the change-of-variables formula :math:`\log p_Y(y) = \log p_X(x) + \log|\det
-        \partial x/\partial y|` then gives the density of ``y``.
+        one value per sample (dim 0 of ``y``), or a scalar for one unbatched sample (``y`` of shape
+        ``(D,)`` for an MLP, ``(C, H, W)`` for a 2-d convolution: see :attr:`InverseLayer.event_ndim`).
+        Every layer must be square (no least-squares parts); the change-of-variables formula
+        :math:`\log p_Y(y) = \log p_X(x) + \log|\det \partial x/\partial y|` then gives the density of ``y``.
         """
+        if isinstance(y, Tensor) and y.ndim and y.ndim == self._event_ndim():
+            x, logdet = self.inverse_and_log_abs_det(y.unsqueeze(0))
+            return x.squeeze(0), logdet.squeeze(0)
         y = self._validate(y)
         x = y
         logdet = torch.zeros(y.shape[0] if y.ndim else 1, dtype=y.dtype, device=y.device)
@@ -402,6 +413,10 @@ class InverseModel(nn.Module):
         if not all_finite(x):
             raise self._nonfinite_error(y)
         return x, logdet
+
+    def _event_ndim(self) -> int | None:
+        """The dims of one sample of ``y``: the first layer (in inverse order) that fixes it decides."""
+        return next((layer.event_ndim for layer in self.layers if layer.event_ndim is not None), None)
 
     def extra_repr(self) -> str:
         return f"model={type(self.model).__name__}, {len(self.layers)} layer inverses"

@@ -150,6 +150,10 @@ class ChannelMixInverse(InverseLayer):
         ``rcond``, ``solver``).
     """
 
+    @property
+    def event_ndim(self) -> int:
+        return self.n_spatial + 1
+
     def __init__(self, path: str, layer: str, matrix: Tensor, bias: Tensor | None, n_spatial: int,
                  opts: BuildOptions) -> None:
         super().__init__(path, layer)
@@ -213,6 +217,10 @@ class CircularConvInverse(InverseLayer):
         The spatial size to check (and cache) the blocks for at build time, if known; else a
         ``DEFAULT_CHECK_SIZE`` grid per dim.
     """
+
+    @property
+    def event_ndim(self) -> int:
+        return self.n_spatial + 1
 
     def __init__(self, path: str, layer: str, weight: Tensor, bias: Tensor | None,
                  dilation: tuple[int, ...], left_pad: tuple[int, ...], opts: BuildOptions,
@@ -331,6 +339,10 @@ class PatchConvInverse(InverseLayer):
         ``(N, C_out, *in_size/k)`` and ``x`` ``(N, C_in, *in_size)``.
     """
 
+    @property
+    def event_ndim(self) -> int:
+        return self.n_spatial + 1
+
     def __init__(self, path: str, layer: str, weight: Tensor, bias: Tensor | None, groups: int,
                  opts: BuildOptions, in_size: tuple[int, ...] | None = None) -> None:
         super().__init__(path, layer)
@@ -393,6 +405,10 @@ class TransposedPatchConvInverse(InverseLayer):
     opts:
         The ``invlib.compose.BuildOptions`` of :func:`invlib.inverse`.
     """
+
+    @property
+    def event_ndim(self) -> int:
+        return self.n_spatial + 1
 
     def __init__(self, path: str, layer: str, weight: Tensor, bias: Tensor | None, opts: BuildOptions) -> None:
         super().__init__(path, layer)

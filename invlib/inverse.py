@@ -46,8 +46,8 @@ from invlib.flows import AdditiveCoupling, AffineCoupling, InvertibleResidualBlo
 from invlib.linear import build_batchnorm, build_dropout, build_identity, build_linear
 from invlib.range_aware import MAX_TRIPLE_WIDTH, ReLUPairInverse, ReLUTripleInverse, full_column_rank
 from invlib.reshape import RESHAPE_CLASSES, build_reshape
-from invlib.validation import (check_finite, check_module_weights, check_relative_tolerance, check_tensor,
-                               default_rcond, format_shape, where)
+from invlib.validation import (PRECISION_LIMIT, check_finite, check_flag, check_module_weights, check_relative_tolerance,
+                               check_tensor, default_rcond, format_shape, where)
 
 __all__ = ["inverse", "ModuleInverse", "SUPPORTED", "LAYER_BUILDERS", "INVERTIBLE_BY_DESIGN", "InverseModel"]
 
@@ -95,6 +95,8 @@ class ModuleInverse(InverseLayer):
         The frozen eval-mode copy of the module, with ``inverse(y)``; ``x`` and ``y`` have the
         shapes the module's own ``forward`` and ``inverse`` use.
     """
+
+    event_ndim = 1  # the flows are row-wise: (batch, D)
 
     def __init__(self, path: str, layer: str, module: nn.Module) -> None:
         super().__init__(path, layer)
@@ -595,6 +597,9 @@ def inverse(model: nn.Module, *, least_squares: bool = False, clamp: bool = Fals
     if solver not in ("explicit", "lu"):
         raise InvalidInputError(f"solver must be 'explicit' or 'lu', got {solver!r}")
     rcond = check_relative_tolerance(rcond, "rcond")
+    for flag, value in (("least_squares", least_squares), ("clamp", clamp), ("range_aware", range_aware),
+                        ("validate", validate)):
+        check_flag(value, flag)
     model = unwrap_compiled(model)
     check_module_weights(model)
     opts = BuildOptions(least_squares=least_squares, clamp=clamp, rcond=rcond, solver=solver)
@@ -668,7 +673,7 @@ def _warn_if_weights_too_ill_conditioned(layers: list[tuple[str, nn.Module]]) ->
         return
     eps = torch.finfo(dtype).eps
     total = math.prod(c for _, c in conds)
-    if total * eps <= 1e-3:
+    if total * eps <= PRECISION_LIMIT:
         return
     worst = max(conds, key=lambda pc: pc[1])
     advice = "compute in float64 (model.double(), y.double())" if dtype != torch.float64 else (

@@ -27,14 +27,15 @@ max error 2.9e-6 explicit vs 2.2e-5 LU) as well as the faster (inverse/forward t
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from invlib.compose import BuildOptions, IdentityInverse, InverseLayer, constant_per_sample
-from invlib.errors import NotInvertibleError
-from invlib.validation import default_rcond
+from invlib.errors import NotInvertibleError, PrecisionWarning
+from invlib.validation import PRECISION_LIMIT, default_rcond
 
 __all__ = [
     "MatrixInverse",
@@ -137,6 +138,8 @@ class LinearInverse(InverseLayer):
         ``rcond``, ``solver``).
     """
 
+    event_ndim = 1
+
     def __init__(self, path: str, layer: str, weight: Tensor, bias: Tensor | None,
                  opts: BuildOptions) -> None:
         super().__init__(path, layer)
@@ -145,6 +148,8 @@ class LinearInverse(InverseLayer):
         self.exact = mi.exact
         self.rank = mi.rank
         self.log_abs_det_w = mi.log_abs_det
+        # ||W^{-1}||_2 (or ||W^+||_2): how much a rounding error in y can grow in x
+        self.inv_norm = 1.0 / float(mi.singular_values[mi.rank - 1]) if mi.rank else 0.0
         dtype = weight.dtype
         b64 = bias.detach().to(torch.float64) if bias is not None else None
         dev = weight.device
@@ -172,11 +177,44 @@ class LinearInverse(InverseLayer):
     def forward(self, y: Tensor) -> Tensor:
         if self.solver == "lu":
             z = (y - self.bias).reshape(-1, self.out_features)
-            x = torch.linalg.lu_solve(self.lu, self.pivots, z, left=False)
-            return x.reshape(y.shape[:-1] + (self.in_features,))
-        if y.ndim == 2:
-            return torch.addmm(self.neg_shift, y, self.inv_t)
-        return y @ self.inv_t + self.neg_shift
+            x = torch.linalg.lu_solve(self.lu, self.pivots, z, left=False).reshape(y.shape[:-1] + (self.in_features,))
+        elif y.ndim == 2:
+            x = torch.addmm(self.neg_shift, y, self.inv_t)
+        else:
+            x = y @ self.inv_t + self.neg_shift
+        if self.validate and x.numel():
+            self._warn_if_rounding_dominates(y, x)
+        return x
+
+    def _warn_if_rounding_dominates(self, y: Tensor, x: Tensor) -> None:
+        r""":class:`~invlib.errors.PrecisionWarning` for rows whose ``x`` rounding in ``y`` may have swamped.
+
+        ``y`` carries a rounding error of about :math:`\varepsilon\|y\|` (the forward's last rounding),
+        which the inverse maps to :math:`\|W^{-1}\|_2\,\varepsilon\|y\|` in ``x``; with
+        :math:`\|y\|_2 \le \sqrt m\,\|y\|_\infty` (max-norms cannot overflow), relative to the returned
+        :math:`\hat x` where it is large and absolute where :math:`|\hat x| < 1` (rows near :math:`x = 0`,
+        ``y`` near ``b``, are accurate in absolute terms, which is what such an ``x`` can offer):
+
+        .. math:: \text{est} = \varepsilon\,\|W^{-1}\|_2\,\sqrt m\,\|y\|_\infty / \max(\|\hat x\|_\infty, 1).
+
+        The weights' condition number does not show this: a bias much larger than :math:`Wx` (tiny
+        weights) cancels in :math:`y - b`. One host sync per call.
+        """
+        eps = torch.finfo(y.dtype).eps
+        y_max = y.detach().abs().reshape(-1, self.out_features).amax(dim=1)
+        x_max = x.detach().abs().reshape(-1, self.in_features).amax(dim=1)
+        est = (eps * self.inv_norm * math.sqrt(self.out_features)) * y_max / x_max.clamp(min=1.0)
+        bad = est > PRECISION_LIMIT
+        n_bad = int(bad.sum())
+        if n_bad:
+            warnings.warn(
+                f"the inverse of {self.where}: in {y.dtype} (eps = {eps:.2g}) rounding in y can change x by up "
+                f"to about {float(est.max()):.3g} (relative, or absolute where |x| < 1) in {n_bad} of {est.numel()} rows: y is dominated by "
+                "the bias (W x is small next to b, so y - b cancels); compute in float64 (model.double(), "
+                "y.double()) or treat those rows' x as approximate",
+                PrecisionWarning,
+                stacklevel=3,
+            )
 
     def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
         if self.log_abs_det_w is None:
@@ -225,6 +263,8 @@ class BatchNormInverse(InverseLayer):
         The ``invlib.compose.BuildOptions`` of :func:`invlib.inverse` (``least_squares``,
         ``rcond``, ``solver``).
     """
+
+    event_ndim = 0  # dim 0 is the batch (torch's batch norm needs one)
 
     def __init__(self, path: str, layer: str, scale: Tensor, mean: Tensor, beta: Tensor,
                  ndims: tuple[int, ...], opts: BuildOptions) -> None:

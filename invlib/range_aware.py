@@ -100,6 +100,8 @@ class ReLUPairInverse(InverseLayer):
         Relative cutoff for rank decisions (``None``: ``invlib.validation.default_rcond``).
     """
 
+    event_ndim = 1
+
     def __init__(self, path: str, layer: str, weight: Tensor, bias: Tensor | None,
                  rcond: float | None = None) -> None:
         super().__init__(path, layer)
@@ -206,6 +208,8 @@ class ReLUTripleInverse(InverseLayer):
     rcond:
         Relative cutoff for rank decisions (``None``: ``invlib.validation.default_rcond``).
     """
+
+    event_ndim = 1
 
     def __init__(self, path: str, layer: str, w1: Tensor, b1: Tensor | None, w2: Tensor,
                  b2: Tensor | None, rcond: float | None = None) -> None:

@@ -97,6 +97,8 @@ class PermutationInverse(InverseLayer):
         The forward layer's ``named_modules`` path and class name (see ``invlib.compose.InverseLayer``).
     """
 
+    event_ndim = 0  # dim 0 is the batch: these inverses need a batched y
+
     def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
         return torch.zeros(y.shape[0] if y.ndim else 1, dtype=y.dtype, device=y.device)
 

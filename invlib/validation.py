@@ -22,7 +22,12 @@ __all__ = [
     "default_rcond",
     "check_relative_tolerance",
     "check_module_weights",
+    "check_flag",
+    "PRECISION_LIMIT",
 ]
+
+#: the estimated relative error in ``x`` above which the exact inverses warn (:class:`invlib.PrecisionWarning`)
+PRECISION_LIMIT = 1e-3
 
 
 def where(path: str, layer: str) -> str:
@@ -126,14 +131,36 @@ def check_relative_tolerance(value: object, name: str) -> float | None:
     return value
 
 
+def check_flag(value: object, name: str) -> bool:
+    """``value`` if it is a bool; :class:`InvalidInputError` otherwise (``clamp="no"`` is truthy: it would
+    switch the option on)."""
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def check_module_weights(model: torch.nn.Module) -> None:
     """Raise :class:`InvalidInputError` if a parameter or buffer of ``model`` has no usable values.
 
     A tensor on the meta device (a model built with ``device='meta'`` and never loaded) or a
-    floating-point one with NaN/inf entries is named by its ``named_parameters`` path.
+    floating-point one with NaN/inf entries is named by its ``named_parameters`` path; so are two
+    floating-point parameters of different dtypes or devices (the model's own forward would fail).
     """
+    first: tuple[str, torch.Tensor] | None = None
     for kind, items in (("parameter", model.named_parameters()), ("buffer", model.named_buffers())):
         for name, t in items:
+            if kind == "parameter" and t.is_floating_point():
+                if first is None:
+                    first = (name, t)
+                elif (t.dtype, t.device) != (first[1].dtype, first[1].device):
+                    what = "dtype" if t.dtype != first[1].dtype else "device"
+                    a = first[1].dtype if what == "dtype" else first[1].device
+                    b = t.dtype if what == "dtype" else t.device
+                    fix = "model.double() or model.float()" if what == "dtype" else "model.to(device)"
+                    raise InvalidInputError(
+                        f"the model's parameters differ in {what}: '{first[0]}' is {a} but '{name}' is {b}, so "
+                        f"the model cannot run as it is; convert it to one {what} first, e.g. {fix}"
+                    )
             if t.device.type == "meta":
                 raise InvalidInputError(
                     f"the model's {kind} '{name}' is on the meta device: it has a shape but no values, "

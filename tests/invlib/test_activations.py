@@ -188,6 +188,29 @@ def test_softplus_beta_and_linear_region() -> None:
     torch.testing.assert_close(invlib.inverse(act)(act(x)), x, atol=1e-13, rtol=0)
 
 
+@pytest.mark.parametrize("threshold", [0.5, 2.0, 5.0, -1.0])
+def test_softplus_with_a_low_threshold_is_not_invertible(threshold: float) -> None:
+    # threshold=0.5 used to invert y = 0.9 to the linear branch's 0.9 and hide the other preimage,
+    # log(e^0.9 - 1) = 0.37 (softplus(0.37) = 0.9 too)
+    act = nn.Softplus(beta=2.0, threshold=threshold)
+    with pytest.raises(invlib.NotInvertibleError, match=r"two preimages.*threshold"):
+        invlib.inverse(act)
+
+
+def test_softplus_two_preimages_are_real_where_the_low_threshold_is_refused() -> None:
+    act = nn.Softplus(beta=1.0, threshold=0.5).double()
+    a, b = torch.tensor([0.9], dtype=torch.float64), torch.log(torch.expm1(torch.tensor([0.9], dtype=torch.float64)))
+    torch.testing.assert_close(act(a), act(b), rtol=0, atol=1e-15)  # the refusal is not a false alarm
+    assert float(a - b) > 0.5
+
+
+def test_softplus_default_and_high_thresholds_stay_invertible() -> None:
+    for threshold in (20.0, 15.0):  # the sliver with two preimages is below 1e-6 wide
+        act = nn.Softplus(beta=1.0, threshold=threshold).double()
+        x = torch.linspace(-5, 30, 71, dtype=torch.float64)[None]
+        torch.testing.assert_close(invlib.inverse(act)(act(x)), x, atol=1e-6, rtol=0)
+
+
 # -------------------------------------------------------------------------------------------
 # Saturation study: float32 vs float64 (feeds the non-linearity chapter)
 # -------------------------------------------------------------------------------------------

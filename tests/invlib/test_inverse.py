@@ -533,6 +533,41 @@ def test_non_finite_weights_are_a_typed_error_naming_the_parameter(bad: float) -
         invlib.inverse(model)
 
 
+def test_model_with_mixed_dtypes_is_a_typed_error_naming_both_parameters() -> None:
+    # used to build an inverse of a model whose own forward fails ("mat1 and mat2 must have the same dtype")
+    model = nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 3).double())
+    with pytest.raises(invlib.InvalidInputError, match=r"'0\.weight' is torch\.float32.*'2\.weight' is torch\.float64.*model\.double\(\)"):
+        invlib.inverse(model)
+
+
+@pytest.mark.parametrize("flag", ["least_squares", "clamp", "range_aware", "validate"])
+@pytest.mark.parametrize("value", ["no", 1, None, 0.0])
+def test_switches_that_are_not_bools_are_a_typed_error(flag: str, value: object) -> None:
+    # clamp="no" used to switch clamping ON (a non-empty string is truthy)
+    with pytest.raises(invlib.InvalidInputError, match=rf"{flag} must be True or False, got {value!r}"):
+        invlib.inverse(nn.Linear(3, 3), **{flag: value})
+
+
+@pytest.mark.parametrize("model, x", [
+    (nn.Sequential(nn.Linear(4, 4), nn.LeakyReLU(0.1), nn.Linear(4, 4)), torch.randn(4)),
+    (nn.Sequential(nn.Linear(4, 4), nn.Tanh()), torch.randn(4) * 0.3),
+    (nn.Sequential(nn.Conv2d(3, 3, 1), nn.LeakyReLU(0.2)), torch.randn(3, 5, 4)),
+])
+def test_log_det_of_an_unbatched_sample_is_one_value(model: nn.Module, x: torch.Tensor) -> None:
+    # a (4,) y used to be read as a batch of four scalars: a (4,) log-det of wrong values
+    torch.manual_seed(0)
+    model = model.double()
+    x = x.double()
+    inv = invlib.inverse(model)
+    xr, logdet = inv.inverse_and_log_abs_det(model(x))
+    x1, logdet1 = inv.inverse_and_log_abs_det(model(x.unsqueeze(0)))
+    assert xr.shape == x.shape and logdet.shape == ()
+    torch.testing.assert_close(xr, x1[0], rtol=0, atol=1e-12)
+    torch.testing.assert_close(logdet, logdet1[0], rtol=1e-12, atol=1e-12)
+    jac = torch.autograd.functional.jacobian(lambda v: model(v.reshape(x.shape)).reshape(-1), x.reshape(-1))
+    torch.testing.assert_close(logdet, -torch.linalg.slogdet(jac)[1], rtol=1e-10, atol=1e-10)
+
+
 def test_example_input_the_model_cannot_run_is_a_typed_error() -> None:
     model = nn.Sequential(nn.Flatten(), nn.Linear(16, 16)).double()
     with pytest.raises(invlib.InvalidInputError, match=r"example_input.*shape \(2, 1, 4, 5\).*float64"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -210,3 +212,44 @@ def test_batchnorm_with_nonpositive_var_plus_eps_names_the_channel(var: float, e
         bn.running_var[1] = var
     with pytest.raises(invlib.NotInvertibleError, match=r"running_var \+ eps is <= 0 for channels \[1\]"):
         invlib.inverse(bn)
+
+
+# --- rounding in y that the weights' conditioning does not show -------------------------------------
+def _tiny_weights_layer() -> nn.Linear:
+    torch.manual_seed(0)
+    layer = nn.Linear(4, 4)
+    with torch.no_grad():
+        layer.weight.mul_(1e-30)  # well conditioned (kappa ~ 30), but W x ~ 1e-30 next to a bias ~ 0.3
+    return layer
+
+
+def test_float32_output_that_the_bias_swamps_warns_instead_of_returning_1e22() -> None:
+    # used to return x ~ 1e23 for x ~ 1 with no warning: in float32, y = W x + b rounds to b
+    layer = _tiny_weights_layer()
+    x = torch.randn(5, 4)
+    with torch.no_grad():
+        y = layer(x)
+    with pytest.warns(invlib.PrecisionWarning, match=r"Linear: in torch\.float32.*up to about.* in 5 of 5 rows"):
+        xr = invlib.inverse(layer)(y)
+    assert float((xr - x).abs().max()) > 1.0  # the warning is not a false alarm: x is lost
+
+
+def test_ordinary_float32_layers_and_exact_zero_inputs_do_not_warn() -> None:
+    torch.manual_seed(1)
+    layer = nn.Linear(64, 64)
+    x = torch.cat([torch.randn(300, 64), torch.zeros(2, 64)])
+    with torch.no_grad():
+        y = layer(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", invlib.PrecisionWarning)
+        xr = invlib.inverse(layer)(y)
+    torch.testing.assert_close(xr, x, rtol=0, atol=1e-4)
+
+
+def test_the_rounding_check_is_skipped_without_validation() -> None:
+    layer = _tiny_weights_layer()
+    with torch.no_grad():
+        y = layer(torch.randn(5, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", invlib.PrecisionWarning)
+        invlib.inverse(layer, validate=False)(y)

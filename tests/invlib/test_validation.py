@@ -10,6 +10,7 @@ from invlib.validation import (
     all_finite,
     check_dtype_device,
     check_finite,
+    check_flag,
     check_tensor,
     default_rcond,
     format_shape,
@@ -67,3 +68,14 @@ def test_integer_x_for_diagnose_does_not_talk_about_an_inverse() -> None:
         invlib.diagnose(nn.Sequential(nn.Embedding(10, 4)), torch.tensor([[1, 2]]))
     message = str(info.value)
     assert "inverse" not in message and "x has dtype torch.int64" in message and "floating-point" in message
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_check_flag_passes_bools(value: bool) -> None:
+    assert check_flag(value, "clamp") is value
+
+
+@pytest.mark.parametrize("value", ["False", 0, 1, None, torch.tensor(True)])
+def test_check_flag_refuses_everything_else(value: object) -> None:
+    with pytest.raises(InvalidInputError, match="clamp must be True or False"):
+        check_flag(value, "clamp")
