@@ -1,7 +1,8 @@
 """Grading wall time: stock sequential ``nbgrader autograde`` vs ``gradekit`` on 2 processes, with each of
 its parts switched off in turn, and the trust boundary's evaluator: CPU seconds per notebook.
 
-``python -m benchmarks.bench_grading [--n 100] [--assignment ex01_functions] [--rounds 2] [--evaluators 10]``
+``python -m benchmarks.bench_grading [--n 100] [--assignment ex01_functions] [--rounds 2] [--evaluators 10]
+[--rows stock,full,...] [--more-workers 3]``
 
 The submissions are synthetic and mixed: 40 % correct, 40 % partial (the first answer missing, or a
 declared wrong submission from ``tests/wrong_submissions/``), 20 % broken (the untouched release, a
@@ -16,6 +17,11 @@ capped at 1 CPU), the trust boundary (test cells evaluated in a grader-side proc
   fresh ``python -m gradekit.trusted`` that imports torch again;
 * the trust boundary itself: nbgrader's plain ``Execute`` runs the tests in the student's kernel (as
   before the boundary); the difference to the full row is the boundary's cost.
+
+One more row, the full configuration with ``--more-workers`` worker processes on the same cores: a worker
+spends part of each notebook waiting (the grader for the kernel, the kernel for the evaluator, one message
+at a time), so a third process on two cores may fill that time. ``--rows`` picks the rows to run (keys:
+:data:`ROW_KEYS`; the stock row always runs: every speed-up is against it).
 
 The machine is shared, so the configurations run interleaved: the submissions are cut into ``rounds``
 slices, each slice is graded by every configuration in turn, in the opposite order in every other round
@@ -51,13 +57,17 @@ FULL = "gradekit, 2 workers: kernel server + evaluator server (the course's conf
 NO_EVALUATOR_SERVER = "gradekit, 2 workers, evaluator server off (a fresh evaluator per notebook)"
 NO_KERNEL_SERVER = "gradekit, 2 workers, kernel server off (a fresh kernel per notebook)"
 NO_BOUNDARY = "gradekit, 2 workers, no trust boundary (tests in the kernel: plain Execute)"
+MORE_WORKERS = "gradekit, more workers than cores: kernel server + evaluator server"
 CONFIGS = {  # row -> how the course's nbgrader_config.py is changed (None: stock nbgrader)
     STOCK: None,
     FULL: "",
     NO_EVALUATOR_SERVER: "\nc.TrustedExecute.evaluator_server = False\n",
     NO_KERNEL_SERVER: "\nc.SandboxKernelManager.use_zygote = False\n",
     NO_BOUNDARY: "plain Execute",
+    MORE_WORKERS: "",
 }
+ROW_KEYS = {"stock": STOCK, "full": FULL, "no-evaluator-server": NO_EVALUATOR_SERVER,
+            "no-kernel-server": NO_KERNEL_SERVER, "no-boundary": NO_BOUNDARY, "more-workers": MORE_WORKERS}
 
 
 def synthetic(release: dict, aid: str, n: int) -> list[Submission]:
@@ -107,24 +117,28 @@ def _grade_stock(course: Course, aid: str, subs: list[Submission]) -> None:
         pass  # nbgrader exits 1 because the malformed notebooks fail; the rest is graded
 
 
-def bench(n: int, aid: str, workers: int = 2, rounds: int = 2) -> dict[str, dict[str, float]]:
-    """Per configuration (:data:`CONFIGS`): wall ``seconds`` for the same ``n`` submissions, graded in
-    ``rounds`` interleaved slices, and the mean 1-minute ``load`` average before its slices."""
+def bench(n: int, aid: str, workers: int = 2, rounds: int = 2, rows: list[str] | None = None,
+          more_workers: int = 3) -> dict[str, dict[str, float]]:
+    """Per configuration (:data:`CONFIGS`, or the ``rows`` named): wall ``seconds`` for the same ``n``
+    submissions, graded in ``rounds`` interleaved slices, and the mean 1-minute ``load`` average before its
+    slices. The gradekit rows use ``workers`` processes, the :data:`MORE_WORKERS` row ``more_workers``."""
     os.environ["PATH"] = nbgrader_env()["PATH"]
-    out = {name: {"seconds": 0.0, "load": 0.0} for name in CONFIGS}
+    configs = {name: change for name, change in CONFIGS.items() if rows is None or name in rows or name == STOCK}
+    out = {name: {"seconds": 0.0, "load": 0.0} for name in configs}
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
-        courses = {name: _course(Path(tmp) / f"c{i}", aid, change) for i, (name, change) in enumerate(CONFIGS.items())}
+        courses = {name: _course(Path(tmp) / f"c{i}", aid, change) for i, (name, change) in enumerate(configs.items())}
         subs = synthetic(courses[STOCK].released_notebooks(aid), aid, n)
         for r in range(rounds):
             part = subs[r::rounds]
-            for name in (list(CONFIGS) if r % 2 == 0 else list(reversed(CONFIGS))):
+            for name in (list(configs) if r % 2 == 0 else list(reversed(configs))):
                 load = os.getloadavg()[0]
                 out[name]["load"] += load / rounds
                 start = time.monotonic()
-                if CONFIGS[name] is None:
+                if configs[name] is None:
                     _grade_stock(courses[name], aid, part)
                 else:
-                    grade_all(courses[name].root, aid, part, workers=workers, progress=False)
+                    grade_all(courses[name].root, aid, part, progress=False,
+                              workers=more_workers if name == MORE_WORKERS else workers)
                 seconds = time.monotonic() - start
                 out[name]["seconds"] += seconds
                 print(f"bench_grading: round {r + 1}/{rounds}, {name}: {len(part)} submissions in {seconds:.1f} s "
@@ -182,11 +196,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--evaluators", type=int, default=10, metavar="K",
                         help="trusted evaluators started each way for the evaluator table (default 10; 0: none)")
     parser.add_argument("--only-evaluators", action="store_true", help="measure only the evaluator table")
+    parser.add_argument("--rows", default=",".join(ROW_KEYS), help=f"comma-separated rows to run, of {', '.join(ROW_KEYS)} "
+                        "(default all; stock always runs)")
+    parser.add_argument("--more-workers", type=int, default=3, help="worker processes of the more-workers row (default 3)")
     if argv is None and __name__ != "__main__":
         argv = []  # called by `python -m benchmarks [bench_grading]`: sys.argv holds the runner's arguments
     args = parser.parse_args(argv)
     if args.n < args.rounds or args.rounds < 1:
         parser.error("--rounds must be at least 1 and --n at least --rounds")
+    unknown = [key for key in args.rows.split(",") if key not in ROW_KEYS]
+    if unknown:
+        parser.error(f"unknown rows {unknown}; valid: {', '.join(ROW_KEYS)}")
+    rows = [ROW_KEYS[key] for key in args.rows.split(",")]
     if args.evaluators:
         cost = evaluator_cost(args.evaluators)
         print(f"The trust boundary's evaluator, one per graded notebook: {args.evaluators} started each way, "
@@ -199,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.only_evaluators:
         return
     load_before = os.getloadavg()
-    times = bench(args.n, args.assignment, args.workers, args.rounds)
+    times = bench(args.n, args.assignment, args.workers, args.rounds, rows, args.more_workers)
     load_after = os.getloadavg()
     stock = times[STOCK]["seconds"]
     print(f"Grading {args.n} synthetic submissions of {args.assignment} on {os.cpu_count()} CPU cores, the "
@@ -210,12 +231,16 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---:|---:|---:|---:|")
     for name, row in times.items():
         t = row["seconds"]
-        print(f"| {name} | {t:.1f} | {t / args.n:.2f} | {stock / t:.2f}x | {row['load']:.2f} |")
+        label = name.replace("more workers than cores", f"{args.more_workers} workers") if name == MORE_WORKERS else name
+        print(f"| {label} | {t:.1f} | {t / args.n:.2f} | {stock / t:.2f}x | {row['load']:.2f} |")
     per = {name: row["seconds"] / args.n for name, row in times.items()}
-    print(f"\nWall seconds per submission on {args.workers} workers, against the full configuration: the trust "
-          f"boundary costs {per[FULL] - per[NO_BOUNDARY]:+.2f}; switching the kernel server off costs "
-          f"{per[NO_KERNEL_SERVER] - per[FULL]:+.2f}; switching the evaluator server off costs "
-          f"{per[NO_EVALUATOR_SERVER] - per[FULL]:+.2f}.")
+    parts = [f"{what} {per[other] - per[FULL]:+.2f}" for what, other in (
+        ("tests in the kernel instead of across the trust boundary:", NO_BOUNDARY),
+        ("the kernel server off:", NO_KERNEL_SERVER), ("the evaluator server off:", NO_EVALUATOR_SERVER),
+        (f"{args.more_workers} workers instead of {args.workers}:", MORE_WORKERS)) if other in per and FULL in per]
+    if parts:
+        print(f"\nWall seconds per submission against the full configuration on {args.workers} workers: "
+              + "; ".join(parts) + ".")
 
 
 if __name__ == "__main__":
