@@ -316,8 +316,11 @@ def _dask_workers(scheduler, default: int) -> int:
 
 
 def export_csv(course: str | Path, assignment: str, path: str | Path) -> Path:
-    """Write one row per student of ``assignment``: id, status, score, max_score, then one column per
-    test cell (``notebook/grade_id``), from the gradebook (status and error from the journal)."""
+    """Write one row per student of ``assignment``: id, status, score, max_score, whether a hand-graded answer
+    still waits for the instructor (``needs_manual_grade``, nbgrader's flag: the total is then incomplete),
+    raw_score and late_submission_penalty, then one column per test cell (``notebook/grade_id``; empty while
+    nobody has graded it), from the gradebook (status and error from the journal). The totals are the ones
+    ``nbgrader export`` writes: score = max(0, raw_score - late_submission_penalty)."""
     from nbgrader.api import Gradebook, MissingEntry
 
     course = Path(course).resolve()
@@ -332,16 +335,22 @@ def export_csv(course: str | Path, assignment: str, path: str | Path) -> Path:
                 sub = gb.find_submission(assignment, student.id)
             except MissingEntry:
                 continue
-            cells = {f"{snb.name}/{g.name}": g.score for snb in sub.notebooks for g in snb.grades}
+            # a grade with neither an autograder's nor the instructor's score is pending, not 0
+            cells = {f"{snb.name}/{g.name}": "" if g.auto_score is None and g.manual_score is None else g.score
+                     for snb in sub.notebooks for g in snb.grades}
             entry = journal.get((assignment, student.id))
+            penalty = sub.late_submission_penalty or 0.0
             rows.append({"student": student.id, "status": entry.status if entry else "nbgrader",
-                         "score": sub.score, "max_score": sub.max_score,
+                         "score": max(0.0, sub.score - penalty), "max_score": sub.max_score,
+                         "needs_manual_grade": bool(sub.needs_manual_grade), "raw_score": sub.score,
+                         "late_submission_penalty": penalty,
                          **{c: cells.get(c, 0.0) for c in columns},
                          "error": (entry.error if entry else "").replace("\n", " ")[:500]})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["student", "status", "score", "max_score", *columns, "error"])
+        writer = csv.DictWriter(fh, fieldnames=["student", "status", "score", "max_score", "needs_manual_grade",
+                                                "raw_score", "late_submission_penalty", *columns, "error"])
         writer.writeheader()
         writer.writerows(sorted(rows, key=lambda r: r["student"]))
     return path
