@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from gradekit.runner import GradingSetupError, course_paths, export_csv, grade_all
+from gradekit.runtime import EnvMirrorError, neutral_prefix
 from gradekit.sandbox import sandbox_support
 from gradekit.submissions import SubmissionLayoutError, find_submissions
 
@@ -60,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"CPU cap: available (cgroup v{group.version}, 1 CPU per sandbox by default)")
             except (cgroups.CgroupUnavailable, OSError) as exc:
                 print(f"CPU cap: UNAVAILABLE -- {exc}; kernels run at nice 19 with fewer processes")
+            try:
+                print(f"Python environment for kernels: {neutral_prefix()}")
+            except EnvMirrorError as exc:
+                print(f"Python environment for kernels: UNAVAILABLE -- {exc}")
+                return 1
         return 0 if ok else 1
     if args.scheduler is None and args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
@@ -76,13 +82,15 @@ def main(argv: list[str] | None = None) -> int:
         if not ok:
             print(f"WARNING: GRADEKIT SANDBOX UNAVAILABLE: {why}; student code runs without isolation.",
                   file=sys.stderr)
+        else:  # the kernels' Python at a neutral path: made (or refused) once, before any student is graded
+            neutral_prefix()
         extra = [f"--Execute.timeout={args.cell_timeout}"] if args.cell_timeout else []
         summary = grade_all(course, args.assignment, subs, workers=args.workers, scheduler=args.scheduler,
                             nbgrader_args=extra, timeout=args.timeout, regrade=args.regrade,
                             progress=not args.no_progress)
         csv_path = args.csv or course_paths(course)["gradebook"].parent / f"grades-{args.assignment}.csv"
         export_csv(course, args.assignment, csv_path)
-    except (GradingSetupError, SubmissionLayoutError, ValueError) as exc:
+    except (GradingSetupError, SubmissionLayoutError, EnvMirrorError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary_text(len(subs), summary, getattr(subs, "ignored", []), str(csv_path)))

@@ -10,6 +10,7 @@ costs the launcher about 0.25 s of CPU time, once per graded notebook, for nothi
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import json
@@ -17,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 
 from jupyter_client.manager import AsyncKernelManager
@@ -24,9 +26,10 @@ from traitlets import Bool, Float, Integer, List, Unicode
 
 from gradekit import cgroups, zygote
 from gradekit.runtime import alive, make_socket_dir, neutral_path, prefer_this_gradekit
-from gradekit.sandbox import SOCKET_SUBDIR, WARNING, Limits, kernel_env, sandbox_support
+from gradekit.sandbox import (SOCKET_SUBDIR, WARNING, KernelSocketsError, Limits, kernel_env, missing_sockets,
+                              sandbox_support, seal_socket_dir)
 
-__all__ = ["SandboxKernelManager", "SandboxNotInEffect", "require_sandbox"]
+__all__ = ["KernelSocketsError", "SandboxKernelManager", "SandboxNotInEffect", "require_sandbox"]
 
 
 class SandboxNotInEffect(RuntimeError):
@@ -94,9 +97,12 @@ class SandboxKernelManager(AsyncKernelManager):
                    "once, so that kernels start without importing them (gradekit.zygote)").tag(config=True)
     use_zygote = Bool(True, help="start kernels as forks of a pre-loaded server (gradekit.zygote) where the full "
                       "sandbox is available").tag(config=True)
+    socket_timeout = Float(120.0, help="seconds a starting kernel has to make its sockets; then it is stopped and "
+                           "the notebook fails with KernelSocketsError").tag(config=True)
 
     _socket_dir: str | None = None
     _cgroup_name: str | None = None
+    _sealed: bool = False  # the kernel's sockets are checked and can no longer change: clients may connect
 
     def zygote_key(self) -> tuple[tuple[str, ...], str] | None:
         """What the pre-loaded server this manager's kernels fork from must be (:func:`_server`): its
@@ -117,6 +123,7 @@ class SandboxKernelManager(AsyncKernelManager):
             self.log.warning("%s: %s -- grading goes on without isolation.", WARNING, why)
         # a fresh socket folder for every start: the kernel could write to the last one (a link planted
         # there would be followed when the connection file is written again on a restart)
+        self._sealed = False
         if self._socket_dir is not None:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
         self._socket_dir = make_socket_dir()
@@ -151,7 +158,71 @@ class SandboxKernelManager(AsyncKernelManager):
         prefix += [f"--exclude={p}" for p in self.scratch_exclude]
         return prefix + ["--", *cmd]
 
+    # -- no connection before the kernel's sockets are sealed ----------------------------------------------
+    # The kernel makes its sockets in a folder it can write (SOCKET_SUBDIR); connect() follows links, and ZMQ
+    # reconnects by path whenever a connection drops. So nothing of the grader connects there until the folder
+    # is the grader's again and every socket is checked (gradekit.sandbox.seal_socket_dir): the control socket
+    # (jupyter_client connects it in post_start_kernel), clients (km.client()), shutdown requests.
+    async def _async_post_start_kernel(self, **kw) -> None:
+        try:
+            await self._seal_kernel_sockets()
+        except BaseException:  # stop the kernel and remove its folder and cgroup (nbclient's clean-up, which
+            with contextlib.suppress(Exception):  # calls jupyter_client's own cleanup_resources, does not)
+                await self._async_kill_kernel()
+            with contextlib.suppress(Exception):
+                await self._async_cleanup_resources()
+            raise
+        await super()._async_post_start_kernel(**kw)
+
+    def kernel_socket_names(self) -> list[str]:
+        """The names, in the socket folder's :data:`SOCKET_SUBDIR`, of the sockets the kernel binds (``ipc``
+        transport: ``<ip>-<port>`` for its five channels)."""
+        base = os.path.basename(self.ip)
+        return [f"{base}-{port}" for port in self.ports]
+
+    async def _seal_kernel_sockets(self) -> None:
+        """Wait until the kernel has made every socket of its connection file, then seal its socket folder
+        (:func:`gradekit.sandbox.seal_socket_dir`); :class:`KernelSocketsError` if the kernel exits or
+        :attr:`socket_timeout` passes first, or an entry is not the kernel's socket."""
+        folder = self._socket_dir
+        if folder is None or os.path.dirname(self.ip) != os.path.join(folder, SOCKET_SUBDIR):
+            raise KernelSocketsError(f"the kernel's sockets ({self.ip}) are not in its socket folder ({folder})")
+        names = self.kernel_socket_names()
+        deadline = time.monotonic() + self.socket_timeout
+        while True:
+            missing = missing_sockets(folder, names)
+            if not missing:
+                break
+            if not await self._async_is_alive():
+                raise KernelSocketsError(f"the kernel exited before it made its sockets ({', '.join(missing)} "
+                                         f"missing in {os.path.dirname(self.ip)})")
+            if time.monotonic() > deadline:
+                raise KernelSocketsError(f"the kernel did not make its sockets within {self.socket_timeout:g} s "
+                                         f"({', '.join(missing)} missing in {os.path.dirname(self.ip)})")
+            await asyncio.sleep(0.02)
+        seal_socket_dir(folder, names)
+        self._sealed = True
+
+    def _connect_control_socket(self) -> None:
+        if not self._sealed:
+            raise KernelSocketsError("refusing to connect to the kernel's control socket before its socket folder "
+                                     "is sealed")
+        super()._connect_control_socket()
+
+    def client(self, **kwargs):
+        """A client of the running kernel; only once its sockets are sealed (they can no longer change)."""
+        if not self._sealed:
+            raise KernelSocketsError("no client before the kernel's sockets exist and its socket folder is sealed "
+                                     "(start the kernel first)")
+        return super().client(**kwargs)
+
+    async def _async_request_shutdown(self, restart: bool = False) -> None:
+        if not self._sealed:  # no control socket to send it over: _async_finish_shutdown then stops the kernel
+            return
+        await super()._async_request_shutdown(restart=restart)
+
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        self._sealed = False  # the kernel is gone: no new client until the next one's sockets are sealed
         await super()._async_cleanup_resources(restart=restart)
         # The launcher removes its cgroup when it ends; a SIGKILLed launcher (shutdown_kernel(now=True),
         # a kernel that would not stop) cannot, and its namespace died with it: remove what is left.

@@ -101,6 +101,11 @@ ENV_DIR = "/var/lib/gradekit"
 ENV_SCRUB = ("__editable__*", "*.dist-info/direct_url.json", "*.egg-link")
 
 
+class EnvMirrorError(RuntimeError):
+    """The Python environment cannot be mirrored at a neutral path (:func:`neutral_prefix`): a sandboxed kernel
+    would run it from its own path, inside the course, and show the course's path."""
+
+
 def neutral_prefix(prefix: str | None = None) -> str:
     """The Python environment ``prefix`` (default: this one, ``sys.prefix``) at a path that does not say
     where it lives -- for the kernels, whose venv usually sits inside the course folder.
@@ -110,8 +115,10 @@ def neutral_prefix(prefix: str | None = None) -> str:
     times (installing a package makes a new mirror), with :data:`ENV_SCRUB` files left out and
     ``pyvenv.cfg`` without its ``command`` line. The sandbox binds the mirror, and kernels run its
     ``python``: ``sys.prefix``, ``sys.path``, every module's ``__file__``, the mapped libraries and the
-    mount table then name the mirror, never the course. Returns ``prefix`` unchanged if it is not a venv
-    or no mirror can be made (not root, another file system).
+    mount table then name the mirror, never the course. Returns ``prefix`` unchanged if it is not a venv.
+    Raises :class:`EnvMirrorError` naming the folder and what to do if no mirror can be made there (not
+    writable, not a folder, another file system than the venv): falling back to the venv's own path would
+    show the course's path inside the sandbox without a word.
     """
     prefix = os.path.realpath(prefix or sys.prefix)
     parent = os.path.realpath(os.environ.get(ENV_DIR_ENV) or ENV_DIR)
@@ -130,16 +137,30 @@ def neutral_prefix(prefix: str | None = None) -> str:
     try:
         os.makedirs(parent, mode=0o755, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
-        subprocess.run(["cp", "-a", "-l", prefix, tmp], check=True, capture_output=True, timeout=600)
+        proc = subprocess.run(["cp", "-a", "-l", prefix, tmp], capture_output=True, text=True, timeout=600)
+        if proc.returncode != 0:
+            lines = proc.stderr.strip().splitlines()
+            raise OSError(f"cp -al failed: {lines[0] if lines else proc.returncode}"
+                          + (f" (and {len(lines) - 1} more errors)" if len(lines) > 1 else ""))
         _scrub_mirror(tmp)
         try:
             os.rename(tmp, mirror)
         except OSError:  # another grader made it first
             shutil.rmtree(tmp, ignore_errors=True)
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, subprocess.SubprocessError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        return prefix
-    return mirror if os.path.isfile(os.path.join(mirror, "pyvenv.cfg")) else prefix
+        raise _mirror_error(prefix, parent, str(exc)) from exc
+    if not os.path.isfile(os.path.join(mirror, "pyvenv.cfg")):
+        raise _mirror_error(prefix, parent, f"{mirror} has no pyvenv.cfg after it was made")
+    return mirror
+
+
+def _mirror_error(prefix: str, parent: str, why: str) -> EnvMirrorError:
+    return EnvMirrorError(
+        f"cannot mirror the Python environment {prefix} in {parent} ({why}). Sandboxed kernels run a mirror of it "
+        f"(hard links) so that nothing inside the sandbox names the course's folder; without one they would. Make "
+        f"{parent} a folder the grader (root) can write, on the same file system as {prefix} (e.g. `sudo mkdir -p "
+        f"{parent}`), or set {ENV_DIR_ENV} to such a folder.")
 
 
 def _scrub_mirror(mirror: str) -> None:

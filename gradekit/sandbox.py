@@ -334,7 +334,8 @@ def prepare_socket_dir(path: str, uid: int) -> None:
     folders) and removes it: a kernel that could write there could plant links root follows. So the folder
     stays root's (0711: the kernel may pass through, not list or write), the connection file becomes the
     kernel's to read (0400), and the kernel makes its sockets in the subfolder :data:`SOCKET_SUBDIR`, the
-    only part it may write (the sandbox binds the folder read-only and that subfolder read-write).
+    only part it may write (the sandbox binds the folder read-only and that subfolder read-write) until the
+    grader takes it back, before connecting to any socket there (:func:`seal_socket_dir`).
     """
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
@@ -353,6 +354,90 @@ def prepare_socket_dir(path: str, uid: int) -> None:
         os.fchmod(fd, 0o711)
     finally:
         os.close(fd)
+
+
+class KernelSocketsError(RuntimeError):
+    """The kernel's sockets are not what the grader may connect to: they never appeared, or an entry is not a
+    socket of the kernel's own (a link, a file, another user's socket). The notebook is not graded."""
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_socket_subdir(path: str) -> tuple[int, int]:
+    """``(fd of the socket folder, fd of its SOCKET_SUBDIR)``, neither opened through a link; the folder must be
+    the caller's and writable by it alone (its entry ``SOCKET_SUBDIR`` then cannot be swapped by the kernel)."""
+    parent = os.open(path, _DIR_FLAGS)
+    try:
+        st = os.fstat(parent)
+        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            raise KernelSocketsError(f"the socket folder {path} must be the grader's and writable by it alone")
+        return parent, os.open(SOCKET_SUBDIR, _DIR_FLAGS, dir_fd=parent)
+    except BaseException:
+        os.close(parent)
+        raise
+
+
+def missing_sockets(path: str, names: list[str]) -> list[str]:
+    """The ``names`` that no entry of the socket folder ``path``'s :data:`SOCKET_SUBDIR` has yet (``lstat`` only:
+    nothing is opened or followed there; an entry of the wrong kind counts as present, :func:`seal_socket_dir`
+    refuses it)."""
+    parent, sub = _open_socket_subdir(path)
+    try:
+        missing = []
+        for name in names:
+            try:
+                os.stat(name, dir_fd=sub, follow_symlinks=False)
+            except FileNotFoundError:
+                missing.append(name)
+        return missing
+    finally:
+        os.close(sub)
+        os.close(parent)
+
+
+def seal_socket_dir(path: str, names: list[str]) -> None:
+    """Take the kernel's socket subfolder back before anything connects to it (call once every socket in
+    ``names`` exists, see :func:`missing_sockets`).
+
+    ``connect()`` follows links: while the kernel owns ``path/SOCKET_SUBDIR`` it can replace a socket there by a
+    link to any other unix socket of the host (another kernel's, a root daemon's) or swap sockets around, and
+    the grader's client connects (and reconnects) there. So the subfolder, opened without following a link
+    relative to the grader's own folder ``path``, is made the grader's (``fchown``, ``fchmod 0755``, any ACL
+    removed): the kernel can no longer add, remove or rename an entry. Then each name is checked with
+    ``lstat``: a socket, one link to it, owned by the uid that owned the subfolder (the kernel's). Raises
+    :class:`KernelSocketsError` naming the entry otherwise; the client may connect only after this returned.
+    """
+    for name in names:
+        if not name or "/" in name or name in (".", ".."):
+            raise KernelSocketsError(f"not a socket name: {name!r}")
+    parent, sub = _open_socket_subdir(path)
+    try:
+        kernel_uid = os.fstat(sub).st_uid  # only root can chown: the kernel cannot have given it to another uid
+        if kernel_uid != os.geteuid():
+            os.fchown(sub, os.geteuid(), os.getegid())
+        for attr in ("system.posix_acl_access", "system.posix_acl_default"):
+            with contextlib.suppress(OSError):
+                os.removexattr(sub, attr)
+        os.fchmod(sub, 0o755)
+        where = os.path.join(path, SOCKET_SUBDIR)
+        for name in names:
+            try:
+                st = os.stat(name, dir_fd=sub, follow_symlinks=False)
+            except FileNotFoundError:
+                raise KernelSocketsError(f"the kernel's socket {where}/{name} is gone") from None
+            kind = ("a symbolic link" if stat.S_ISLNK(st.st_mode) else "a folder" if stat.S_ISDIR(st.st_mode)
+                    else "a regular file" if stat.S_ISREG(st.st_mode) else "not a socket")
+            if not stat.S_ISSOCK(st.st_mode):
+                raise KernelSocketsError(f"the kernel's socket {where}/{name} is {kind}, not a socket: refusing to "
+                                         "connect")
+            if st.st_uid != kernel_uid or st.st_nlink != 1:
+                raise KernelSocketsError(f"the kernel's socket {where}/{name} is not the kernel's own (owner uid "
+                                         f"{st.st_uid}, {st.st_nlink} links; the kernel is uid {kernel_uid}): "
+                                         "refusing to connect")
+    finally:
+        os.close(sub)
+        os.close(parent)
 
 
 def _chown_tree(path: str, uid: int) -> None:

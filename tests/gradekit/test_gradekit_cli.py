@@ -59,3 +59,24 @@ def test_mixed_layout_is_refused_naming_the_paths(tmp_path, capsys):
     assert main(["grade", "ex01_functions", str(tmp_path / "subs"), "--course", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "mixed layouts" in err and "mallory/ex01_functions/" in err and "alice/" in err
+
+
+@pytest.mark.skipif(not sandbox_support()[0], reason="the kernels' Python is mirrored only where they are sandboxed")
+def test_no_mirror_of_the_python_environment_stops_before_anyone_is_graded(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from gradekit.runtime import ENV_DIR_ENV
+    from tools.nbgrader_course import REPO
+
+    shutil.copy(REPO / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    (tmp_path / "subs" / "alice" / "ex01_functions.ipynb").write_text("{}")
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv(ENV_DIR_ENV, str(tmp_path / "a-file" / "mirrors"))
+    assert main(["grade", "ex01_functions", str(tmp_path / "subs"), "--course", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot mirror the Python environment" in err and str(tmp_path / "a-file" / "mirrors") in err, err
+    assert ENV_DIR_ENV in err
+    assert not list(tmp_path.rglob("gradekit-journal.jsonl")), "nobody may be graded (or flagged) by a setup error"
+    assert main(["sandbox"]) == 1
+    assert "Python environment for kernels: UNAVAILABLE" in capsys.readouterr().out

@@ -707,3 +707,267 @@ def test_neutral_prefix_mirrors_a_venv_without_its_path(tmp_path, monkeypatch):
     assert neutral_prefix(str(venv)) == mirror and neutral_prefix(mirror) == mirror  # made once; not mirrored again
     assert neutral_path(str(venv / "bin" / "python"), str(venv)) == mirror + "/bin/python"
     assert neutral_path("/usr/bin/python3", str(venv)) == "/usr/bin/python3"
+
+
+# ------------------------------------ the kernel's sockets: sealed before anything connects (issue 20, the ipc gap)
+from gradekit.runtime import alive  # noqa: E402
+from gradekit.sandbox import SOCKET_SUBDIR, KernelSocketsError, missing_sockets, seal_socket_dir  # noqa: E402
+
+KERNEL_UID = 45123  # a uid no process of this machine runs as
+
+
+def _socket_folder(tmp_path, entries: dict[str, str]) -> str:
+    """A socket folder as the launcher leaves it (the grader's, 0711; ipc/ the kernel's) with ``entries`` in ipc/:
+    name -> "socket" (the kernel's), "other-socket" (another uid's), "link", "file"."""
+    folder = tmp_path / "sockets"
+    folder.mkdir(mode=0o711)
+    ipc = folder / SOCKET_SUBDIR
+    ipc.mkdir(mode=0o700)
+    for name, kind in entries.items():
+        path = str(ipc / name)
+        if kind in ("socket", "other-socket"):
+            with socket.socket(socket.AF_UNIX) as s:  # the socket file stays when it is closed
+                s.bind(path)
+            os.lchown(path, KERNEL_UID if kind == "socket" else KERNEL_UID + 1, KERNEL_UID)
+        elif kind == "link":
+            os.symlink("/run/some-daemon.sock", path)
+            os.lchown(path, KERNEL_UID, KERNEL_UID)
+        else:
+            open(path, "w").close()
+            os.chown(path, KERNEL_UID, KERNEL_UID)
+    os.chown(ipc, KERNEL_UID, KERNEL_UID)
+    return str(folder)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the folder is taken from another uid")
+def test_seal_takes_the_socket_folder_back_from_the_kernel(tmp_path):
+    names = ["kernel-1", "kernel-2"]
+    folder = _socket_folder(tmp_path, {"kernel-1": "socket"})
+    assert missing_sockets(folder, names) == ["kernel-2"]
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(os.path.join(folder, SOCKET_SUBDIR, "kernel-2"))
+    os.lchown(os.path.join(folder, SOCKET_SUBDIR, "kernel-2"), KERNEL_UID, KERNEL_UID)
+    assert missing_sockets(folder, names) == []
+    seal_socket_dir(folder, names)
+    st = os.stat(os.path.join(folder, SOCKET_SUBDIR))
+    assert (st.st_uid, st.st_mode & 0o7777) == (0, 0o755), "the kernel can no longer add, remove or rename an entry"
+    # the kernel's uid, with the folder sealed: it cannot swap a socket any more
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover -- child
+        code = 0
+        try:
+            os.setresgid(KERNEL_UID, KERNEL_UID, KERNEL_UID)
+            os.setresuid(KERNEL_UID, KERNEL_UID, KERNEL_UID)
+            os.rename(os.path.join(folder, SOCKET_SUBDIR, "kernel-1"), os.path.join(folder, SOCKET_SUBDIR, "x"))
+            code = 1
+        except PermissionError:
+            pass
+        except BaseException:  # noqa: BLE001
+            code = 2
+        os._exit(code)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0, "the kernel's uid could still rename a socket"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the folder is taken from another uid")
+@pytest.mark.parametrize("kind, message", [("link", "a symbolic link, not a socket"),
+                                           ("file", "a regular file, not a socket"),
+                                           ("other-socket", "not the kernel's own"),
+                                           (None, "is gone")])
+def test_seal_refuses_what_is_not_the_kernels_own_socket(tmp_path, kind, message):
+    entries = {"kernel-1": "socket", **({"kernel-2": kind} if kind else {})}
+    folder = _socket_folder(tmp_path, entries)
+    with pytest.raises(KernelSocketsError, match=message) as info:
+        seal_socket_dir(folder, ["kernel-1", "kernel-2"])
+    assert "kernel-2" in str(info.value)
+    assert os.stat(os.path.join(folder, SOCKET_SUBDIR)).st_uid == 0, "sealed even so: nothing changes any more"
+
+
+def test_seal_refuses_a_socket_folder_others_can_write(tmp_path):
+    folder = tmp_path / "open"
+    (folder / SOCKET_SUBDIR).mkdir(parents=True)
+    os.chmod(folder, 0o777)
+    with pytest.raises(KernelSocketsError, match="writable by it alone"):
+        seal_socket_dir(str(folder), ["kernel-1"])
+    with pytest.raises(KernelSocketsError, match="not a socket name"):
+        seal_socket_dir(str(folder), ["../kernel-1"])
+
+
+class _Listener:
+    """A unix socket the test controls (standing for another kernel's or a root daemon's): counts connections."""
+
+    def __init__(self) -> None:
+        import tempfile
+        import threading
+
+        self.folder = tempfile.mkdtemp(prefix="gk-victim-")  # short: unix socket paths are limited to 107 bytes
+        self.path = os.path.join(self.folder, "victim.sock")
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(self.path)
+        os.chmod(self.path, 0o777)
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.connections, self._stop = 0, False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+                self.connections += 1
+                conn.close()
+            except OSError:
+                continue
+
+    def close(self) -> None:
+        import shutil
+
+        self._stop = True
+        self.thread.join(2)
+        self.sock.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.mark.slow  # a kernel: not in make check
+@needs_sandbox
+@pytest.mark.hostile
+@pytest.mark.parametrize("use_zygote", [True, False], ids=["forked", "exec"])
+def test_a_kernel_swapping_its_sockets_for_links_never_gets_root_connected_there(tmp_path, use_zygote):
+    """An answer cell renames each of the kernel's sockets and links its name to a unix socket the test listens
+    on, then cuts the grader's heartbeat connection (ZMQ reconnects by path at once): root must never connect to
+    that socket, and the kernel goes on answering."""
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+    from traitlets.config import Config
+
+    from tests.hostile.cases_files import SOCKET_SWAP
+
+    victim = _Listener()
+    try:
+        cfg = Config()
+        cfg.SandboxKernelManager.use_zygote = use_zygote
+        nb = new_notebook(cells=[new_code_cell(SOCKET_SWAP.replace("__TARGET__", repr(victim.path))),
+                                 new_code_cell("import time; time.sleep(2); print(6 * 7)")])
+        client = NotebookClient(nb, timeout=120, kernel_name="python3", config=cfg,
+                                kernel_manager_class="gradekit.kernel_manager.SandboxKernelManager",
+                                resources={"metadata": {"path": str(tmp_path)}})
+        seen = {}
+
+        def on_start(**kw):
+            seen.setdefault("ipc", os.stat(os.path.join(client.km._socket_dir, SOCKET_SUBDIR)))
+
+        client.on_cell_execute = on_start
+        client.execute()
+        first = "".join(o.get("text", "") for o in nb.cells[0].outputs)
+        second = "".join(o.get("text", "") for o in nb.cells[1].outputs)
+        assert victim.connections == 0, f"root connected {victim.connections} times to a socket the kernel linked"
+        assert "SWAPPED []" in first, first
+        assert second.strip() == "42", nb.cells[1].outputs
+        assert (seen["ipc"].st_uid, seen["ipc"].st_mode & 0o777) == (0, 0o755), "sealed before the first cell"
+    finally:
+        victim.close()
+
+
+FAKE_KERNEL = textwrap.dedent('''
+    import json, os, socket, sys, time
+    info = json.load(open(sys.argv[1]))
+    mode, held = sys.argv[2], []
+    if mode == "exit":
+        sys.exit(3)
+    for ch in ("shell", "iopub", "stdin", "control", "hb"):
+        path = "%s-%d" % (info["ip"], info[ch + "_port"])
+        if mode == "none":
+            break
+        if mode == "link" and ch == "hb":
+            os.symlink(sys.argv[3], path)
+            continue
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(path)
+        s.listen(1)
+        held.append(s)
+    time.sleep(120)
+''')
+
+
+@pytest.mark.slow  # a kernel: not in make check
+@pytest.mark.parametrize("mode, message", [("link", "a symbolic link, not a socket"),
+                                           ("none", "did not make its sockets within 4 s"),
+                                           ("exit", "exited before it made its sockets")])
+def test_a_kernel_whose_sockets_are_not_sockets_fails_clearly(tmp_path, monkeypatch, mode, message):
+    """A kernel that never makes its sockets, dies first, or puts a link where a socket belongs: the start fails
+    with KernelSocketsError naming what is wrong (nbgrader then flags the notebook), the kernel is stopped, and
+    nothing connected anywhere."""
+    import asyncio
+
+    from gradekit.kernel_manager import SandboxKernelManager
+
+    spec = tmp_path / "kernels" / "fake"
+    spec.mkdir(parents=True)
+    victim = _Listener()
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-c", FAKE_KERNEL, "{connection_file}", mode, victim.path],
+        "display_name": "fake", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    import shutil
+    import tempfile
+
+    runtime = tempfile.mkdtemp(prefix="gk-rt-")  # short: unix socket paths are limited to 107 bytes
+    monkeypatch.setenv("GRADEKIT_RUNTIME_DIR", runtime)
+    km = SandboxKernelManager(kernel_name="fake", socket_timeout=4.0)
+
+    launcher = []
+
+    async def start():
+        try:
+            await km.start_kernel(cwd=str(tmp_path))
+        finally:
+            launcher.append(km.provisioner.pid)
+            await km.cleanup_resources()
+
+    try:
+        with pytest.raises(KernelSocketsError, match=message):
+            asyncio.run(start())
+        assert not alive(launcher[0]), "the kernel was left running"
+        assert os.listdir(runtime) == [], "the kernel's socket folder was left behind"
+        with pytest.raises(KernelSocketsError, match="sealed"):
+            km.client()
+        assert victim.connections == 0
+    finally:
+        victim.close()
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "another-file-system"])
+def test_no_mirror_is_a_loud_error_naming_the_folder_not_the_course_path(tmp_path, monkeypatch, where):
+    """Falling back to the venv's own path would show the course's folder inside the sandbox without a word."""
+    import shutil
+    import tempfile
+
+    from gradekit.runtime import ENV_DIR_ENV, EnvMirrorError, neutral_path, neutral_prefix
+
+    venv = tmp_path / "course" / ".venv"
+    (venv / "lib" / "python3.11" / "site-packages").mkdir(parents=True)
+    (venv / "bin").mkdir()
+    (venv / "bin" / "python").write_text("")
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    made = None
+    if where == "under-a-file":
+        (tmp_path / "a-file").write_text("")
+        env_dir = tmp_path / "a-file" / "mirrors"
+    else:  # hard links cannot cross file systems
+        if not os.path.isdir("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat(tmp_path).st_dev:
+            pytest.skip("no second file system at /dev/shm")
+        made = env_dir = tempfile.mkdtemp(prefix="gk-mirrors-", dir="/dev/shm")
+    monkeypatch.setenv(ENV_DIR_ENV, str(env_dir))
+    try:
+        with pytest.raises(EnvMirrorError) as info:
+            neutral_prefix(str(venv))
+        message = str(info.value)
+        assert str(env_dir) in message and str(venv) in message and ENV_DIR_ENV in message, message
+        with pytest.raises(EnvMirrorError):
+            neutral_path(str(venv / "bin" / "python"), str(venv))
+        if made:
+            assert os.listdir(made) == [], "a half-made mirror was left behind"
+    finally:
+        if made:
+            shutil.rmtree(made, ignore_errors=True)

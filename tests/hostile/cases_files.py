@@ -7,9 +7,11 @@ Two kinds of case:
   folder: a link named like the notebook made root write the autograded notebook into the gradebook,
   and copy a linked solution into the feedback), fills the working folder with 8 x 50 MiB or 50 000
   files, holds 3 children of 1.5 GiB each against a 4 GiB limit, writes into its own socket folder
-  (where root writes the connection file and reads ``owner.pid`` back), looks for the course's path (mount
-  table, mapped files, environment, ``sys.path``, ``sys.prefix``, modules' ``__file__``) and the hidden tests. They are :class:`tests.hostile.cases.Case` s (registered in ``hostile_cases``), judged
-  like the others: no undeserved point, no ``LEAKED`` line in any output.
+  (where root writes the connection file and reads ``owner.pid`` back), swaps its sockets for links to a
+  socket of its choosing and cuts the grader's heartbeat connection (ZMQ reconnects by path), looks for the
+  course's path (mount table, mapped files, environment, ``sys.path``, ``sys.prefix``, modules'
+  ``__file__``) and the hidden tests. They are :class:`tests.hostile.cases.Case` s (registered in
+  ``hostile_cases``), judged like the others: no undeserved point, no ``LEAKED`` line in any output.
 * :func:`container_cases` -- submissions whose *files* are the attack: a notebook that is a symbolic
   link to the gradebook, the solutions or another student's notebook, a hard link, a FIFO, a notebook
   that is a folder, an over-long name, many small files, an unreadable file; and zip entries with
@@ -162,6 +164,66 @@ if _done:
 '''
 
 
+# The kernel makes its ZMQ sockets in <socket folder>/ipc/; the grader connects to them by path, and ZMQ
+# reconnects by path whenever a connection drops. connect() follows links: a kernel that could still change that
+# folder would swap each socket for a link to a unix socket of its choosing (another kernel's, a root daemon's),
+# then cut the grader's heartbeat connection (it reconnects at once) -- and root connects wherever the link points.
+# __TARGET__: the host socket the links point to; None: a socket the kernel binds next to its own (it can tell,
+# and say so, when root connects there). Withstood: nothing swapped, root never connects there, the kernel
+# goes on answering.
+SOCKET_SWAP = r'''
+import json, os, socket, sys, time
+try:
+    _conn = sys.argv[sys.argv.index("-f") + 1]
+except ValueError:
+    from ipykernel.connect import get_connection_file
+    _conn = get_connection_file()
+_info = json.load(open(_conn))
+_target, _trap = __TARGET__, None
+if _target is None:
+    _target = os.path.join(os.path.dirname(_info["ip"]), "trap")
+    try:
+        _trap = socket.socket(socket.AF_UNIX)
+        _trap.bind(_target)
+        _trap.listen(8)
+        _trap.settimeout(3)
+    except OSError:
+        _trap = None
+_swapped = []
+for _ch in ("shell", "iopub", "stdin", "control", "hb"):
+    _path = "%s-%d" % (_info["ip"], _info[_ch + "_port"])
+    try:
+        os.rename(_path, _path + ".moved")
+        os.symlink(_target, _path)
+        _swapped.append(_ch)
+    except OSError:
+        pass
+print("SWAPPED", _swapped)
+_hb = "%s-%d" % (_info["ip"], _info["hb_port"])
+for _fd in os.listdir("/proc/self/fd"):
+    try:
+        _s = socket.socket(fileno=os.dup(int(_fd)))
+    except (OSError, ValueError):
+        continue
+    try:
+        if (_s.family == socket.AF_UNIX and not _s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+                and _s.getsockname() == _hb):
+            _s.shutdown(socket.SHUT_RDWR)  # the grader's heartbeat connection: it reconnects by path
+    except OSError:
+        pass
+    finally:
+        _s.close()
+if _trap is not None:
+    try:
+        _trap.accept()
+        print("LEAKED the grader connected to a socket the kernel chose, through a link in its socket folder")
+    except OSError:
+        pass
+else:
+    time.sleep(3)
+'''
+
+
 # The course's path (and the venv's, which lives in it) must show nowhere a kernel can look: it would name the
 # gradebook and the solutions for a link (issue 20: /proc/self/mountinfo showed the venv's bind mount).
 COURSE_PATH = r'''
@@ -219,6 +281,7 @@ def kernel_cases(correct: dict, aid: str) -> dict[str, Case]:
         "big-files": Case(first(BIG_FILES), "first-removed"),
         "many-small-files": Case(first(MANY_FILES), "first-removed"),
         "socket-folder": Case(first(SOCKET_FOLDER), "first-removed"),
+        "socket-swap": Case(first(SOCKET_SWAP.replace("__TARGET__", "None")), "first-removed"),
         "course-path": Case(first(COURSE_PATH.replace("__ROOTS__", repr(_course_roots()))), "first-removed"),
         "look-around": Case(first(LOOK_AROUND.replace("__NEEDLES__", repr(_needles(aid)))), "first-removed"),
     }
