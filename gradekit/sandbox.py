@@ -15,13 +15,16 @@ Two halves:
   2. builds a new root on a tmpfs that holds only read-only system paths (``/usr``, ``/etc``, the Python
      installation and venv, the read-only paths it is given), read-only copies of the course's
      libraries at ``/opt/gradekit-lib``, a minimal ``/dev``, a fresh ``/proc``, a size- and file-capped
-     ``/tmp``, the socket directory (read-write), and the kernel's working folder
+     ``/tmp``, the socket directory (read-only but for the subfolder :data:`SOCKET_SUBDIR` where the kernel
+     makes its sockets, which the grader takes back before it connects: :func:`seal_socket_dir`), and the
+     kernel's working folder
      ``/home/student/<name>``: a size- and file-capped tmpfs holding a copy of the regular files of the
      folder the launcher was started in (read without following links, the notebooks being graded left
      out), made before any student code runs. Nothing the kernel writes there reaches the host, and root
      never reads, writes or chmods a folder the kernel can write to. The gradebook, the hidden tests,
      other students' files and the instructor's home are simply not there, and no mount names the
-     course's folder (except the Python environment's own path, if it lives in the course);
+     course's folder (the Python environment is a mirror at a neutral path,
+     :func:`gradekit.runtime.neutral_prefix`);
   3. runs as PID 1 of the new PID namespace (when it dies, every process the student started dies too)
      and forks the kernel, which drops to an unprivileged uid of its own (so ``RLIMIT_NPROC`` counts only
      this kernel's processes: no fork explosion), with ``no_new_privs`` and the resource limits
