@@ -23,6 +23,7 @@ process, its history or its files; only plain data (:mod:`gradekit.plain`) cross
 
 from __future__ import annotations
 
+import math
 import os
 import select
 import shutil
@@ -40,7 +41,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer
 
 from gradekit import boundary_server, kernel_shim, plain
-from gradekit.trusted import MAX_OUTPUT, Channel
+from gradekit.trusted import MAX_FRAME, MAX_OUTPUT, Channel, FrameTooLarge
 
 __all__ = ["TrustedExecute", "cell_role"]
 
@@ -203,6 +204,10 @@ class TrustedExecute(Execute):
     evaluator_server = Bool(True, help=(
         "Fork each notebook's evaluator from a pre-loaded server (gradekit.boundary_server) instead of "
         "starting a fresh Python process that imports torch again")).tag(config=True)
+    revive_timeout = Integer(None, allow_none=True, help=(
+        "Seconds a notebook may spend, all its kernel restarts together, restarting the student's kernel and "
+        "re-running their cells after a test's call crashed it (default: 2 x Execute.timeout); a crash after "
+        "that fails the notebook's later calls too")).tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self._gk_roles = gradebook_roles(resources)
@@ -211,6 +216,10 @@ class TrustedExecute(Execute):
         self._gk_installed = False
         self._gk_dead = ""
         self._gk_ran: list[int] = []  # the cells the kernel ran, to replay after a crash
+        self._gk_instructor_done: set = set()  # grade_ids of instructor cells the evaluator has run
+        # without a bound, a kernel that dies in every call and slow cells cost (test cells) x (cells' time)
+        self._gk_revive_left = float(self.revive_timeout if self.revive_timeout is not None
+                                     else 2 * (self.timeout or 300))
         try:
             return super().preprocess(nb, resources, km=km)
         finally:
@@ -232,17 +241,44 @@ class TrustedExecute(Execute):
             return cell, self.resources
         if role == "test":
             self._check_assign_resources(resources)
+            self._catch_up(cell.metadata["nbgrader"].get("grade_id"), index)
             self._run_test(cell, index)
             return cell, self.resources
         cell, res = super().preprocess_cell(cell, resources, index)
         if cell.cell_type == "code":
             self._gk_ran.append(index)
-        if role == "instructor" and cell.source.strip():
+        gid = (cell.metadata.get("nbgrader") or {}).get("grade_id")
+        if role == "instructor" and (gid is None or gid not in self._gk_instructor_done):
+            self._gk_instructor_done.add(gid)
+            self._instructor_cell(cell, index)
+        return cell, res
+
+    def _instructor_cell(self, cell: NotebookNode, index: int) -> None:
+        if cell.source.strip():
             answer = self._evaluate(cell, index, instructor=True)
             if answer.get("error"):
                 self.log.warning("gradekit: instructor cell %s failed in the trusted evaluator: %s: %s", index,
                                  answer["error"].get("ename"), answer["error"].get("evalue"))
-        return cell, res
+
+    def _catch_up(self, test_id: str | None, index: int) -> None:
+        """Before test ``test_id``: run in the evaluator, from the gradebook, each of the assignment's locked
+        instructor cells above that test that the submission did not bring intact and in place (deleted,
+        stripped of its nbgrader metadata, edited, or moved below the test). Otherwise a name the cell defines
+        -- a reference function such as ``relu_layer``, data, ``torch`` itself -- would be looked up in the
+        student's kernel: their own version, which may record the test's inputs or agree with any answer."""
+        roles = self._gk_roles or {}
+        if test_id not in roles:
+            return
+        for gid, (role, text) in roles.items():
+            if gid == test_id:
+                return
+            if role == "instructor" and gid not in self._gk_instructor_done:
+                self._gk_instructor_done.add(gid)
+                self.log.warning("gradekit: instructor cell %r is missing, altered or moved in the submission: "
+                                 "the assignment's runs in the evaluator before test %r", gid, test_id)
+                stand_in = new_code_cell(text)
+                stand_in.metadata["nbgrader"] = {"grade_id": gid, "locked": True}
+                self._instructor_cell(stand_in, index)
 
     def _install(self, index: int) -> None:
         from gradekit import testkit
@@ -270,13 +306,13 @@ class TrustedExecute(Execute):
         outputs = []
         for name in ("stdout", "stderr"):
             if answer.get(name):
-                outputs.append(new_output("stream", name=name, text=str(answer[name])))
+                outputs.append(new_output("stream", name=name, text=_utf8(answer[name])))
         if answer.get("result") is not None:
-            outputs.append(new_output("execute_result", data={"text/plain": str(answer["result"])},
+            outputs.append(new_output("execute_result", data={"text/plain": _utf8(answer["result"])},
                                       execution_count=None))
         err = answer.get("error")
         if err:
-            ename, evalue = str(err.get("ename", "Error")), str(err.get("evalue", ""))
+            ename, evalue = _utf8(err.get("ename", "Error")), _utf8(err.get("evalue", ""))
             where = f"test cell {label}" + (f", line {err['line']}" if err.get("line") else "")
             outputs.append(new_output("error", ename=ename, evalue=evalue,
                                       traceback=[f"{ename}: {evalue}", f"(in {where}; evaluated by the grader)"]))
@@ -305,13 +341,18 @@ class TrustedExecute(Execute):
                 if msg.get("op") == "result":
                     return msg
                 if msg.get("op") == "kernel":
-                    ev.channel.send(self._kernel_request(msg.get("req"), index))
+                    reply = self._kernel_request(msg.get("req"), index)
+                    try:
+                        ev.channel.send(reply)
+                    except FrameTooLarge:  # e.g. 16 MiB of control characters, 6 bytes each in JSON
+                        ev.channel.send({"failure": f"its answer is larger than {MAX_FRAME // 2**20} MiB as a "
+                                                    "message to the grader", "stdout": reply.get("stdout", "")})
                 else:
                     raise RuntimeError(f"unexpected message {str(msg)[:100]}")
         except TimeoutError:
             why = f"the test's own computation took longer than {self.evaluator_timeout} s"
         except (OSError, ValueError, RuntimeError) as exc:
-            why = f"the grader's test evaluator failed: {exc}"
+            why = str(exc) if isinstance(ev, _Broken) else f"the grader's test evaluator failed: {exc}"
         self.log.error("gradekit: %s (%s)", why, label)
         ev.close()  # its state is lost: later test cells fail too, with this message
         self._gk_evaluator = _Broken(why)
@@ -374,17 +415,33 @@ class TrustedExecute(Execute):
     def _revive(self, index: int) -> None:
         """After the kernel died in a test's call: a fresh kernel that has run the notebook's cells so far
         again (their outputs are kept from the first run), so that only the test that crashed it fails."""
+        left = self._gk_revive_left
+        if left < 1:
+            self.log.error("gradekit: the student's kernel died in a test's call; its time for restarts is used up")
+            self._gk_dead = ("the student's kernel died again in a test's call, and this notebook's time for "
+                             "restarting it and re-running its cells is used up")
+            return
         self.log.warning("gradekit: the student's kernel died in a test's call; restarting it and re-running "
-                         "%d cells", len(self._gk_ran))
+                         "%d cells (%.0f s left for restarts)", len(self._gk_ran), left)
+        start = time.monotonic()
         try:
             run_sync(self._restart)()
             for i in self._gk_ran:
+                spent = time.monotonic() - start
+                if spent >= left:
+                    raise TimeoutError(f"re-running the cells took longer than the {left:.0f} s left for restarts")
                 replay = new_code_cell(self.nb.cells[i].source)
-                self._in_kernel(replay, i)
+                self._in_kernel(replay, i, max(1, math.ceil(left - spent)))
+                if any(o.get("ename") == "CellTimeoutError" for o in replay.outputs):  # interrupted half-way
+                    raise TimeoutError(f"re-running the cells took longer than the {left:.0f} s left for restarts")
+            if time.monotonic() - start >= left:
+                raise TimeoutError(f"re-running the cells took longer than the {left:.0f} s left for restarts")
             self._install(index)
         except Exception as exc:  # noqa: BLE001 -- no second chance: later calls fail with this reason
             self.log.error("gradekit: the kernel could not be restarted: %s", exc)
-            self._gk_dead = "the student's kernel died earlier in this notebook and could not be restarted"
+            self._gk_dead = f"the student's kernel died earlier in this notebook and could not be restarted: {exc}"
+        finally:
+            self._gk_revive_left = left - (time.monotonic() - start)
 
     async def _restart(self) -> None:
         await ensure_async(self.km.restart_kernel(now=True))
@@ -405,6 +462,12 @@ class TrustedExecute(Execute):
         finally:  # nbclient puts the executed cell at `index` of the notebook: put the real one back
             self.timeout = saved
             self.nb.cells[index] = original
+
+
+def _utf8(value) -> str:
+    """``str(value)`` that a notebook file can hold: a lone surrogate (``"\\ud800"``, which a student's string or
+    error message can carry across as JSON) becomes ``?`` instead of failing nbgrader's write of the notebook."""
+    return str(value).encode("utf-8", "replace").decode("utf-8")
 
 
 class _Broken:

@@ -65,6 +65,10 @@ class StudentError(Exception):
         self.type_name = type_name
 
 
+class FrameTooLarge(ValueError):
+    """A message whose frame would exceed :data:`MAX_FRAME` bytes: refused before anything is written."""
+
+
 class Channel:
     """Length-prefixed JSON frames over two file descriptors."""
 
@@ -72,7 +76,13 @@ class Channel:
         self.fd_in, self.fd_out = fd_in, fd_out
 
     def send(self, msg: dict) -> None:
+        """Write ``msg`` as one frame; :class:`FrameTooLarge` (nothing written) if it exceeds :data:`MAX_FRAME`.
+
+        The receiver refuses a larger frame without reading its body, so sending one would leave the stream
+        out of step (the next frame read from the middle of this one)."""
         data = json.dumps(msg, separators=(",", ":")).encode()
+        if len(data) > MAX_FRAME:
+            raise FrameTooLarge(f"a frame of {len(data)} bytes is larger than {MAX_FRAME}")
         view = memoryview(struct.pack(">Q", len(data)) + data)
         while view:
             n = os.write(self.fd_out, view)
@@ -186,7 +196,10 @@ class Evaluator:
     # -- kernel requests ----------------------------------------------------------------------------
     def _request(self, req: dict, what: str) -> Any:
         self.channel.send({"op": "kernel", "req": req})
-        reply = self.channel.recv()
+        try:
+            reply = self.channel.recv()
+        except (ValueError, OSError) as exc:  # a broken frame: never a ValueError a test's ``except`` could take
+            raise BoundaryFailure(f"{what}: the grader could not read the reply ({str(exc)[:200]})") from None
         if reply is None:
             raise SystemExit(0)
         if reply.get("stdout"):

@@ -27,7 +27,7 @@ def _cell(source: str, role: str, gid: str | None = None):
 def _run(cells, tmp_path, **kw):
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    ex = TrustedExecute(timeout=60, kernel_name="python3", **kw)
+    ex = TrustedExecute(**{"timeout": 60, "kernel_name": "python3", **kw})
     nb, _ = ex.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
     return nb
 
@@ -199,3 +199,105 @@ def test_a_reply_cannot_make_the_evaluator_import_a_module_that_runs_code(name):
     assert "gradekit.__main__" not in sys.modules
     assert ev._ref_in({"__t": "module", "name": "torch.linalg"}) is sys.modules["torch.linalg"]
     assert ev._ref_in({"__t": "module", "name": "os"}) is sys.modules["os"]  # already imported: a student's `os`
+
+
+def test_a_reply_too_large_for_the_channel_fails_the_call_and_the_evaluator_goes_on(tmp_path):
+    """15 MiB of control characters passes the relay's 64 MiB limit but is 90 MiB as JSON, over the evaluator's
+    frame limit: the evaluator refused it with a ValueError (which ``except ValueError`` took for the student's),
+    left its body unread, and died at the next frame. Now that call fails as a BoundaryFailure, and no more."""
+    student = ("import sys\n"
+               "_shim = sys.modules['_gradekit_shim'].SHIM\n"
+               "_orig, _n = _shim.call, [0]\n"
+               "def _call(*a, **k):\n"
+               "    _n[0] += 1\n"
+               "    if _n[0] > 1:\n"
+               "        return _orig(*a, **k)\n"
+               "    _shim.publish({'text/x-gradekit-reply': '\\x01' * 15_000_000})\n"
+               "_shim.call = _call\n"
+               "def f():\n    return 1\n")
+    nb = _run([
+        _cell(student, "student"),
+        _cell("try:\n    f()\nexcept ValueError:\n    pass", "test", "t1"),
+        _cell("assert f() == 1", "test", "t2"),
+    ], tmp_path)
+    (ename, evalue), = _errors(nb.cells[1])
+    assert ename == "BoundaryFailure" and "larger than" in evalue, (ename, evalue[:300])
+    assert _errors(nb.cells[2]) == [], "the evaluator and the stream are still in step"
+
+
+def test_strings_a_notebook_cannot_hold_are_replaced_not_fatal(tmp_path):
+    """A student's error message or string with lone surrogates crosses as JSON (``"\\ud800"``) but cannot be
+    written as UTF-8: nbgrader failed to save the autograded notebook. Its class name may hold anything."""
+    import nbformat
+
+    student = ("Odd = type('Value\\nError <b>x</b> \\x1b[32mPASSED', (Exception,), {})\n"
+               "def f():\n    raise Odd('bad \\ud800 \\x00 <script>')\n"
+               "def g():\n    return 'text \\udcff end'\n")
+    nb = _run([
+        _cell(student, "student"),
+        _cell("f()", "test", "t1"),
+        _cell("print(g())", "test", "t2"),
+        _cell("g()", "test", "t3"),
+    ], tmp_path)
+    nbformat.writes(nb).encode("utf-8")  # raised UnicodeEncodeError: surrogates not allowed
+    (ename, evalue), = _errors(nb.cells[1])
+    assert ename.startswith("Value\nError") and evalue.startswith("bad ? ")
+    assert nb.cells[2].outputs[0].text == "text ? end\n"
+    assert _errors(nb.cells[3]) == []
+
+
+def test_restarts_after_crashes_in_tests_have_a_time_budget_per_notebook(tmp_path):
+    """A kernel that dies in every test's call was restarted and its cells re-run each time: (test cells) x
+    (cells' time), unbounded. Restarts now share ``revive_timeout`` seconds per notebook; then calls fail."""
+    student = "import os, time\ntime.sleep(3)\ndef crash():\n    os._exit(3)\n"
+    nb = _run([_cell(student, "student")] + [_cell("crash()", "test", f"t{i}") for i in range(4)],
+              tmp_path, revive_timeout=5)
+    errors = [_errors(c)[0] for c in nb.cells[1:]]
+    assert all(e == "BoundaryFailure" for e, _ in errors), errors
+    assert "died while running it" in errors[0][1]
+    for _, evalue in errors[2:]:  # the 3 s cell fits the 5 s budget at most once
+        assert "restart" in evalue and ("used up" in evalue or "longer than" in evalue), evalue
+
+
+def test_calls_just_under_the_call_time_limit_share_the_test_cell_s_time(tmp_path):
+    """A student function that sleeps just under the per-call limit, called many times by one test: the calls
+    share the cell's time for student code (Execute.timeout, as a cell in stock nbgrader), then fail."""
+    student = "import time\ndef f():\n    print('call')\n    time.sleep(2.0)\n    return 1\n"
+    nb = _run([
+        _cell(student, "student"),
+        _cell("for _i in range(10):\n    assert f() == 1", "test", "t1"),
+    ], tmp_path, timeout=12, call_timeout=3)
+    (ename, evalue), = _errors(nb.cells[1])
+    assert ename == "BoundaryFailure", (ename, evalue)
+    calls = "".join(o.get("text", "") for o in nb.cells[1].outputs if o.output_type == "stream").count("call")
+    assert 1 <= calls < 10, calls
+
+
+SETUP = "_count = globals().get('_count', 0) + 1\ndef relu_layer(x):\n    return max(x, 0.0)\n"
+INVERT_TEST = "_x = 3.0\nassert invert(relu_layer(_x)) == _x, 'not inverted'\n"
+ONCE_TEST = "assert _count == 1, _count\n"
+ECHO = ("seen = []\n"
+        "def relu_layer(x):\n    seen.append(x)\n    return max(x, 0.0)\n"  # the student's own version records x
+        "def invert(y):\n    return seen[-1] if seen else None\n")
+
+
+@pytest.mark.parametrize("layout", ["deleted", "stripped", "moved-below", "in-place"])
+def test_the_assignment_s_instructor_cells_run_on_the_grader_s_side_whatever_the_submission_did(
+        tmp_path, monkeypatch, layout):
+    """A test's reference function comes from a locked instructor cell. ReconcileCells restores deleted *tests*
+    only: a submission without the instructor cell (or with it stripped of its metadata, or moved below the test)
+    made the evaluator look ``relu_layer`` up in the kernel -- the student's version, which saw the test's
+    input, so ``invert`` could echo it. The assignment's instructor cells above a test now run in the evaluator
+    first (once each), from the gradebook."""
+    import gradekit.boundary as boundary
+
+    roles = {"setup": ("instructor", SETUP), "t1": ("test", INVERT_TEST), "t2": ("test", ONCE_TEST)}
+    monkeypatch.setattr(boundary, "gradebook_roles", lambda resources: roles)
+    setup, answer = _cell(SETUP, "instructor", "setup"), _cell(ECHO, "student")
+    t1, t2 = _cell(INVERT_TEST, "test", "t1"), _cell(ONCE_TEST, "test", "t2")
+    cells = {"deleted": [answer, t1, t2], "stripped": [_cell(SETUP, "student"), answer, t1, t2],
+             "moved-below": [answer, t1, setup, t2], "in-place": [setup, answer, t1, t2]}[layout]
+    nb = _run(cells, tmp_path)
+    by_source = {c.source: c for c in nb.cells}
+    assert _errors(by_source[INVERT_TEST]) == [("AssertionError", "not inverted")], "the instructor's relu_layer"
+    assert _errors(by_source[ONCE_TEST]) == [], "each instructor cell runs once in the evaluator"

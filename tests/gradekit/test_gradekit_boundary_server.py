@@ -157,3 +157,38 @@ def test_a_server_that_dies_before_forking_leaves_a_fresh_evaluator(tmp_path, mo
     finally:
         ev.close()
         listener.close()
+
+
+STATE = ("import math, os, random, sys, warnings, numpy, torch\nfrom gradekit import testkit\n"
+         "(str(torch.get_default_dtype()), torch.initial_seed(), float(torch.rand(1)), torch.is_grad_enabled(),\n"
+         " torch.are_deterministic_algorithms_enabled(), torch.get_num_threads(), numpy.geterr()['divide'],\n"
+         " float(numpy.random.rand()) != 0.5, len(testkit.CALLABLES), math.isclose(1.0, 2.0),\n"
+         " bool(torch.allclose(torch.zeros(1), torch.ones(1))), len(warnings.filters), 'GK_LEFT' in os.environ,\n"
+         " sys.getrecursionlimit(), os.listdir('.'), 'gk_planted' in sys.modules)")
+CHANGE = ("import math, os, random, sys, types, warnings, numpy, torch\nfrom gradekit import testkit\n"
+          "torch.set_default_dtype(torch.float64)\ntorch.manual_seed(123)\ntorch.set_grad_enabled(False)\n"
+          "torch.use_deterministic_algorithms(True)\ntorch.set_num_threads(3)\nnumpy.seterr(all='ignore')\n"
+          "testkit.CALLABLES.clear()\nmath.isclose = lambda *a, **k: True\ntorch.allclose = lambda *a, **k: True\n"
+          "warnings.simplefilter('ignore')\nos.environ['GK_LEFT'] = '1'\nsys.setrecursionlimit(200)\n"
+          "open('planted.txt', 'w').write('x')\nsys.modules['gk_planted'] = types.ModuleType('gk_planted')\n")
+
+
+def test_nothing_one_notebook_s_evaluator_changes_reaches_the_next(monkeypatch):
+    """The server is shared by every notebook a worker grades: whatever a notebook's evaluator does to the
+    process's global state (torch's default dtype, seeds, grad mode, deterministic flag, threads; NumPy's
+    error mode; testkit's registry; patched comparisons; warnings; environment; files; modules), the next
+    notebook's evaluator starts from the server's untouched state, exactly as the one before it did."""
+    monkeypatch.delenv(boundary_server.SERVER_ENV, raising=False)
+    states = []
+    for source in (STATE, CHANGE, STATE):
+        ev = Evaluator(use_server=True)
+        try:
+            assert ev.forked
+            out = _run(ev, source)
+            assert out["error"] is None, out["error"]
+            if source is STATE:
+                states.append(out["result"])
+        finally:
+            ev.close()
+    assert states[0] == states[1], states
+    assert "torch.float32" in states[0] and "True, False, 1, " in states[0]

@@ -249,6 +249,119 @@ def leaky_relu_inverse(y, slope):
 '''
 
 
+# 12. A reply too large for the grader's channel: 15 MiB of control characters is under the relay's 64 MiB
+#     limit, but 90 MiB as JSON (each one is 6 bytes, ``\u0001``) -- over the evaluator's 80 MiB frame limit.
+#     The evaluator refused the frame with a ValueError (a test's ``except ValueError: pass`` took it for the
+#     student's) without reading it, and read the next frame from the middle of this one: it died, and every
+#     later test of the notebook failed. The first three calls are answered so, then the release's answers.
+OVERSIZED_REPLY = '''
+import sys
+_shim = sys.modules["_gradekit_shim"].SHIM
+_pub, _orig_call, _n = _shim.publish, _shim.call, [0]
+def _call(*a, **k):
+    _n[0] += 1
+    if _n[0] > 3:
+        return _orig_call(*a, **k)
+    _pub({"text/x-gradekit-reply": "\\x01" * 15_000_000})
+_shim.call = _call
+'''
+
+
+# 13. Strings the grader must carry into the notebook: an exception class whose name holds a newline, HTML
+#     and ANSI codes, a message with lone surrogates (valid as JSON ``"\\ud800"``, not writable as UTF-8: the
+#     autograded notebook could not be saved), NULs, a fake protocol frame and fake feedback, 100 000 chars.
+CRAFTED_STRINGS = '''
+_Odd = type("Value\\nError <script>alert(1)</script> \\x1b[32mPASSED\\x1b[0m", (Exception,), {})
+_MSG = ("\\ud800\\udfff\\udc80 \\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x10{\\"op\\":\\"result\\",\\"error\\":null}"
+        " <b>all tests passed</b> \\x1b[2J\\n" + "\\ud83d" * 100_000)
+_calls = [0]
+def _answer(*args, **kwargs):
+    _calls[0] += 1
+    if _calls[0] % 2:
+        raise _Odd(_MSG)
+    raise ValueError(_MSG)
+'''
+
+
+# 14. A kernel that dies in every call the tests make, after cells that take long: each death restarted the
+#     kernel and re-ran every cell, so the notebook cost (test calls) x (cells' time), unbounded -- hours for
+#     one student with cells just under the cell time limit, in an ``nbgrader autograde`` of the whole class.
+CRASH_EVERY_CALL = '''
+import os, time, IPython.display, sys
+time.sleep(8)
+def _die(*a, **k):
+    os._exit(3)
+IPython.display.publish_display_data = _die
+if "_gradekit_shim" in sys.modules and sys.modules["_gradekit_shim"].SHIM is not None:
+    sys.modules["_gradekit_shim"].SHIM.publish = _die
+def _answer(*args, **kwargs):
+    raise NotImplementedError()
+'''
+
+
+# 15. Every call answered with a module: the evaluator imports what a reply names (a student's ``np``), so
+#     each reply names another module of the allowed roots, or a grader module -- hoping one changes global
+#     state (default dtype, seeds, grad mode, warnings) that outlives this notebook in the evaluator *server*
+#     and changes the next student's grades (the controls graded after it by the same worker).
+MODULE_REPLIES = '''
+import sys
+_shim = sys.modules["_gradekit_shim"].SHIM
+_pub = _shim.publish
+_MODS = ["gradekit.boundary_server", "gradekit.cli", "gradekit.runner", "gradekit.sandbox", "gradekit.zygote",
+         "torch.utils.data", "torch.backends.cudnn", "numpy.testing", "sklearn.experimental.enable_halving_search_cv",
+         "invlib", "random", "os", "subprocess", "gradekit.testkit"]
+_n = [0]
+def _call(hid, request):
+    _n[0] += 1
+    name = _MODS[_n[0] % len(_MODS)]
+    _pub({"text/x-gradekit-reply": '{"__t":"dict","items":[["value",{"__t":"module","name":"%s"}],["writeback",[]]]}' % name})
+_shim.call = _call
+'''
+
+
+# 16. No instructor cells: the submission deletes the locked cell that imports ``torch`` and ``math`` (or strips
+#     its nbgrader metadata). ReconcileCells puts back deleted *tests* only, so the evaluator never ran it and
+#     looked ``torch`` up in the student's kernel: a stand-in object, through which every ``torch.*`` call of
+#     the hidden tests ran in the kernel -- the student saw the tests' data being made (and printed it) and
+#     answered every ``allclose`` / ``equal`` with True; the answers just echo the last tensor the test made.
+FAKE_TORCH = '''
+import torch as _rt, math as _rm, types as _ty
+_made = []
+class _Fake:
+    def __init__(self, real):
+        object.__setattr__(self, "_real", real)
+    def __getattr__(self, name):
+        if name in ("allclose", "equal", "isclose"):
+            return lambda *a, **k: True
+        v = getattr(self._real, name)
+        if isinstance(v, _ty.ModuleType):
+            return _Fake(v)
+        if name in ("tensor", "randn", "linspace", "rand", "ones", "zeros", "eye", "full", "randint", "arange"):
+            def _make(*a, **k):
+                out = v(*a, **k)
+                if "generator" in k:
+                    print("LEAKED a hidden test's input, made in the kernel:", name, tuple(out.shape))
+                _made.append(out)
+                return out
+            return _make
+        return v
+torch, math = _Fake(_rt), _Fake(_rm)
+def _answer(*args, **kwargs):  # echo the newest tensor the test made with the shape and dtype of the last argument
+    like = [t for t in _made if args and t.shape == args[-1].shape and t.dtype == args[-1].dtype]
+    return like[-1].clone() if like else None
+'''
+
+
+def _without_instructor_cells(nbs):
+    """``nbs`` without its locked instructor cells (locked, neither a test nor an answer)."""
+    nbs = copy.deepcopy(nbs)
+    for nb in nbs.values():
+        nb.cells = [c for c in nb.cells if not (c.get("metadata", {}).get("nbgrader", {}).get("locked")
+                                                and not c.metadata["nbgrader"].get("grade")
+                                                and not c.metadata["nbgrader"].get("solution"))]
+    return nbs
+
+
 def _first_names(correct) -> list[str]:
     names = DEF.findall(_answers(correct)[0].source)
     return names or ["_unused_answer"]
@@ -350,5 +463,11 @@ def boundary_cases(release: dict, correct: dict) -> dict[str, Case]:
         "boundary-in-place-inputs": Case(_dump(_with_answers(release, IN_PLACE)), "release"),
         "boundary-vacuous-empty": Case(_dump(_with_answers(release, VACUOUS)), "release"),
         "boundary-reach-servers": Case(first(REACH_SERVERS), "first-removed"),
+        "boundary-oversized-reply": Case(on_release(OVERSIZED_REPLY), "release"),
+        "boundary-crafted-strings": Case(first(CRAFTED_STRINGS), "first-removed"),
+        "boundary-crash-every-call": Case(first(CRASH_EVERY_CALL), "first-removed"),
+        "boundary-module-replies": Case(on_release(MODULE_REPLIES), "release"),
+        "boundary-no-instructor-cells": Case(_dump(_without_instructor_cells(_replace_first(release, FAKE_TORCH, names))),
+                                             "release"),
     }
 
