@@ -46,21 +46,22 @@ __all__ = ["batched_jacobian", "condition_estimate", "inverse_and_condition", "s
 _JAC_CHUNK_ELEMS = 1 << 25
 
 
-def batched_jacobian(F: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+def batched_jacobian(F: Callable[[Tensor], Tensor], x: Tensor, m: int | None = None) -> Tensor:
     r"""Per-sample Jacobians :math:`J_i = \partial F(x)_i / \partial x_i`, shape ``(b, m, n)``.
 
     Uses :math:`\partial \big(\sum_i F(x)_i\big) / \partial x` (valid because samples are
-    independent): one forward pass, then the ``m`` unit cotangents pulled back -- on the CPU by ``m``
-    plain ``autograd.grad`` calls on the retained graph (for a few rows, by one pass over ``m`` copies of
-    each: :func:`_jacobian_from_copies`) (as fast as ``torch.func``'s vectorised
-    pull-back from a few dozen rows on, measured on the benchmark nets, and it never imports
-    ``torch._dynamo`` and ``sympy``, which ``torch.func``'s pull-back does on first use: 3-6 s on a
+    independent): the ``m`` unit cotangents pulled back -- on the CPU by plain ``autograd.grad`` calls on
+    one retained graph over ``g`` copies of each row, each call pulling back ``g`` outputs at once
+    (:func:`_jacobian_blocks`; ``g`` chosen so the copies make about :data:`_BLOCK_ROWS` rows); it never
+    imports ``torch._dynamo`` and ``sympy``, which ``torch.func``'s pull-back does on first use (3-6 s on a
     2-core machine); on accelerators, and for tiny CPU batches once ``torch._dynamo`` is loaded anyway,
-    by ``torch.func.vmap`` over ``torch.func.vjp`` in one vectorised pass.
+    by ``torch.func.vmap`` over ``torch.func.vjp`` in one vectorised pass.  ``m`` (the output size) is
+    found with a one-row forward pass when not given.
     """
     b, n = x.shape
-    with torch.no_grad():
-        m = F(x[:1]).shape[1]
+    if m is None:
+        with torch.no_grad():
+            m = F(x[:1]).shape[1]
     vectorise = x.device.type != "cpu" or (b < 32 and "torch._dynamo" in sys.modules)
     chunk = max(1, _JAC_CHUNK_ELEMS // max(1, m * n))
     parts = []
@@ -75,52 +76,59 @@ def batched_jacobian(F: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
             except Exception:  # noqa: BLE001 -- functorch cannot transform every callable
                 jc = None
         if jc is None:
-            few = xc.shape[0] * m <= _REPLICATE_ROWS
-            jc = _jacobian_from_copies(F, xc, m) if few else _jacobian_autograd(F, xc)
+            jc = _jacobian_blocks(F, xc, m, max(1, min(m, _BLOCK_ROWS // xc.shape[0])))
         parts.append(jc)
     return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
-#: Up to this many rows of copies (rows x outputs), :func:`batched_jacobian` uses :func:`_jacobian_from_copies`.
-_REPLICATE_ROWS = 1024
+#: :func:`batched_jacobian` repeats each of ``b`` rows ``g = _BLOCK_ROWS // b`` times (1 <= g <= m).
+_BLOCK_ROWS = 512
+
+
+def _jacobian_blocks(F: Callable[[Tensor], Tensor], x: Tensor, m: int, g: int) -> Tensor:
+    """Per-sample Jacobians (``m`` outputs each) from one forward pass over ``g`` copies of every row and
+    ``ceil(m / g)`` backward passes.
+
+    In backward pass ``k``, copy ``c`` of each sample pulls back the unit vector ``e_{kg + c}`` (samples,
+    and so copies, are independent): ``g = 1`` is one ``autograd.grad`` call per output, ``g = m`` one call
+    for all.  Per call the engine's overhead is fixed and the work grows with the rows, so a batch of about
+    :data:`_BLOCK_ROWS` rows balances the two.  Measured (d = 64, one thread, leaky MLP / conv net /
+    residual net): 32 rows 11.0 / 28.1 / 24.4 ms -> 5.3 / 11.5 / 16.0 ms, 128 rows 20.6 / 50.8 / 54.4 ms
+    -> 17.3 / 42.3 / 53.2 ms against the previous choice between ``g = 1`` and ``g = m``.
+    """
+    b, n = x.shape
+    g = max(1, min(g, m))
+    with torch.enable_grad():
+        xr = x.detach().repeat_interleave(g, 0).requires_grad_(True) if g > 1 else x.detach().requires_grad_(True)
+        out = F(xr).reshape(b, g, m)
+        parts = []
+        for start in range(0, m, g):
+            gg = min(g, m - start)
+            picked = out[:, :gg, start : start + gg].diagonal(dim1=1, dim2=2)  # copy c: output start + c
+            (grad,) = torch.autograd.grad(picked.sum(), xr, retain_graph=start + g < m, allow_unused=True)
+            parts.append(x.new_zeros(b, gg, n) if grad is None else grad.reshape(b, g, n)[:, :gg])
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
 
 def _jacobian_from_copies(F: Callable[[Tensor], Tensor], x: Tensor, m: int) -> Tensor:
-    """Per-sample Jacobians of a few rows (``m`` outputs each) from one forward and one backward pass.
-
-    Each row is repeated ``m`` times and copy ``i`` of sample ``j`` pulls back the unit vector ``e_i``
-    (samples are independent).  Measured on the benchmark nets (d = 64, one thread): one sample 12.9 ->
-    2.4 ms (residual net) and 6.1 -> 0.4 ms (MLP) against :func:`_jacobian_autograd`; from 64 rows on that
-    one is faster (the copies' forward pass costs more than its calls), hence :data:`_REPLICATE_ROWS`.
-    """
-    b, n = x.shape
-    with torch.enable_grad():
-        xr = x.detach().repeat_interleave(m, 0).requires_grad_(True)
-        out = F(xr)                                                      # (b * m, m)
-        unit = torch.eye(m, dtype=out.dtype, device=out.device).repeat(b, 1)
-        (g,) = torch.autograd.grad((out * unit).sum(), xr, allow_unused=True)
-    return torch.zeros(b, m, n, dtype=x.dtype, device=x.device) if g is None else g.reshape(b, m, n)
+    """:func:`_jacobian_blocks` with ``g = m``: one forward and one backward pass over ``m`` copies of each row."""
+    return _jacobian_blocks(F, x, m, m)
 
 
 def _jacobian_autograd(F: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    """Per-sample Jacobians with one ``autograd.grad`` call per output coordinate on one retained graph."""
-    with torch.enable_grad():
-        xr = x.detach().requires_grad_(True)
-        out = F(xr)
-        rows = []
-        for i in range(out.shape[1]):
-            (g,) = torch.autograd.grad(out[:, i].sum(), xr, retain_graph=i + 1 < out.shape[1], allow_unused=True)
-            rows.append(torch.zeros_like(x) if g is None else g)
-    return torch.stack(rows, dim=1)
+    """:func:`_jacobian_blocks` with ``g = 1``: one ``autograd.grad`` call per output coordinate."""
+    with torch.no_grad():
+        m = F(x[:1]).shape[1]
+    return _jacobian_blocks(F, x, m, 1)
 
 
 def _jacobians(P: "Problem", x: Tensor) -> Tensor:
     """:func:`batched_jacobian` for ``P.F``; computed once and shared when all rows of ``x`` are equal."""
     if x.shape[0] > 1 and bool((x == x[:1]).all()):
         P.jacobian_rows += 1
-        return batched_jacobian(P.F, x[:1]).expand(x.shape[0], -1, -1)
+        return batched_jacobian(P.F, x[:1], P.m).expand(x.shape[0], -1, -1)
     P.jacobian_rows += x.shape[0]
-    return batched_jacobian(P.F, x)
+    return batched_jacobian(P.F, x, P.m)
 
 
 #: From this matrix size on, batched CPU LU factorisations run on one thread (see :func:`_safe_lapack`).
@@ -187,25 +195,53 @@ class _BroydenInverse:
     move) instead of being added into dense per-row matrices: a product costs :math:`O(n^2 + kn)` per row
     with no pass over ``b`` dense matrices.  After :data:`MAX_UPDATES` updates they are folded into a
     dense base.
+
+    ``low`` (opt-in: ``optimize_inverse(..., jacobian_dtype=torch.float32)``): a dtype (float32) in which
+    the dense base is *stored* while every row's inverse is well
+    conditioned (:math:`\kappa_F \le` :data:`LOW_PRECISION_COND`); the first row above that limit turns the
+    store back to the residuals' dtype for good.  A float32 base :math:`\tilde B = B + E` with
+    :math:`\|E\| \lesssim \varepsilon_{32}\|B\|` makes each step an inexact Newton step,
+    :math:`\|I - \tilde B J\| \lesssim \kappa\,\varepsilon_{32} \le 10^{-3}`: the iteration still converges
+    (linearly at that rate, on top of Newton's own), residuals and iterates stay in float64, so the accuracy
+    reached is float64's; the dense passes over the base (the bulk of the per-iteration cost for
+    ``n`` = 64) move half the bytes.
     """
 
     MAX_UPDATES = 24
+    #: Largest condition estimate ||J||_F ||J^-1||_F for which the dense base may be stored in ``low``.
+    LOW_PRECISION_COND = 1e4
 
-    def __init__(self, base: Tensor, rows: int) -> None:
+    def __init__(self, base: Tensor, rows: int, low: torch.dtype | None = None) -> None:
         self.base = base          # (1, n, n) shared by the ``rows`` rows, or (rows, n, n)
         self.rows = rows
-        self._store: Tensor | None = None  # (rows, 2, MAX_UPDATES, n): the u's and v's
+        self.dtype = base.dtype   # the dtype of the vectors it is applied to
+        self.low = low            # storage dtype of a dense base, while allowed
+        self._U: Tensor | None = None  # (rows, MAX_UPDATES, n)
+        self._V: Tensor | None = None
         self._k = 0
 
     @classmethod
-    def from_jacobians(cls, J: Tensor) -> tuple["_BroydenInverse", Tensor]:
+    def from_jacobians(cls, J: Tensor, low: torch.dtype | None = None) -> tuple["_BroydenInverse", Tensor]:
         """The exact inverses of ``J`` ``(b, n, n)`` (shared when ``J`` is one expanded matrix) and their
         condition estimates (see :func:`inverse_and_condition`)."""
         if J.shape[0] > 1 and J.stride(0) == 0:
             inv, cond = inverse_and_condition(J[:1].contiguous())
-            return cls(inv, J.shape[0]), cond.expand(J.shape[0]).clone()
+            H = cls(inv, J.shape[0], low)
+            H._check_low(cond)
+            return H, cond.expand(J.shape[0]).clone()
         inv, cond = inverse_and_condition(J)
-        return cls(inv, J.shape[0]), cond
+        H = cls(inv, J.shape[0], low)
+        H._check_low(cond)
+        if H.low is not None:
+            H.base = inv.to(H.low)
+        return H, cond
+
+    def _check_low(self, cond: Tensor) -> None:
+        """Give up the low-precision store for good when some row's condition estimate is above the limit."""
+        if self.low is not None and not bool((cond <= self.LOW_PRECISION_COND).all()):
+            self.low = None
+            if not self.shared:
+                self.base = self.base.to(self.dtype)
 
     @property
     def shared(self) -> bool:
@@ -214,18 +250,18 @@ class _BroydenInverse:
     @property
     def U(self) -> Tensor | None:
         """``(rows, k, n)``: the u's of the updates so far, or ``None``."""
-        return None if self._store is None else self._store[:, 0, : self._k]
+        return None if self._U is None else self._U[:, : self._k]
 
     @property
     def V(self) -> Tensor | None:
-        return None if self._store is None else self._store[:, 1, : self._k]
+        return None if self._V is None else self._V[:, : self._k]
 
     def __len__(self) -> int:
         return self.rows
 
     def _dense_base(self) -> Tensor:
         if self.shared:
-            self.base = self.base.expand(self.rows, -1, -1).clone()
+            self.base = self.base.expand(self.rows, -1, -1).to(self.low or self.dtype, copy=True)
         return self.base
 
     def matvec(self, r: Tensor, rows: Tensor | None = None) -> Tensor:
@@ -233,46 +269,66 @@ class _BroydenInverse:
         if self.shared:
             out = r @ self.base[0].mT
         else:
-            out = _matvec(self.base if rows is None else self.base[rows], r)
-        if self.U is not None:
+            B = self.base if rows is None else self.base[rows]
+            out = _matvec(B, r.to(B.dtype)).to(r.dtype)
+        if self._U is not None:
             U = self.U if rows is None else self.U[rows]
             V = self.V if rows is None else self.V[rows]
-            out = out + (U * (V @ r.unsqueeze(-1))).sum(dim=1)
+            out = out + (U.mT @ (V @ r.unsqueeze(-1))).squeeze(-1)
         return out
 
     def rmatvec(self, s: Tensor) -> Tensor:
         r""":math:`H_i^\top s_i` for every row."""
-        out = s @ self.base[0] if self.shared else (s.unsqueeze(1) @ self.base).squeeze(1)
-        if self.U is not None:
-            out = out + (self.V * (self.U @ s.unsqueeze(-1))).sum(dim=1)
+        if self.shared:
+            out = s @ self.base[0]
+        else:
+            out = (s.to(self.base.dtype).unsqueeze(1) @ self.base).squeeze(1).to(s.dtype)
+        if self._U is not None:
+            out = out + (self.V.mT @ (self.U @ s.unsqueeze(-1))).squeeze(-1)
         return out
 
     def update(self, u: Tensor, v: Tensor) -> None:
         r""":math:`H_i \leftarrow H_i + u_i v_i^\top` (rows with :math:`u_i = 0` are unchanged)."""
-        if self._store is None:
-            shape = (u.shape[0], 2, self.MAX_UPDATES, u.shape[1])
-            self._store = torch.empty(shape, dtype=u.dtype, device=u.device)
+        if self._U is None:
+            shape = (u.shape[0], self.MAX_UPDATES, u.shape[1])
+            self._U = torch.empty(shape, dtype=u.dtype, device=u.device)
+            self._V = torch.empty(shape, dtype=u.dtype, device=u.device)
             self._k = 0
-        self._store[:, 0, self._k] = u
-        self._store[:, 1, self._k] = v
+        self._U[:, self._k] = u
+        self._V[:, self._k] = v
         self._k += 1
         if self._k == self.MAX_UPDATES:  # fold: one pass over dense matrices every MAX_UPDATES steps
-            self.base = self._dense_base() + self.U.mT @ self.V
-            self._store = None
+            base = self._dense_base()
+            self.base = (base.to(self.dtype) + self.U.mT @ self.V).to(base.dtype)
+            self._U = self._V = None
 
-    def set_rows(self, rows: Tensor, inv: Tensor) -> None:
-        """Give ``rows`` the exact inverses ``inv`` ``(len(rows), n, n)`` and drop their updates."""
-        self._dense_base()[rows] = inv
-        if self._store is not None:
-            self._store[rows] = 0
+    def set_rows(self, rows: Tensor, inv: Tensor, cond: Tensor | None = None) -> None:
+        """Give ``rows`` the exact inverses ``inv`` ``(len(rows), n, n)`` (condition estimates ``cond``)
+        and drop their updates."""
+        if cond is None:
+            self.low = None
+            if not self.shared:
+                self.base = self.base.to(self.dtype)
+        else:
+            self._check_low(cond)
+        base = self._dense_base()
+        base[rows] = inv.to(base.dtype)
+        if self._U is not None:
+            self._U[rows, : self._k] = 0
+            self._V[rows, : self._k] = 0
 
     def keep(self, keep: Tensor) -> None:
-        """Keep only the rows ``keep`` (the active set shrank)."""
+        """Keep only the rows ``keep`` (the active set shrank); only the update columns in use are copied."""
         if not self.shared:
             self.base = self.base[keep]
         self.rows = keep.numel()
-        if self._store is not None:
-            self._store = self._store[keep]
+        if self._U is not None:
+            k = self._k
+            U = self._U.new_empty(self.rows, self.MAX_UPDATES, self._U.shape[2])
+            V = torch.empty_like(U)
+            U[:, :k] = self._U[keep, :k]
+            V[:, :k] = self._V[keep, :k]
+            self._U, self._V = U, V
 
 
 def _grid_step(
@@ -434,6 +490,7 @@ def square_newton(
     grid: int = 6,
     base: float = 4.0,
     best: bool = False,
+    low_precision: bool | None = None,
 ) -> None:
     r"""Damped quasi-Newton with boundary-crossing fallback for square maps :math:`F(x) = y`.
 
@@ -452,6 +509,9 @@ def square_newton(
     :math:`H \leftarrow H + (s - H\Delta r)\,s^\top H / (s^\top H \Delta r)` (zero when :math:`F`
     is affine along the step, so exact inverses stay exact within a linear region).
     A sample stalls (leaves the active set unconverged) after 3 iterations without decrease.
+
+    ``low_precision`` (default: ``P.jacobian_dtype == torch.float32``): store the dense inverse bases of a
+    float64 problem in float32 while every row's is well conditioned (see :class:`_BroydenInverse`).
     """
     device = T.x.device
     # State of the active samples only, aligned with ``act`` (the tracker only ever removes
@@ -459,7 +519,10 @@ def square_newton(
     act = T.active()
     if act.numel() == 0:
         return
-    H, T.cond[act] = _BroydenInverse.from_jacobians(_jacobians(P, T.x[act]))
+    if low_precision is None:
+        low_precision = P.jacobian_dtype == torch.float32
+    low = torch.float32 if low_precision and T.x.dtype == torch.float64 else None
+    H, T.cond[act] = _BroydenInverse.from_jacobians(_jacobians(P, T.x[act]), low)
     fresh = torch.ones(act.numel(), dtype=torch.bool, device=device)
     fails = torch.zeros(act.numel(), dtype=torch.int32, device=device)
     dx = -H.matvec(T.r[act])  # the Newton direction -H r, carried over between iterations
@@ -490,8 +553,9 @@ def square_newton(
             r_new[good] = rt[ok]
             bad = stale[~ok]
             if bad.numel():
-                inv, T.cond[idx[bad]] = inverse_and_condition(_jacobians(P, x[bad]))
-                H.set_rows(bad, inv)
+                inv, cond = inverse_and_condition(_jacobians(P, x[bad]))
+                T.cond[idx[bad]] = cond
+                H.set_rows(bad, inv, cond)
                 fr = fr.clone()
                 fr[bad] = True
                 dx[bad] = -H.matvec(r[bad], bad)

@@ -146,6 +146,7 @@ class Problem:
         bounds: tuple[float, float] | None,
         tol: float,
         xtol: float = math.inf,
+        jacobian_dtype: torch.dtype | None = None,
     ) -> None:
         self.f = f
         self.batch = y.shape[0]
@@ -161,6 +162,8 @@ class Problem:
         self.tol = tol
         #: bound on the estimated relative forward error for a row to count as converged
         self.xtol = xtol
+        #: dtype in which the dense solvers may store inverse Jacobians (None: y's dtype)
+        self.jacobian_dtype = jacobian_dtype
         self.dtype = y.dtype
         self.device = y.device
         #: rows pushed through f (a forward pass of a batch of b rows adds b)

@@ -390,6 +390,7 @@ def optimize_inverse(
     xtol: float | None = None,
     validate: bool = True,
     memory_limit: int | None = None,
+    jacobian_dtype: torch.dtype | None = None,
 ) -> InversionResult:
     r"""Invert ``f`` numerically, per sample: find :math:`x_i` with :math:`f(x_i) \approx y_i`.
 
@@ -469,6 +470,16 @@ def optimize_inverse(
         Bytes of working memory per chunk of rows (default 512 MiB on the CPU, a quarter of the free
         memory on CUDA).  Larger batches are solved chunk by chunk; every sample's result is the
         same as in a batch of its own chunk, since samples never interact.
+    jacobian_dtype:
+        ``None`` (default: inverse Jacobians in ``y``'s dtype) or ``torch.float32`` for a float64 problem:
+        ``"newton"`` then stores its dense per-sample inverse Jacobians in float32 as long as every
+        sample's condition estimate is at most 1e4 (the first sample above turns the store back to
+        float64 for the rest of the solve).  Residuals, iterates and the stopping test stay in float64, so
+        the accuracy reached is float64's: a float32 inverse only makes each step an inexact Newton step
+        (contraction :math:`\lesssim \kappa\,\varepsilon_{32} \le 10^{-3}` per step).  Trade-off: about 10%
+        less CPU time on a 256 x 64 batch (half the bytes in the dense passes), and since the store's
+        precision is chosen per batch, a sample's ``x`` can differ in its last bits with the other
+        samples of its batch (the default is bit-for-bit independent of the batch).
     lr:
         Step size for ``"adam"`` (default 1e-2) and ``"gd"`` (initial step of its backtracking,
         default 1); relaxation :math:`\omega` for ``"fixed_point"`` (default 1); LBFGS ``lr``
@@ -515,7 +526,10 @@ def optimize_inverse(
     prior_obj = make_prior(prior, float(prior_weight), in_shape)
     if prior_obj is not None and all(w == 0 for _, _, w in prior_obj.terms):
         prior_obj = None
-    problem = Problem(f, y, in_shape, prior_obj, bounds, tol, xtol)
+    if jacobian_dtype not in (None, torch.float32, torch.float64):
+        raise InvalidInputError(
+            f"jacobian_dtype must be None (y's dtype), torch.float32 or torch.float64, got {jacobian_dtype!r}.")
+    problem = Problem(f, y, in_shape, prior_obj, bounds, tol, xtol, jacobian_dtype)
     if validate:
         _check_f(f, x0, y, in_shape)
     if method == "auto":
@@ -731,7 +745,7 @@ def _solve_in_chunks(
     parts = []
     for start in range(0, P.batch, rows):
         sub = Problem(P.f, P.y[start : start + rows].reshape(-1, *P.out_shape), P.in_shape, P.prior, P.bounds,
-                      P.tol, P.xtol)
+                      P.tol, P.xtol, P.jacobian_dtype)
         x_sub = x0[start : start + rows].reshape(-1, P.n)
         parts.append(_solve(method, sub, x_sub, max_iter, restarts, only_stalled, seed, lr, bar))
         P.rows_evaluated += sub.rows_evaluated

@@ -131,13 +131,14 @@ def test_batched_cpu_inverse_is_right_with_several_threads_for_large_matrices():
 
 @pytest.mark.parametrize("rows", [1, 3, 200])
 def test_jacobian_from_copies_equals_one_call_per_output(rows):
-    """Few rows: one pass over m copies of each row; many rows: m autograd calls -- the same Jacobians, and
-    batched_jacobian (which picks by rows x outputs) returns them too."""
+    """One pass over m copies of each row, m autograd calls, and blocks of g copies in between (g dividing m
+    or not) -- the same Jacobians, and batched_jacobian (which picks g by the rows) returns them too."""
     gen = torch.Generator().manual_seed(1)
     net = nn.Sequential(nn.Linear(5, 7), nn.ELU(), nn.Linear(7, 6)).to(DT)
     x = torch.randn(rows, 5, generator=gen, dtype=DT)
     for J in (_newton._jacobian_from_copies(net, x, 6), _newton._jacobian_autograd(net, x),
-              _newton.batched_jacobian(net, x)):
+              _newton._jacobian_blocks(net, x, 6, 2), _newton._jacobian_blocks(net, x, 6, 4),
+              _newton.batched_jacobian(net, x), _newton.batched_jacobian(net, x, 6)):
         assert J.shape == (rows, 6, 5)
         for i in sorted({0, rows // 2, rows - 1}):
             ref = torch.autograd.functional.jacobian(lambda z: net(z[None])[0], x[i])
@@ -175,3 +176,54 @@ def test_product_form_inverse_matches_dense_updates_and_keeps_a_shared_base_shar
     r = torch.randn(2, n, generator=gen, dtype=DT)
     torch.testing.assert_close(H.matvec(r), (dense @ r.unsqueeze(-1)).squeeze(-1), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(H.matvec(r[1:], torch.tensor([1])), (dense[1:] @ r[1:].unsqueeze(-1)).squeeze(-1))
+
+
+def _leaky_net(n: int, seed: int) -> nn.Sequential:
+    gen = torch.Generator().manual_seed(seed)
+    layers = []
+    for _ in range(3):
+        q, _r = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=DT))
+        lin = nn.Linear(n, n).to(DT)
+        with torch.no_grad():
+            lin.weight.copy_(q)
+            lin.bias.copy_(0.1 * torch.randn(n, generator=gen, dtype=DT))
+        layers += [lin, nn.LeakyReLU(0.5)]
+    return nn.Sequential(*layers).requires_grad_(False)
+
+
+def test_float32_base_keeps_float64_accuracy_and_is_given_up_for_ill_conditioned_rows():
+    """Well-conditioned rows: the dense inverse base is stored in float32, and Newton still reaches the
+    float64 solution (residuals and iterates stay float64); a row whose inverse is ill-conditioned turns the
+    store back to float64 for good."""
+    n, b = 12, 40
+    net = _leaky_net(n, 3)
+    x_true = torch.randn(b, n, generator=torch.Generator().manual_seed(4), dtype=DT)
+    y = net(x_true)
+    seen = []
+    original = _newton._BroydenInverse.set_rows
+
+    def spy(self, rows, inv, cond=None):
+        original(self, rows, inv, cond)
+        seen.append(self.base.dtype)
+
+    _newton._BroydenInverse.set_rows = spy
+    try:
+        ends = {}
+        for low in (False, True):
+            P = Problem(net, y, (n,), None, None, 1e-12, 1e-10)
+            T = Tracker(P, torch.zeros(b, n, dtype=DT), 200)
+            _newton.square_newton(P, T, low_precision=low)
+            ends[low] = T.x.clone()
+            assert bool(T.converged.all())
+    finally:
+        _newton._BroydenInverse.set_rows = original
+    assert torch.float32 in seen  # the float32 store was used
+    err = ((ends[True] - x_true).norm(dim=1) / x_true.norm(dim=1)).max()
+    assert float(err) < 1e-10, float(err)
+    # one ill-conditioned row: the store goes back to float64
+    H, _ = _newton._BroydenInverse.from_jacobians(torch.eye(n, dtype=DT).expand(3, n, n).clone(), torch.float32)
+    assert H.base.dtype == torch.float32 and H.low == torch.float32
+    bad = torch.diag(torch.logspace(0, 8, n, dtype=DT))[None]
+    H.set_rows(torch.tensor([1]), torch.linalg.inv(bad), torch.tensor([1e8], dtype=DT))
+    assert H.base.dtype == DT and H.low is None
+    torch.testing.assert_close(H.base[1], torch.linalg.inv(bad[0]), rtol=1e-15, atol=0)

@@ -710,3 +710,26 @@ def test_stages_cut_only_where_the_intermediate_has_the_input_size():
                        torch.zeros(1, 4, dtype=DT)) is None
     assert opt._stages(Problem(lambda z: z, torch.zeros(2, 4, dtype=DT), (4,), None, None, 1e-10, 1e-6),
                        torch.zeros(1, 4, dtype=DT)) is None
+
+
+def test_float32_inverse_jacobians_keep_float64_recovery():
+    """jacobian_dtype=torch.float32: the dense inverse Jacobians are stored in float32, the solution is still
+    float64-accurate (residuals and iterates stay float64); anything else than float32/float64/None is refused."""
+    gen = torch.Generator().manual_seed(11)
+    layers = []
+    for _ in range(3):
+        q, _r = torch.linalg.qr(torch.randn(16, 16, generator=gen, dtype=DT))
+        lin = nn.Linear(16, 16).to(DT)
+        with torch.no_grad():
+            lin.weight.copy_(q)
+        layers += [lin, nn.LeakyReLU(0.5)]
+    f = nn.Sequential(*layers).eval()
+    x_true = torch.randn(64, 16, generator=gen, dtype=DT)
+    y = f(x_true).detach()
+    for dtype in (None, torch.float32):
+        r = optimize_inverse(f, y, jacobian_dtype=dtype)
+        assert bool(r.converged.all()), dtype
+        err = (r.x - x_true).norm(dim=1) / x_true.norm(dim=1)
+        assert float(err.max()) < 1e-9, (dtype, float(err.max()))
+    with pytest.raises(InvalidInputError, match="jacobian_dtype"):
+        optimize_inverse(f, y, jacobian_dtype=torch.float16)
