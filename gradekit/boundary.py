@@ -420,6 +420,10 @@ class TrustedExecute(Execute):
             self.log.error("gradekit: the student's kernel died in a test's call; its time for restarts is used up")
             self._gk_dead = ("the student's kernel died again in a test's call, and this notebook's time for "
                              "restarting it and re-running its cells is used up")
+            try:  # a live kernel (without the old state) for the cells still to come; no call reaches it again
+                run_sync(self._restart)()
+            except Exception as exc:  # noqa: BLE001
+                self.log.error("gradekit: the kernel could not be restarted: %s", exc)
             return
         self.log.warning("gradekit: the student's kernel died in a test's call; restarting it and re-running "
                          "%d cells (%.0f s left for restarts)", len(self._gk_ran), left)

@@ -250,9 +250,10 @@ def test_restarts_after_crashes_in_tests_have_a_time_budget_per_notebook(tmp_pat
     """A kernel that dies in every test's call was restarted and its cells re-run each time: (test cells) x
     (cells' time), unbounded. Restarts now share ``revive_timeout`` seconds per notebook; then calls fail."""
     student = "import os, time\ntime.sleep(3)\ndef crash():\n    os._exit(3)\n"
-    nb = _run([_cell(student, "student")] + [_cell("crash()", "test", f"t{i}") for i in range(4)],
-              tmp_path, revive_timeout=5)
-    errors = [_errors(c)[0] for c in nb.cells[1:]]
+    nb = _run([_cell(student, "student")] + [_cell("crash()", "test", f"t{i}") for i in range(4)]
+              + [_cell("print('a later cell runs')", "student")], tmp_path, revive_timeout=5)
+    assert "a later cell runs" in nb.cells[-1].outputs[0].text, "the kernel is alive for the cells after"
+    errors = [_errors(c)[0] for c in nb.cells[1:-1]]
     assert all(e == "BoundaryFailure" for e, _ in errors), errors
     assert "died while running it" in errors[0][1]
     for _, evalue in errors[2:]:  # the 3 s cell fits the 5 s budget at most once
