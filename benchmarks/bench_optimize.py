@@ -178,10 +178,10 @@ def _score(f: Callable[[Tensor], Tensor], x: Tensor, x_true: Tensor, y: Tensor, 
     return float((res <= TOL).double().mean()), float(res.median())
 
 
-def run_invlib(model: nn.Module, y: Tensor, shape: tuple[int, ...]) -> tuple[Tensor, float, str]:
+def run_invlib(model: nn.Module, y: Tensor, shape: tuple[int, ...], **options) -> tuple[Tensor, float, str]:
     _sync(y.device)
     t0 = _clock(y.device)
-    res = invlib.optimize_inverse(model, y, input_shape=shape)
+    res = invlib.optimize_inverse(model, y, input_shape=shape, **options)
     _sync(y.device)
     return res.x, _clock(y.device) - t0, f"{res.method}, {res.iterations} it"
 
@@ -306,6 +306,9 @@ def bench_net(net: dict, batch: int, device: torch.device, adam_steps: int = ADA
     x, t, info = run_invlib(model, y, shape)
     row["invlib"] = (*_score(model, x, x_true, y, injective), t)
     row["invlib_info"] = info
+    # the same with Newton's inverse Jacobians stored in float32 (jacobian_dtype=torch.float32, opt-in)
+    x, t, _ = run_invlib(model, y, shape, jacobian_dtype=torch.float32)
+    row["invlib_f32"] = (*_score(model, x, x_true, y, injective), t)
     # L-BFGS, stopped by an oracle as soon as every sample is recovered (most favourable to it)
     def recovered(x: Tensor) -> bool:
         return _score(model, x, x_true, y, injective)[0] == 1.0
@@ -385,13 +388,17 @@ def main(device: str = "cpu", batch: int = 256, dim: int = 64, adam_steps: int =
         f"history size of {LBFGS_HISTORY}, stopped by an oracle as soon as all samples are recovered "
         f"(checked every 20 iterations) or after {LBFGS_MAX_ITER} iterations.\n"
     )
-    print("| net | invlib auto | Adam | L-BFGS | exact inverse | L-BFGS time / invlib time | notes |")
+    print("| net | invlib auto | Adam | L-BFGS | exact inverse | L-BFGS time / invlib time (f32: with "
+          "float32 inverse Jacobians) | notes |")
     print("|---|---|---|---|---|---:|---|")
     for r in rows:
         inj = r["injective"]
         speed, budget = "L-BFGS fails", ""
+        f32 = r.get("invlib_f32")
         if r["lbfgs"][0] >= 0.99:  # and what a tenth of L-BFGS's time buys
             speed = f"{r['lbfgs'][2] / r['invlib'][2]:.1f}x"
+            if f32 is not None:
+                speed += f" ({r['lbfgs'][2] / f32[2]:.1f}x f32)"
             t_fwd, t_jac = r["unit_costs"]
             tenth = r["lbfgs"][2] / 10
             budget = f"a tenth of L-BFGS's time ({1e3 * tenth:.0f} ms) = {tenth / t_fwd:.0f} forward passes"
@@ -400,8 +407,9 @@ def main(device: str = "cpu", batch: int = 256, dim: int = 64, adam_steps: int =
             else:
                 budget += (f" or {tenth / t_jac:.1f} Jacobians + inverses of the whole batch ({1e3 * t_fwd:.2f} / "
                            f"{1e3 * t_jac:.1f} ms each)")
+        f32_note = "" if f32 is None else f"jacobian_dtype=float32: {_cell(f32, inj)}"
         notes = "; ".join(
-            s for s in (f"invlib: {r['invlib_info']}", f"Adam {r['adam_info']}", f"L-BFGS {r['lbfgs_info']}",
+            s for s in (f"invlib: {r['invlib_info']}", f32_note, f"Adam {r['adam_info']}", f"L-BFGS {r['lbfgs_info']}",
                         r.get("exact_info", ""), r.get("note", ""), budget) if s
         )
         print(f"| {r['net']} | {_cell(r['invlib'], inj)} | {_cell(r['adam'], inj)} | {_cell(r['lbfgs'], inj)} | "
