@@ -188,4 +188,128 @@ RIGHT = {
                 "TIGHT_FOR = 'worst' if promise <= 1.5 * STEPS_WORST else 'tanh'\n"),
         },
     },
+    # ---- issue 15, outsider attack (atk5, written blind from the release) ----
+    "atk5_clone_inplace_slogdet_rearranged_rule_power_loop": {
+        "replace": {
+            "inverse-solution": (
+                'def affine_coupling_inverse(y: torch.Tensor, scale_shift) -> torch.Tensor:\n'
+                '    """Return x with affine_coupling_forward(x, scale_shift) == y."""\n'
+                '    d = y.shape[1]\n'
+                '    k = d // 2\n'
+                '    x = y.clone()\n'
+                '    s, t = scale_shift(y[:, :k])\n'
+                '    x[:, k:] -= t\n'
+                '    x[:, k:] /= torch.exp(s)\n'
+                '    return x\n'
+            ),
+            "logdet-solution": (
+                'def affine_coupling_logdet(x: torch.Tensor, scale_shift) -> torch.Tensor:\n'
+                '    """Return log|det J_f(x)| per row, shape (n,)."""\n'
+                '    k = x.shape[-1] // 2\n'
+                '    s, _ = scale_shift(x[:, :k])\n'
+                '    return torch.linalg.slogdet(torch.diag_embed(torch.exp(s))).logabsdet\n'
+            ),
+            "fixed-point-solution": (
+                'def fixed_point_inverse(g, y: torch.Tensor, lipschitz: float, tol: float = 1e-10,\n'
+                '                        max_iter: int = 1000) -> tuple[torch.Tensor, int]:\n'
+                '    """Solve x + g(x) = y by x_{k+1} = y - g(x_k), x_0 = y; return (x, number of steps)."""\n'
+                '    x_prev = y\n'
+                '    k = 0\n'
+                '    while k < max_iter:\n'
+                '        x = y - g(x_prev)\n'
+                '        k += 1\n'
+                '        worst = torch.sqrt(((x - x_prev) ** 2).sum(dim=1)).max()\n'
+                '        if float(worst) <= tol * (1 - lipschitz) / lipschitz:\n'
+                '            return x, k\n'
+                '        x_prev = x\n'
+                '    raise RuntimeError("fixed_point_inverse: max_iter steps did not reach the tolerance")\n'
+            ),
+            "banach-solution": (
+                'def banach_iterations(lipschitz: float, first_step: float, tol: float) -> int:\n'
+                '    """Smallest k >= 0 with lipschitz**k / (1 - lipschitz) * first_step <= tol."""\n'
+                '    if lipschitz <= 0 or lipschitz >= 1:\n'
+                '        raise ValueError("lipschitz must lie strictly between 0 and 1")\n'
+                '    bound = first_step / (1 - lipschitz)\n'
+                '    k = 0\n'
+                '    while bound > tol:\n'
+                '        bound *= lipschitz\n'
+                '        k += 1\n'
+                '    return k\n'
+            ),
+            "experiment-solution": (
+                'def steps_to_tolerance(g, x_true: torch.Tensor, tol: float, max_iter: int = 100_000) -> int:\n'
+                '    """Smallest k >= 0 with ||x_k - x_true|| <= tol in every row, for x_0 = y, x_(k+1) = y - g(x_k)."""\n'
+                '    y = x_true + g(x_true)\n'
+                '    x = y\n'
+                '    k = 0\n'
+                '    while float(torch.linalg.norm(x - x_true, dim=1).max()) > tol:\n'
+                '        if k == max_iter:\n'
+                '            raise RuntimeError("steps_to_tolerance: max_iter steps are not enough")\n'
+                '        x = y - g(x)\n'
+                '        k += 1\n'
+                '    return k\n'
+                '\n'
+                '\n'
+                'STEPS_WORST = steps_to_tolerance(g_worst, x_exp, 1e-8)\n'
+                'STEPS_TANH = steps_to_tolerance(g_tanh, x_exp, 1e-8)\n'
+                'fs_w = torch.linalg.norm(g_worst(x_exp + g_worst(x_exp)), dim=1).max().item()\n'
+                'fs_t = torch.linalg.norm(g_tanh(x_exp + g_tanh(x_exp)), dim=1).max().item()\n'
+                'print(STEPS_WORST, banach_iterations(0.9, fs_w, 1e-8), STEPS_TANH, banach_iterations(0.9, fs_t, 1e-8))\n'
+                'TIGHT_FOR = "worst" if banach_iterations(0.9, fs_w, 1e-8) <= 1.5 * STEPS_WORST else "tanh"\n'
+            ),
+        },
+    },
+    "atk5_row_loops_per_row_rule_checked_closed_form": {
+        "replace": {
+            "inverse-solution": (
+                'def affine_coupling_inverse(y: torch.Tensor, scale_shift) -> torch.Tensor:\n'
+                '    """Return x with affine_coupling_forward(x, scale_shift) == y."""\n'
+                '    rows = []\n'
+                '    k = y.size(-1) // 2\n'
+                '    for row in y:\n'
+                '        yp, ya = torch.split(row[None], [k, y.size(-1) - k], dim=-1)\n'
+                '        s, t = scale_shift(yp)\n'
+                '        rows.append(torch.cat((yp, torch.exp(-s) * (ya - t)), dim=-1))\n'
+                '    return torch.cat(rows, dim=0)\n'
+            ),
+            "logdet-solution": (
+                'def affine_coupling_logdet(x: torch.Tensor, scale_shift) -> torch.Tensor:\n'
+                '    """Return log|det J_f(x)| per row, shape (n,)."""\n'
+                '    s, _ = scale_shift(x[:, : x.shape[1] // 2])\n'
+                '    out = torch.zeros(x.shape[0], dtype=x.dtype)\n'
+                '    for j in range(s.shape[1]):\n'
+                '        out = out + s[:, j]\n'
+                '    return out\n'
+            ),
+            "fixed-point-solution": (
+                'def fixed_point_inverse(g, y: torch.Tensor, lipschitz: float, tol: float = 1e-10,\n'
+                '                        max_iter: int = 1000) -> tuple[torch.Tensor, int]:\n'
+                '    """Solve x + g(x) = y by x_{k+1} = y - g(x_k), x_0 = y; return (x, number of steps)."""\n'
+                '    c = lipschitz / (1.0 - lipschitz)\n'
+                '    x = y.clone()\n'
+                '    for k in range(max_iter):\n'
+                '        x_next = y - g(x)\n'
+                '        done = all(c * float(torch.linalg.norm(x_next[i] - x[i])) <= tol for i in range(x.shape[0]))\n'
+                '        x = x_next\n'
+                '        if done:\n'
+                '            return x, k + 1\n'
+                '    raise RuntimeError(f"did not converge in {max_iter} iterations")\n'
+            ),
+            "banach-solution": (
+                'def banach_iterations(lipschitz: float, first_step: float, tol: float) -> int:\n'
+                '    """Smallest k >= 0 with lipschitz**k / (1 - lipschitz) * first_step <= tol."""\n'
+                '    if not (0.0 < lipschitz < 1.0):\n'
+                '        raise ValueError(f"no contraction for lipschitz={lipschitz}")\n'
+                '    ok = lambda k: lipschitz**k / (1 - lipschitz) * first_step <= tol\n'
+                '    if ok(0):\n'
+                '        return 0\n'
+                '    k = max(0, math.ceil(math.log(tol * (1 - lipschitz) / first_step) / math.log(lipschitz)))\n'
+                '    while k > 0 and ok(k - 1):\n'
+                '        k -= 1\n'
+                '    while not ok(k):\n'
+                '        k += 1\n'
+                '    return int(k)\n'
+            ),
+        },
+    },
 }

@@ -322,4 +322,266 @@ WRONG = {
                     "    return 1000\n"},
         "loses": ["banach-test"],
     },
+    # ---- issue 15, outsider attack (atk5, written blind from the release): the first five kept full marks before
+    # the hidden tests had |s| up to 12 and exact ties in Banach's count; the others are new kinds of mistake ----
+    "inverse_clamps_s_at_5": {
+        "replace": {
+            "inverse-solution": (
+                'def affine_coupling_inverse(y: torch.Tensor, scale_shift) -> torch.Tensor:\n'
+                '    """Return x with affine_coupling_forward(x, scale_shift) == y."""\n'
+                '    k = y.shape[-1] // 2\n'
+                '    yp, ya = y[..., :k], y[..., k:]\n'
+                '    s, t = scale_shift(yp)\n'
+                '    s = s.clamp(-5.0, 5.0)  # keep exp() from overflowing\n'
+                '    return torch.cat([yp, (ya - t) * torch.exp(-s)], dim=-1)\n'
+            ),
+        },
+        "loses": ["inverse-test"],
+    },
+    "banach_floor_plus_one_at_ties": {
+        "replace": {
+            "banach-solution": (
+                'def banach_iterations(lipschitz: float, first_step: float, tol: float) -> int:\n'
+                '    """Smallest k >= 0 with lipschitz**k / (1 - lipschitz) * first_step <= tol."""\n'
+                '    if not 0 < lipschitz < 1:\n'
+                '        raise ValueError(f"lipschitz must be in (0, 1), got {lipschitz}")\n'
+                '    if first_step / (1 - lipschitz) <= tol:\n'
+                '        return 0\n'
+                '    return int(math.floor(math.log(tol * (1 - lipschitz) / first_step) / math.log(lipschitz))) + 1\n'
+            ),
+        },
+        "loses": ["banach-test"],
+    },
+    "banach_strict_less_than": {
+        "replace": {
+            "banach-solution": (
+                'def banach_iterations(lipschitz: float, first_step: float, tol: float) -> int:\n'
+                '    """Smallest k >= 0 with lipschitz**k / (1 - lipschitz) * first_step <= tol."""\n'
+                '    if not 0 < lipschitz < 1:\n'
+                '        raise ValueError(f"lipschitz must be in (0, 1), got {lipschitz}")\n'
+                '    k = 0\n'
+                '    while not lipschitz**k / (1 - lipschitz) * first_step < tol:\n'
+                '        k += 1\n'
+                '    return k\n'
+            ),
+        },
+        "loses": ["banach-test"],
+    },
+    "banach_closed_form_unchecked_at_ties": {
+        "replace": {
+            "banach-solution": (
+                'def banach_iterations(lipschitz: float, first_step: float, tol: float) -> int:\n'
+                '    """Smallest k >= 0 with lipschitz**k / (1 - lipschitz) * first_step <= tol."""\n'
+                '    if not 0 < lipschitz < 1:\n'
+                '        raise ValueError(f"lipschitz must be in (0, 1), got {lipschitz}")\n'
+                '    if first_step <= tol * (1 - lipschitz):\n'
+                '        return 0\n'
+                '    return int(math.ceil(math.log(tol * (1 - lipschitz) / first_step) / math.log(lipschitz)))\n'
+            ),
+        },
+        "loses": ["banach-test"],
+    },
+    "banach_closed_form_log10_unchecked": {
+        "replace": {
+            "banach-solution": (
+                'def banach_iterations(lipschitz: float, first_step: float, tol: float) -> int:\n'
+                '    """Smallest k >= 0 with lipschitz**k / (1 - lipschitz) * first_step <= tol."""\n'
+                '    if not 0 < lipschitz < 1:\n'
+                '        raise ValueError(f"lipschitz must be in (0, 1), got {lipschitz}")\n'
+                '    if first_step == 0:\n'
+                '        return 0\n'
+                '    k = math.log10(tol * (1 - lipschitz) / first_step) / math.log10(lipschitz)\n'
+                '    return max(0, math.ceil(k))\n'
+            ),
+        },
+        "loses": ["banach-test"],
+    },
+    "logdet_ceil_half": {
+        "replace": {
+            "logdet-solution": (
+                'def affine_coupling_logdet(x: torch.Tensor, scale_shift) -> torch.Tensor:\n'
+                '    """Return log|det J_f(x)| per row, shape (n,)."""\n'
+                '    k = (x.shape[-1] + 1) // 2\n'
+                '    s, _ = scale_shift(x[..., :k])\n'
+                '    return s.sum(dim=-1)\n'
+            ),
+        },
+        "loses": ["logdet-test"],
+    },
+    "fixed_point_norm_over_rows_dim0": {
+        "replace": {
+            "fixed-point-solution": (
+                'def fixed_point_inverse(g, y: torch.Tensor, lipschitz: float, tol: float = 1e-10,\n'
+                '                        max_iter: int = 1000) -> tuple[torch.Tensor, int]:\n'
+                '    """Solve x + g(x) = y by x_{k+1} = y - g(x_k), x_0 = y; return (x, number of steps)."""\n'
+                '    \n'
+                '    factor = lipschitz / (1 - lipschitz)\n'
+                '    x = y.clone()\n'
+                '    for k in range(1, max_iter + 1):\n'
+                '        x_new = y - g(x)\n'
+                '        step = torch.linalg.vector_norm(x_new - x, dim=0)\n'
+                '        if bool((factor * step <= tol).all()):\n'
+                '            return x_new, k\n'
+                '        x = x_new\n'
+                '    raise RuntimeError(f"no convergence to tol={tol} within max_iter={max_iter} steps")\n'
+            ),
+        },
+        "loses": ["fixed-point-test"],
+    },
+    "fixed_point_one_step_past_max_iter": {
+        "replace": {
+            "fixed-point-solution": (
+                'def fixed_point_inverse(g, y: torch.Tensor, lipschitz: float, tol: float = 1e-10,\n'
+                '                        max_iter: int = 1000) -> tuple[torch.Tensor, int]:\n'
+                '    """Solve x + g(x) = y by x_{k+1} = y - g(x_k), x_0 = y; return (x, number of steps)."""\n'
+                '    \n'
+                '    factor = lipschitz / (1 - lipschitz)\n'
+                '    x = y.clone()\n'
+                '    for k in range(1, max_iter + 2):\n'
+                '        x_new = y - g(x)\n'
+                '        step = torch.linalg.vector_norm(x_new - x, dim=-1)\n'
+                '        if bool((factor * step <= tol).all()):\n'
+                '            return x_new, k\n'
+                '        x = x_new\n'
+                '    raise RuntimeError(f"no convergence to tol={tol} within max_iter={max_iter} steps")\n'
+            ),
+        },
+        "loses": ["fixed-point-test"],
+    },
+    "fixed_point_a_priori_banach_count": {
+        "replace": {
+            "fixed-point-solution": (
+                'def fixed_point_inverse(g, y: torch.Tensor, lipschitz: float, tol: float = 1e-10,\n'
+                '                        max_iter: int = 1000) -> tuple[torch.Tensor, int]:\n'
+                '    """Solve x + g(x) = y by x_{k+1} = y - g(x_k), x_0 = y; return (x, number of steps)."""\n'
+                '    x1 = y - g(y)\n'
+                '    first = float(torch.linalg.vector_norm(x1 - y, dim=-1).max())\n'
+                '    k = 0\n'
+                '    while lipschitz**k / (1 - lipschitz) * first > tol:\n'
+                '        k += 1\n'
+                '    k = max(k, 1)\n'
+                '    if k > max_iter:\n'
+                '        raise RuntimeError(f"Banach needs {k} > max_iter={max_iter} steps")\n'
+                '    x = y.clone()\n'
+                '    for _ in range(k):\n'
+                '        x = y - g(x)\n'
+                '    return x, k\n'
+            ),
+        },
+        "loses": ["fixed-point-test"],
+    },
+    "fixed_point_float32_iteration": {
+        "replace": {
+            "fixed-point-solution": (
+                'def fixed_point_inverse(g, y: torch.Tensor, lipschitz: float, tol: float = 1e-10,\n'
+                '                        max_iter: int = 1000) -> tuple[torch.Tensor, int]:\n'
+                '    """Solve x + g(x) = y by x_{k+1} = y - g(x_k), x_0 = y; return (x, number of steps)."""\n'
+                '    factor = lipschitz / (1 - lipschitz)\n'
+                '    y32 = y.float()\n'
+                '    x = y32.clone()\n'
+                '    for k in range(1, max_iter + 1):\n'
+                '        x_new = y32 - g(x)\n'
+                '        step = torch.linalg.vector_norm(x_new - x, dim=-1)\n'
+                '        if bool((factor * step <= tol).all()):\n'
+                '            return x_new.to(y.dtype), k\n'
+                '        x = x_new\n'
+                '    raise RuntimeError(f"no convergence to tol={tol} within max_iter={max_iter} steps")\n'
+            ),
+        },
+        "loses": ["fixed-point-test"],
+    },
+    "experiment_norm_over_rows_dim0": {
+        "replace": {
+            "experiment-solution": (
+                'def steps_to_tolerance(g, x_true: torch.Tensor, tol: float, max_iter: int = 100_000) -> int:\n'
+                '    """Smallest k >= 0 with ||x_k - x_true|| <= tol in every row, for x_0 = y, x_(k+1) = y - g(x_k)."""\n'
+                '    y = x_true + g(x_true)\n'
+                '    x = y.clone()\n'
+                '    for k in range(max_iter + 1):\n'
+                '        err = torch.linalg.vector_norm(x - x_true, dim=0)\n'
+                '        if bool((err <= tol).all()):\n'
+                '            return k\n'
+                '        x = y - g(x)\n'
+                '    raise RuntimeError(f"{max_iter} steps do not reach tol={tol}")\n'
+                '\n'
+                '\n'
+                'STEPS_WORST = steps_to_tolerance(g_worst, x_exp, 1e-8)\n'
+                'STEPS_TANH = steps_to_tolerance(g_tanh, x_exp, 1e-8)\n'
+                'first_step = float(torch.linalg.vector_norm(g_worst(x_exp + g_worst(x_exp)), dim=-1).max())\n'
+                'BANACH_WORST = banach_iterations(0.9, first_step, 1e-8)\n'
+                'first_step_t = float(torch.linalg.vector_norm(g_tanh(x_exp + g_tanh(x_exp)), dim=-1).max())\n'
+                'BANACH_TANH = banach_iterations(0.9, first_step_t, 1e-8)\n'
+                'TIGHT_FOR = "worst"\n'
+            ),
+        },
+        "loses": ["experiment-test"],
+    },
+    "experiment_reports_banach_counts": {
+        "replace": {
+            "experiment-solution": (
+                'def steps_to_tolerance(g, x_true: torch.Tensor, tol: float, max_iter: int = 100_000) -> int:\n'
+                '    """Smallest k >= 0 with ||x_k - x_true|| <= tol in every row, for x_0 = y, x_(k+1) = y - g(x_k)."""\n'
+                '    y = x_true + g(x_true)\n'
+                '    x = y.clone()\n'
+                '    for k in range(max_iter + 1):\n'
+                '        err = torch.linalg.vector_norm(x - x_true, dim=-1)\n'
+                '        if bool((err <= tol).all()):\n'
+                '            return k\n'
+                '        x = y - g(x)\n'
+                '    raise RuntimeError(f"{max_iter} steps do not reach tol={tol}")\n'
+                '\n'
+                '\n'
+                'first_step = float(torch.linalg.vector_norm(g_worst(x_exp + g_worst(x_exp)), dim=-1).max())\n'
+                'STEPS_WORST = banach_iterations(0.9, first_step, 1e-8)\n'
+                'first_step_t = float(torch.linalg.vector_norm(g_tanh(x_exp + g_tanh(x_exp)), dim=-1).max())\n'
+                'STEPS_TANH = banach_iterations(0.9, first_step_t, 1e-8)\n'
+                'TIGHT_FOR = "worst"\n'
+            ),
+        },
+        "loses": ["experiment-test"],
+    },
+    "experiment_first_row_only": {
+        "replace": {
+            "experiment-solution": (
+                'def steps_to_tolerance(g, x_true: torch.Tensor, tol: float, max_iter: int = 100_000) -> int:\n'
+                '    """Smallest k >= 0 with ||x_k - x_true|| <= tol in every row, for x_0 = y, x_(k+1) = y - g(x_k)."""\n'
+                '    y = x_true + g(x_true)\n'
+                '    x = y.clone()\n'
+                '    for k in range(max_iter + 1):\n'
+                '        err = torch.linalg.vector_norm(x - x_true, dim=-1)\n'
+                '        if bool((err <= tol).all()):\n'
+                '            return k\n'
+                '        x = y - g(x)\n'
+                '    raise RuntimeError(f"{max_iter} steps do not reach tol={tol}")\n'
+                '\n'
+                '\n'
+                'STEPS_WORST = steps_to_tolerance(g_worst, x_exp[:1], 1e-8)\n'
+                'STEPS_TANH = steps_to_tolerance(g_tanh, x_exp[:1], 1e-8)\n'
+                'TIGHT_FOR = "worst"\n'
+            ),
+        },
+        "loses": ["experiment-test"],
+    },
+    "experiment_median_over_rows": {
+        "replace": {
+            "experiment-solution": (
+                'def steps_to_tolerance(g, x_true: torch.Tensor, tol: float, max_iter: int = 100_000) -> int:\n'
+                '    """Smallest k >= 0 with ||x_k - x_true|| <= tol in every row, for x_0 = y, x_(k+1) = y - g(x_k)."""\n'
+                '    y = x_true + g(x_true)\n'
+                '    x = y.clone()\n'
+                '    for k in range(max_iter + 1):\n'
+                '        err = torch.linalg.vector_norm(x - x_true, dim=-1)\n'
+                '        if bool((err <= tol).all()):\n'
+                '            return k\n'
+                '        x = y - g(x)\n'
+                '    raise RuntimeError(f"{max_iter} steps do not reach tol={tol}")\n'
+                '\n'
+                '\n'
+                'STEPS_WORST = int(torch.tensor([steps_to_tolerance(g_worst, x_exp[i:i + 1], 1e-8) for i in range(40)]).median())\n'
+                'STEPS_TANH = int(torch.tensor([steps_to_tolerance(g_tanh, x_exp[i:i + 1], 1e-8) for i in range(40)]).median())\n'
+                'TIGHT_FOR = "worst"\n'
+            ),
+        },
+        "loses": ["experiment-test"],
+    },
 }
