@@ -388,4 +388,349 @@ WRONG = {
         "replace": {"experiment-solution": _blind(_SAME, tail=_EXP_TAIL.replace("= False", "= True"))},
         "loses": ["experiment-test"],
     },
+    # ---- issue 15, outsider attack (atk5, written blind from the release): the first five and the naive softmax
+    # kept full marks before the hidden tests had a zero-gradient pixel, a class-swapping model and logits of
+    # +-1000; the others are new kinds of mistake ----
+    "fgsm_clamps_only_above": {
+        "replace": {
+            "fgsm-solution": (
+                'def fgsm(model: torch.nn.Module, x: torch.Tensor, label: torch.Tensor, eps: float) -> torch.Tensor:\n'
+                '    """Return clip(x + eps * sign(grad_x cross_entropy(model(x), label)), 0, 1)."""\n'
+                '    xr = x.detach().clone().requires_grad_(True)\n'
+                '    loss = torch.nn.functional.cross_entropy(model(xr), label)\n'
+                '    (grad,) = torch.autograd.grad(loss, xr)\n'
+                '    x_adv = x.detach() + eps * torch.sign(grad)\n'
+                '    out = x_adv.clamp(max=1.0)\n'
+                '    return out.detach()\n'
+            ),
+        },
+        "loses": ["fgsm-test"],
+    },
+    "fgsm_casts_to_float32": {
+        "replace": {
+            "fgsm-solution": (
+                'def fgsm(model: torch.nn.Module, x: torch.Tensor, label: torch.Tensor, eps: float) -> torch.Tensor:\n'
+                '    """Return clip(x + eps * sign(grad_x cross_entropy(model(x), label)), 0, 1)."""\n'
+                '    xr = x.detach().clone().requires_grad_(True)\n'
+                '    loss = torch.nn.functional.cross_entropy(model(xr), label)\n'
+                '    (grad,) = torch.autograd.grad(loss, xr)\n'
+                '    x_adv = x.detach() + eps * torch.sign(grad)\n'
+                '    out = x_adv.clamp(0.0, 1.0)\n'
+                '    return out.detach().float()\n'
+            ),
+        },
+        "loses": ["fgsm-test"],
+    },
+    "fgsm_sign_by_division_nan_at_zero_gradient": {
+        "replace": {
+            "fgsm-solution": (
+                'def fgsm(model: torch.nn.Module, x: torch.Tensor, label: torch.Tensor, eps: float) -> torch.Tensor:\n'
+                '    """Return clip(x + eps * sign(grad_x cross_entropy(model(x), label)), 0, 1)."""\n'
+                '    xr = x.detach().clone().requires_grad_(True)\n'
+                '    loss = torch.nn.functional.cross_entropy(model(xr), label)\n'
+                '    (grad,) = torch.autograd.grad(loss, xr)\n'
+                '    x_adv = x.detach() + eps * grad / grad.abs()\n'
+                '    out = x_adv.clamp(0.0, 1.0)\n'
+                '    return out.detach()\n'
+            ),
+        },
+        "loses": ["fgsm-test"],
+    },
+    "fgsm_zero_gradient_moves_up": {
+        "replace": {
+            "fgsm-solution": (
+                'def fgsm(model: torch.nn.Module, x: torch.Tensor, label: torch.Tensor, eps: float) -> torch.Tensor:\n'
+                '    """Return clip(x + eps * sign(grad_x cross_entropy(model(x), label)), 0, 1)."""\n'
+                '    xr = x.detach().clone().requires_grad_(True)\n'
+                '    loss = torch.nn.functional.cross_entropy(model(xr), label)\n'
+                '    (grad,) = torch.autograd.grad(loss, xr)\n'
+                '    x_adv = x.detach() + eps * torch.where(grad >= 0, 1.0, -1.0).to(x.dtype)\n'
+                '    out = x_adv.clamp(0.0, 1.0)\n'
+                '    return out.detach()\n'
+            ),
+        },
+        "loses": ["fgsm-test"],
+    },
+    "success_forgets_to_call_the_model": {
+        "replace": {
+            "success-solution": (
+                'def attack_success_rate(model: torch.nn.Module, x: torch.Tensor, label: torch.Tensor, x_adv: torch.Tensor) -> float:\n'
+                '    """Fraction of the correctly classified inputs that the attack makes the model misclassify."""\n'
+                '    with torch.no_grad():\n'
+                '        pred = x.argmax(dim=1)\n'
+                '        pred_adv = x_adv.argmax(dim=1)\n'
+                '    correct = pred == label\n'
+                '    n_correct = int(correct.sum())\n'
+                '    if n_correct == 0:\n'
+                '        raise ValueError("the model classifies no clean input correctly: the success rate is undefined")\n'
+                '    fooled = int((correct & (pred_adv != label)).sum())\n'
+                '    return float(fooled / n_correct)\n'
+            ),
+        },
+        "loses": ["success-test"],
+    },
+    "success_probability_threshold_not_argmax": {
+        "replace": {
+            "success-solution": (
+                'def attack_success_rate(model: torch.nn.Module, x: torch.Tensor, label: torch.Tensor, x_adv: torch.Tensor) -> float:\n'
+                '    """Fraction of the correctly classified inputs that the attack makes the model misclassify."""\n'
+                '    with torch.no_grad():\n'
+                '        p = torch.softmax(model(x), 1)\n'
+                '        pa = torch.softmax(model(x_adv), 1)\n'
+                '    rows = torch.arange(len(label))\n'
+                '    correct = p[rows, label] > 0.5\n'
+                '    if not bool(correct.any()):\n'
+                '        raise ValueError("no input is classified correctly")\n'
+                '    return float((correct & (pa[rows, label] <= 0.5)).sum()) / float(correct.sum())\n'
+            ),
+        },
+        "loses": ["success-test"],
+    },
+    "success_hardcoded_half": {
+        "replace": {
+            "success-solution": (
+                'def attack_success_rate(model: torch.nn.Module, x: torch.Tensor, label: torch.Tensor, x_adv: torch.Tensor) -> float:\n'
+                '    """Fraction of the correctly classified inputs that the attack makes the model misclassify."""\n'
+                '    if not bool((model(x).argmax(1) == label).any()):\n'
+                '        raise ValueError("no input is classified correctly")\n'
+                '    return 0.5\n'
+            ),
+        },
+        "loses": ["success-test"],
+    },
+    "matching_loop_overwrites": {
+        "replace": {
+            "matching-solution": (
+                'def gradient_matching_loss(dummy_grads: list[torch.Tensor], true_grads: list[torch.Tensor]) -> torch.Tensor:\n'
+                '    """Return sum_j ||dummy_grads[j] - true_grads[j]||^2 as a differentiable 0-d tensor."""\n'
+                '    for d, t in zip(dummy_grads, true_grads):\n'
+                '        loss = ((d - t) ** 2).sum()\n'
+                '    return loss\n'
+            ),
+        },
+        "loses": ["matching-test"],
+    },
+    "matching_python_float_loses_graph": {
+        "replace": {
+            "matching-solution": (
+                'def gradient_matching_loss(dummy_grads: list[torch.Tensor], true_grads: list[torch.Tensor]) -> torch.Tensor:\n'
+                '    """Return sum_j ||dummy_grads[j] - true_grads[j]||^2 as a differentiable 0-d tensor."""\n'
+                '    total = 0.0\n'
+                '    for d, t in zip(dummy_grads, true_grads):\n'
+                '        total += float(((d - t) ** 2).sum())\n'
+                '    return torch.tensor(total)\n'
+            ),
+        },
+        "loses": ["matching-test"],
+    },
+    "matching_mean_over_tensors": {
+        "replace": {
+            "matching-solution": (
+                'def gradient_matching_loss(dummy_grads: list[torch.Tensor], true_grads: list[torch.Tensor]) -> torch.Tensor:\n'
+                '    """Return sum_j ||dummy_grads[j] - true_grads[j]||^2 as a differentiable 0-d tensor."""\n'
+                '    losses = [((d - t) ** 2).sum() for d, t in zip(dummy_grads, true_grads)]\n'
+                '    return torch.stack(losses).mean()\n'
+            ),
+        },
+        "loses": ["matching-test"],
+    },
+    "recover_signed_max_zero_check": {
+        "replace": {
+            "recover-solution": (
+                'def input_from_first_layer_gradients(grad_W1: torch.Tensor, grad_b1: torch.Tensor) -> torch.Tensor:\n'
+                '    """Return x = grad_W1[i] / grad_b1[i] for the row i with the largest |grad_b1[i]|."""\n'
+                '    if grad_b1.max() == 0:\n'
+                '        raise ValueError("every bias gradient is zero: no information about x")\n'
+                '    i = int(grad_b1.abs().argmax())\n'
+                '    return grad_W1[i] / grad_b1[i]\n'
+            ),
+        },
+        "loses": ["recover-test"],
+    },
+    "recover_smallest_nonzero_row": {
+        "replace": {
+            "recover-solution": (
+                'def input_from_first_layer_gradients(grad_W1: torch.Tensor, grad_b1: torch.Tensor) -> torch.Tensor:\n'
+                '    """Return x = grad_W1[i] / grad_b1[i] for the row i with the largest |grad_b1[i]|."""\n'
+                '    a = grad_b1.abs()\n'
+                '    if not bool((a > 0).any()):\n'
+                '        raise ValueError("every bias gradient is zero: no information about x")\n'
+                '    i = int(torch.where(a > 0, a, torch.inf).argmin())\n'
+                '    return grad_W1[i] / grad_b1[i]\n'
+            ),
+        },
+        "loses": ["recover-test"],
+    },
+    "recover_casts_to_float32": {
+        "replace": {
+            "recover-solution": (
+                'def input_from_first_layer_gradients(grad_W1: torch.Tensor, grad_b1: torch.Tensor) -> torch.Tensor:\n'
+                '    """Return x = grad_W1[i] / grad_b1[i] for the row i with the largest |grad_b1[i]|."""\n'
+                '    i = int(grad_b1.abs().argmax())\n'
+                '    if grad_b1[i] == 0:\n'
+                '        raise ValueError("every bias gradient is zero: no information about x")\n'
+                '    return (grad_W1[i] / grad_b1[i]).float()\n'
+            ),
+        },
+        "loses": ["recover-test"],
+    },
+    "rounding_naive_softmax_overflows": {
+        "replace": {
+            "rounding-solution": (
+                'def rounded_confidences(model: torch.nn.Module, x: torch.Tensor, decimals: int) -> torch.Tensor:\n'
+                '    """Return softmax(model(x)) rounded to `decimals` decimals, without gradient history."""\n'
+                '    with torch.no_grad():\n'
+                '        e = torch.exp(model(x))\n'
+                '        return torch.round(e / e.sum(dim=1, keepdim=True), decimals=decimals)\n'
+            ),
+        },
+        "loses": ["rounding-test"],
+    },
+    "rounding_float32_softmax_cast_back": {
+        "replace": {
+            "rounding-solution": (
+                'def rounded_confidences(model: torch.nn.Module, x: torch.Tensor, decimals: int) -> torch.Tensor:\n'
+                '    """Return softmax(model(x)) rounded to `decimals` decimals, without gradient history."""\n'
+                '    with torch.no_grad():\n'
+                '        z = model(x)\n'
+                '        return torch.round(torch.softmax(z.float(), dim=1), decimals=decimals).to(z.dtype)\n'
+            ),
+        },
+        "loses": ["rounding-test"],
+    },
+    "experiment_probes_minus_h": {
+        "replace": {
+            "experiment-solution": (
+                'def blind_fraction(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor, decimals: int, h: float) -> float:\n'
+                '    """Fraction of the n * d finite-difference probes x_i + h e_j whose rounded target confidence does not change."""\n'
+                '    n, d = x.shape\n'
+                '    rows = torch.arange(n)\n'
+                '    \n'
+                '    with torch.no_grad():\n'
+                '        v = x\n'
+                '        base = torch.round(torch.softmax(model(v), dim=1), decimals=decimals)[rows, target]\n'
+                '        blind = 0\n'
+                '        for j in range(d):\n'
+                '            v = x.clone()\n'
+                '            v[:, j] = x[:, j] - h\n'
+                '            new = torch.round(torch.softmax(model(v), dim=1), decimals=decimals)[rows, target]\n'
+                '            blind += int((new == base).sum())\n'
+                '    return blind / (n * d)\n'
+                '\n'
+                '\n'
+                'BLIND_AT_2 = [blind_fraction(victim, x_probe, target_probe, 2, h) for h in H_GRID]\n'
+                'SMALLEST_H_2 = min(h for h, b in zip(H_GRID, BLIND_AT_2) if b <= 0.5)\n'
+                'ROUNDING_HIDES_GRADIENT = False\n'
+            ),
+        },
+        "loses": ["experiment-test"],
+    },
+    "experiment_first_target_for_every_row": {
+        "replace": {
+            "experiment-solution": (
+                'def blind_fraction(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor, decimals: int, h: float) -> float:\n'
+                '    """Fraction of the n * d finite-difference probes x_i + h e_j whose rounded target confidence does not change."""\n'
+                '    n, d = x.shape\n'
+                '    rows = torch.arange(n)\n'
+                '    \n'
+                '    with torch.no_grad():\n'
+                '        v = x\n'
+                '        base = torch.round(torch.softmax(model(v), dim=1), decimals=decimals)[:, int(target[0])]\n'
+                '        blind = 0\n'
+                '        for j in range(d):\n'
+                '            v = x.clone()\n'
+                '            v[:, j] = x[:, j] + h\n'
+                '            new = torch.round(torch.softmax(model(v), dim=1), decimals=decimals)[:, int(target[0])]\n'
+                '            blind += int((new == base).sum())\n'
+                '    return blind / (n * d)\n'
+                '\n'
+                '\n'
+                'BLIND_AT_2 = [blind_fraction(victim, x_probe, target_probe, 2, h) for h in H_GRID]\n'
+                'SMALLEST_H_2 = min(h for h, b in zip(H_GRID, BLIND_AT_2) if b <= 0.5)\n'
+                'ROUNDING_HIDES_GRADIENT = False\n'
+            ),
+        },
+        "loses": ["experiment-test"],
+    },
+    "experiment_unrounded_change_below_half_unit": {
+        "replace": {
+            "experiment-solution": (
+                'def blind_fraction(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor, decimals: int, h: float) -> float:\n'
+                '    """Fraction of the n * d finite-difference probes x_i + h e_j whose rounded target confidence does not change."""\n'
+                '    n, d = x.shape\n'
+                '    rows = torch.arange(n)\n'
+                '    \n'
+                '    with torch.no_grad():\n'
+                '        v = x\n'
+                '        base = torch.softmax(model(v), dim=1)[rows, target]\n'
+                '        blind = 0\n'
+                '        for j in range(d):\n'
+                '            v = x.clone()\n'
+                '            v[:, j] = x[:, j] + h\n'
+                '            new = torch.softmax(model(v), dim=1)[rows, target]\n'
+                '            blind += int(((new - base).abs() < 0.5 * 10.0 ** (-decimals)).sum())\n'
+                '    return blind / (n * d)\n'
+                '\n'
+                '\n'
+                'BLIND_AT_2 = [blind_fraction(victim, x_probe, target_probe, 2, h) for h in H_GRID]\n'
+                'SMALLEST_H_2 = min(h for h, b in zip(H_GRID, BLIND_AT_2) if b <= 0.5)\n'
+                'ROUNDING_HIDES_GRADIENT = False\n'
+            ),
+        },
+        "loses": ["experiment-test"],
+    },
+    "experiment_blind_measured_at_3_decimals": {
+        "replace": {
+            "experiment-solution": (
+                'def blind_fraction(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor, decimals: int, h: float) -> float:\n'
+                '    """Fraction of the n * d finite-difference probes x_i + h e_j whose rounded target confidence does not change."""\n'
+                '    n, d = x.shape\n'
+                '    rows = torch.arange(n)\n'
+                '    \n'
+                '    with torch.no_grad():\n'
+                '        v = x\n'
+                '        base = torch.round(torch.softmax(model(v), dim=1), decimals=decimals)[rows, target]\n'
+                '        blind = 0\n'
+                '        for j in range(d):\n'
+                '            v = x.clone()\n'
+                '            v[:, j] = x[:, j] + h\n'
+                '            new = torch.round(torch.softmax(model(v), dim=1), decimals=decimals)[rows, target]\n'
+                '            blind += int((new == base).sum())\n'
+                '    return blind / (n * d)\n'
+                '\n'
+                '\n'
+                'BLIND_AT_2 = [blind_fraction(victim, x_probe, target_probe, 3, h) for h in H_GRID]\n'
+                'SMALLEST_H_2 = min(h for h, b in zip(H_GRID, BLIND_AT_2) if b <= 0.5)\n'
+                'ROUNDING_HIDES_GRADIENT = False\n'
+            ),
+        },
+        "loses": ["experiment-test"],
+    },
+    "experiment_first_ten_rows": {
+        "replace": {
+            "experiment-solution": (
+                'def blind_fraction(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor, decimals: int, h: float) -> float:\n'
+                '    """Fraction of the n * d finite-difference probes x_i + h e_j whose rounded target confidence does not change."""\n'
+                '    n, d = x.shape\n'
+                '    rows = torch.arange(n)\n'
+                '    \n'
+                '    with torch.no_grad():\n'
+                '        v = x\n'
+                '        base = torch.round(torch.softmax(model(v), dim=1), decimals=decimals)[rows, target]\n'
+                '        blind = 0\n'
+                '        for j in range(d):\n'
+                '            v = x.clone()\n'
+                '            v[:, j] = x[:, j] + h\n'
+                '            new = torch.round(torch.softmax(model(v), dim=1), decimals=decimals)[rows, target]\n'
+                '            blind += int((new == base).sum())\n'
+                '    return blind / (n * d)\n'
+                '\n'
+                '\n'
+                'BLIND_AT_2 = [blind_fraction(victim, x_probe[:10], target_probe[:10], 2, h) for h in H_GRID]\n'
+                'SMALLEST_H_2 = min(h for h, b in zip(H_GRID, BLIND_AT_2) if b <= 0.5)\n'
+                'ROUNDING_HIDES_GRADIENT = False\n'
+            ),
+        },
+        "loses": ["experiment-test"],
+    },
 }
