@@ -128,4 +128,133 @@ RIGHT = {
                 "SMOOTH_LOSS_K4 = 0.109\n"),
         },
     },
+    # issue 15 outsider probe (written blind): each part another way
+    "qr_completion_autograd_adjoint_feature_loop_log_ratio_pythagoras_float32": {
+        "replace": {
+            "null-solution": (
+                "def null_space_basis(W: torch.Tensor, rtol: float = 1e-10) -> torch.Tensor:\n"
+                "    \"\"\"Return an orthonormal basis (as columns) of {v : W v = 0}.\"\"\"\n"
+                "    n = W.shape[1]\n"
+                "    U, S, Vh = torch.linalg.svd(W, full_matrices=False)\n"
+                "    r = int((S > rtol * S.max()).sum()) if S.numel() else 0\n"
+                "    R = Vh[:r].mT                                   # (n, r): orthonormal basis of the row space\n"
+                "    # complete it to an orthonormal basis of R^n with a full QR of [R, I]\n"
+                "    Q, _ = torch.linalg.qr(torch.cat([R, torch.eye(n, dtype=W.dtype)], dim=1), mode=\"complete\")\n"
+                "    # the first r columns of Q span the row space; the remaining n - r its orthogonal complement\n"
+                "    return Q[:, r:n].contiguous()\n"),
+            "avgpool-solution": (
+                "def avgpool_min_norm_inverse(y: torch.Tensor, k: int) -> torch.Tensor:\n"
+                "    \"\"\"Return the minimum-norm x of shape (k*H, k*W) whose k x k average pooling is y.\"\"\"\n"
+                "    H, W = y.shape\n"
+                "    x0 = torch.zeros(k * H, k * W, dtype=y.dtype, requires_grad=True)\n"
+                "    out = torch.nn.functional.avg_pool2d(x0[None, None], k)[0, 0]\n"
+                "    (g,) = torch.autograd.grad((out * y.detach()).sum(), x0)\n"
+                "    return (k * k) * g\n"),
+            "bn-solution": (
+                "def batchnorm_eval_inverse(y, running_mean, running_var, weight, bias, eps):\n"
+                "    \"\"\"Return x with weight * (x - running_mean) / sqrt(running_var + eps) + bias == y.\"\"\"\n"
+                "    x = torch.empty_like(y)\n"
+                "    for j in range(y.shape[-1]):\n"
+                "        x[..., j] = (y[..., j] - bias[j]) * math.sqrt(float(running_var[j]) + eps) / weight[j] + running_mean[j]\n"
+                "    return x\n"),
+            "softmax-solution": (
+                "def softmax_inverse(p: torch.Tensor) -> torch.Tensor:\n"
+                "    \"\"\"Return the zero-mean logits z with softmax(z, dim=-1) == p.\"\"\"\n"
+                "    z = torch.log(p) - torch.log(p[..., -1:])\n"
+                "    return z - z.mean(dim=-1, keepdim=True)\n"),
+            "energy-solution": (
+                "def lost_energy_fraction(x: torch.Tensor, k: int) -> float:\n"
+                "    \"\"\"||x - x_hat||^2 / ||x||^2, with x_hat the minimum-norm image whose k x k average pooling is that of x.\"\"\"\n"
+                "    x32 = x.to(torch.float32)\n"
+                "    pooled = torch.nn.functional.avg_pool2d(x32[None, None], k)[0, 0]\n"
+                "    kept = float((pooled ** 2).sum()) * k * k      # ||x_hat||^2: each mean repeated k^2 times\n"
+                "    return 1.0 - kept / float((x32 ** 2).sum())\n"
+                "\n"
+                "\n"
+                "def predicted_noise_loss(k: int) -> float:\n"
+                "    \"\"\"The expected lost fraction of a white-noise image under k x k average pooling.\"\"\"\n"
+                "    return (k * k - 1) / (k * k)\n"
+                "\n"
+                "\n"
+                "k = 1\n"
+                "while predicted_noise_loss(k) < 0.9:\n"
+                "    k += 1\n"
+                "SMALLEST_K_90 = k\n"
+                "SMOOTH_LOSS_K4 = 0.1086\n"),
+        },
+    },
+    "matrix_rank_float64_block_loops_std_over_weight_row_loop_block_variances": {
+        "replace": {
+            "null-solution": (
+                "def null_space_basis(W: torch.Tensor, rtol: float = 1e-10) -> torch.Tensor:\n"
+                "    \"\"\"Return an orthonormal basis (as columns) of {v : W v = 0}.\"\"\"\n"
+                "    W64 = W.to(torch.float64)\n"
+                "    r = int(torch.linalg.matrix_rank(W64, rtol=rtol))\n"
+                "    _, _, Vh = torch.linalg.svd(W64, full_matrices=True)\n"
+                "    return Vh[r:].mT.contiguous().to(W.dtype)\n"),
+            "avgpool-solution": (
+                "def avgpool_min_norm_inverse(y: torch.Tensor, k: int) -> torch.Tensor:\n"
+                "    \"\"\"Return the minimum-norm x of shape (k*H, k*W) whose k x k average pooling is y.\"\"\"\n"
+                "    H, W = y.shape\n"
+                "    x = torch.empty(k * H, k * W, dtype=y.dtype)\n"
+                "    for i in range(H):\n"
+                "        for j in range(W):\n"
+                "            x[i * k:(i + 1) * k, j * k:(j + 1) * k] = y[i, j]\n"
+                "    return x\n"),
+            "bn-solution": (
+                "def batchnorm_eval_inverse(y, running_mean, running_var, weight, bias, eps):\n"
+                "    \"\"\"Return x with weight * (x - running_mean) / sqrt(running_var + eps) + bias == y.\"\"\"\n"
+                "    std = torch.sqrt(running_var + eps)\n"
+                "    return running_mean + (y - bias) * (std / weight)\n"),
+            "softmax-solution": (
+                "def softmax_inverse(p: torch.Tensor) -> torch.Tensor:\n"
+                "    \"\"\"Return the zero-mean logits z with softmax(z, dim=-1) == p.\"\"\"\n"
+                "    d = p.shape[-1]\n"
+                "    flat = p.reshape(-1, d)\n"
+                "    out = torch.empty_like(flat)\n"
+                "    for i in range(flat.shape[0]):\n"
+                "        logs = torch.log(flat[i])\n"
+                "        out[i] = logs - logs.sum() / d\n"
+                "    return out.reshape(p.shape)\n"),
+            "energy-solution": (
+                "def lost_energy_fraction(x: torch.Tensor, k: int) -> float:\n"
+                "    \"\"\"||x - x_hat||^2 / ||x||^2, with x_hat the minimum-norm image whose k x k average pooling is that of x.\"\"\"\n"
+                "    H, W = x.shape[0] // k, x.shape[1] // k\n"
+                "    blocks = x.reshape(H, k, W, k).permute(0, 2, 1, 3).reshape(H * W, k * k)\n"
+                "    lost = blocks.var(dim=1, unbiased=False).sum() * (k * k)\n"
+                "    return (lost / x.pow(2).sum()).item()\n"
+                "\n"
+                "\n"
+                "def predicted_noise_loss(k: int) -> float:\n"
+                "    \"\"\"The expected lost fraction of a white-noise image under k x k average pooling.\"\"\"\n"
+                "    return 1 - k ** -2\n"
+                "\n"
+                "\n"
+                "SMALLEST_K_90 = math.ceil(math.sqrt(1 / (1 - 0.9)))\n"
+                "SMOOTH_LOSS_K4 = round(lost_energy_fraction(smooth_image(32), 4), 3)\n"),
+        },
+    },
+    "transpose_svd_rank_loop_interpolate_nearest": {
+        "replace": {
+            "null-solution": (
+                "def null_space_basis(W: torch.Tensor, rtol: float = 1e-10) -> torch.Tensor:\n"
+                "    \"\"\"Return an orthonormal basis (as columns) of {v : W v = 0}.\"\"\"\n"
+                "    n = W.shape[1]\n"
+                "    U, S, Vh = torch.linalg.svd(W.T, full_matrices=True)   # U: (n, n)\n"
+                "    r = 0\n"
+                "    if S.numel() > 0:\n"
+                "        smax = S.max()\n"
+                "        for s in S:\n"
+                "            if s > rtol * smax:\n"
+                "                r += 1\n"
+                "    cols = [U[:, i] for i in range(r, n)]\n"
+                "    if not cols:\n"
+                "        return torch.zeros(n, 0, dtype=W.dtype)\n"
+                "    return torch.stack(cols, dim=1)\n"),
+            "avgpool-solution": (
+                "def avgpool_min_norm_inverse(y: torch.Tensor, k: int) -> torch.Tensor:\n"
+                "    \"\"\"Return the minimum-norm x of shape (k*H, k*W) whose k x k average pooling is y.\"\"\"\n"
+                "    return torch.nn.functional.interpolate(y[None, None], scale_factor=k, mode=\"nearest\")[0, 0]\n"),
+        },
+    },
 }

@@ -314,4 +314,182 @@ WRONG = {
         )},
         "loses": ["energy-test"],
     },
+    # issue 15 outsider probe: cut at rtol * ||W||_F (up to sqrt(rank) * s_max): 10/10 before
+    "null_space_frobenius_norm_threshold": {
+        "replace": {"null-solution": (
+            "def null_space_basis(W: torch.Tensor, rtol: float = 1e-10) -> torch.Tensor:\n"
+            "    \"\"\"Return an orthonormal basis (as columns) of {v : W v = 0}.\"\"\"\n"
+            "    U, S, Vh = torch.linalg.svd(W)\n"
+            "    r = int((S > rtol * torch.linalg.norm(W)).sum())\n"
+            "    return Vh[r:].T\n")},
+        "loses": ["null-test"],
+    },
+    # issue 15 outsider probe: cut at rtol * max|W_ij| (down to s_max / sqrt(mn)): 10/10 before
+    "null_space_largest_entry_threshold": {
+        "replace": {"null-solution": (
+            "def null_space_basis(W: torch.Tensor, rtol: float = 1e-10) -> torch.Tensor:\n"
+            "    \"\"\"Return an orthonormal basis (as columns) of {v : W v = 0}.\"\"\"\n"
+            "    U, S, Vh = torch.linalg.svd(W)\n"
+            "    r = int((S > rtol * W.abs().max()).sum())\n"
+            "    return Vh[r:].T\n")},
+        "loses": ["null-test"],
+    },
+    # issue 15 outsider probe: a float32 W gets a float64 basis: 10/10 before
+    "null_space_float64_basis_for_float32_W": {
+        "replace": {"null-solution": (
+            "def null_space_basis(W: torch.Tensor, rtol: float = 1e-10) -> torch.Tensor:\n"
+            "    \"\"\"Return an orthonormal basis (as columns) of {v : W v = 0}.\"\"\"\n"
+            "    U, S, Vh = torch.linalg.svd(W.double())\n"
+            "    r = int((S > rtol * S.max()).sum()) if S.numel() else 0\n"
+            "    return Vh[r:].T\n")},
+        "loses": ["null-test"],
+    },
+    "null_space_tie_counts_as_rank": {
+        "replace": {"null-solution": (
+            "def null_space_basis(W: torch.Tensor, rtol: float = 1e-10) -> torch.Tensor:\n"
+            "    \"\"\"Return an orthonormal basis (as columns) of {v : W v = 0}.\"\"\"\n"
+            "    U, S, Vh = torch.linalg.svd(W)\n"
+            "    r = int((S >= rtol * S.max()).sum()) if S.numel() else 0\n"
+            "    return Vh[r:].T\n")},
+        "loses": ["null-test"],
+    },
+    "null_space_assumes_full_row_rank": {
+        "replace": {"null-solution": (
+            "def null_space_basis(W: torch.Tensor, rtol: float = 1e-10) -> torch.Tensor:\n"
+            "    \"\"\"Return an orthonormal basis (as columns) of {v : W v = 0}.\"\"\"\n"
+            "    U, S, Vh = torch.linalg.svd(W)\n"
+            "    return Vh[W.shape[0]:].T\n")},
+        "loses": ["null-test"],
+    },
+    # issue 15 outsider probe: weight + 1e-12 is an error of 1e-12 / |weight|; hidden only when the bias swamps y: 10/10 before
+    "batchnorm_division_guard_1e_12": {
+        "replace": {"bn-solution": (
+            "def batchnorm_eval_inverse(y, running_mean, running_var, weight, bias, eps):\n"
+            "    \"\"\"Return x with weight * (x - running_mean) / sqrt(running_var + eps) + bias == y.\"\"\"\n"
+            "    return (y - bias) / (weight + 1e-12) * torch.sqrt(running_var + eps) + running_mean\n")},
+        "loses": ["bn-test"],
+    },
+    "batchnorm_float64_result_for_float32": {
+        "replace": {"bn-solution": (
+            "def batchnorm_eval_inverse(y, running_mean, running_var, weight, bias, eps):\n"
+            "    \"\"\"Return x with weight * (x - running_mean) / sqrt(running_var + eps) + bias == y.\"\"\"\n"
+            "    y, m, v, w, b = (t.double() for t in (y, running_mean, running_var, weight, bias))\n"
+            "    return (y - b) / w * torch.sqrt(v + eps) + m\n")},
+        "loses": ["bn-test"],
+    },
+    "softmax_mean_over_dim_1": {
+        "replace": {"softmax-solution": (
+            "def softmax_inverse(p: torch.Tensor) -> torch.Tensor:\n"
+            "    \"\"\"Return the zero-mean logits z with softmax(z, dim=-1) == p.\"\"\"\n"
+            "    z = torch.log(p)\n"
+            "    dim = 1 if p.dim() > 1 else 0\n"
+            "    return z - z.mean(dim, keepdim=True)\n")},
+        "loses": ["softmax-test"],
+    },
+    "energy_mean_of_per_block_fractions": {
+        "replace": {"energy-solution": (
+            "def lost_energy_fraction(x: torch.Tensor, k: int) -> float:\n"
+            "    H, W = x.shape[0] // k, x.shape[1] // k\n"
+            "    blocks = x.reshape(H, k, W, k).permute(0, 2, 1, 3).reshape(H * W, k * k)\n"
+            "    lost = ((blocks - blocks.mean(1, keepdim=True)) ** 2).sum(1)\n"
+            "    return float((lost / (blocks ** 2).sum(1)).mean())\n"
+            "\n"
+            "\n"
+            "def predicted_noise_loss(k: int) -> float:\n"
+            "    \"\"\"The expected lost fraction of a white-noise image under k x k average pooling.\"\"\"\n"
+            "    return 1.0 - 1.0 / k ** 2\n"
+            "\n"
+            "\n"
+            "SMALLEST_K_90 = 4\n"
+            "SMOOTH_LOSS_K4 = lost_energy_fraction(smooth_image(32), 4)\n")},
+        "loses": ["energy-test"],
+    },
+    "energy_square_images_only": {
+        "replace": {"energy-solution": (
+            "def lost_energy_fraction(x: torch.Tensor, k: int) -> float:\n"
+            "    H = x.shape[0] // k\n"
+            "    blocks = x.reshape(H, k, H, k)\n"
+            "    x_hat = blocks.mean(dim=(1, 3), keepdim=True).expand(H, k, H, k).reshape(x.shape)\n"
+            "    return float(((x - x_hat) ** 2).sum() / (x ** 2).sum())\n"
+            "\n"
+            "\n"
+            "def predicted_noise_loss(k: int) -> float:\n"
+            "    \"\"\"The expected lost fraction of a white-noise image under k x k average pooling.\"\"\"\n"
+            "    return 1.0 - 1.0 / k ** 2\n"
+            "\n"
+            "\n"
+            "SMALLEST_K_90 = 4\n"
+            "SMOOTH_LOSS_K4 = lost_energy_fraction(smooth_image(32), 4)\n")},
+        "loses": ["energy-test"],
+    },
+    "energy_prediction_geometric_guess": {
+        "replace": {"energy-solution": (
+            "def lost_energy_fraction(x: torch.Tensor, k: int) -> float:\n"
+            "    \"\"\"||x - x_hat||^2 / ||x||^2, with x_hat the minimum-norm image whose k x k average pooling is that of x.\"\"\"\n"
+            "    pooled = torch.nn.functional.avg_pool2d(x[None, None], k)[0, 0]\n"
+            "    x_hat = pooled.repeat_interleave(k, 0).repeat_interleave(k, 1)\n"
+            "    return float(((x - x_hat) ** 2).sum() / (x ** 2).sum())\n"
+            "\n"
+            "\n"
+            "def predicted_noise_loss(k: int) -> float:\n"
+            "    return 1.0 - 0.25 ** (k - 1)\n"
+            "\n"
+            "\n"
+            "SMALLEST_K_90 = 4\n"
+            "SMOOTH_LOSS_K4 = lost_energy_fraction(smooth_image(32), 4)\n")},
+        "loses": ["energy-test"],
+    },
+    "energy_prediction_hard_coded": {
+        "replace": {"energy-solution": (
+            "def lost_energy_fraction(x: torch.Tensor, k: int) -> float:\n"
+            "    \"\"\"||x - x_hat||^2 / ||x||^2, with x_hat the minimum-norm image whose k x k average pooling is that of x.\"\"\"\n"
+            "    pooled = torch.nn.functional.avg_pool2d(x[None, None], k)[0, 0]\n"
+            "    x_hat = pooled.repeat_interleave(k, 0).repeat_interleave(k, 1)\n"
+            "    return float(((x - x_hat) ** 2).sum() / (x ** 2).sum())\n"
+            "\n"
+            "\n"
+            "def predicted_noise_loss(k: int) -> float:\n"
+            "    return 0.0 if k == 1 else 0.75\n"
+            "\n"
+            "\n"
+            "SMALLEST_K_90 = 4\n"
+            "SMOOTH_LOSS_K4 = lost_energy_fraction(smooth_image(32), 4)\n")},
+        "loses": ["energy-test"],
+    },
+    "energy_smooth_loss_is_the_kept_fraction": {
+        "replace": {"energy-solution": (
+            "def lost_energy_fraction(x: torch.Tensor, k: int) -> float:\n"
+            "    \"\"\"||x - x_hat||^2 / ||x||^2, with x_hat the minimum-norm image whose k x k average pooling is that of x.\"\"\"\n"
+            "    pooled = torch.nn.functional.avg_pool2d(x[None, None], k)[0, 0]\n"
+            "    x_hat = pooled.repeat_interleave(k, 0).repeat_interleave(k, 1)\n"
+            "    return float(((x - x_hat) ** 2).sum() / (x ** 2).sum())\n"
+            "\n"
+            "\n"
+            "def predicted_noise_loss(k: int) -> float:\n"
+            "    \"\"\"The expected lost fraction of a white-noise image under k x k average pooling.\"\"\"\n"
+            "    return 1.0 - 1.0 / k ** 2\n"
+            "\n"
+            "\n"
+            "SMALLEST_K_90 = 4\n"
+            "SMOOTH_LOSS_K4 = 1.0 - lost_energy_fraction(smooth_image(32), 4)\n")},
+        "loses": ["energy-test"],
+    },
+    "energy_smooth_loss_is_the_noise_prediction": {
+        "replace": {"energy-solution": (
+            "def lost_energy_fraction(x: torch.Tensor, k: int) -> float:\n"
+            "    \"\"\"||x - x_hat||^2 / ||x||^2, with x_hat the minimum-norm image whose k x k average pooling is that of x.\"\"\"\n"
+            "    pooled = torch.nn.functional.avg_pool2d(x[None, None], k)[0, 0]\n"
+            "    x_hat = pooled.repeat_interleave(k, 0).repeat_interleave(k, 1)\n"
+            "    return float(((x - x_hat) ** 2).sum() / (x ** 2).sum())\n"
+            "\n"
+            "\n"
+            "def predicted_noise_loss(k: int) -> float:\n"
+            "    \"\"\"The expected lost fraction of a white-noise image under k x k average pooling.\"\"\"\n"
+            "    return 1.0 - 1.0 / k ** 2\n"
+            "\n"
+            "\n"
+            "SMALLEST_K_90 = 4\n"
+            "SMOOTH_LOSS_K4 = predicted_noise_loss(4)\n")},
+        "loses": ["energy-test"],
+    },
 }

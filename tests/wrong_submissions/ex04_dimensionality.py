@@ -14,7 +14,7 @@ WRONG = {
             "def pinv_inverse(W, b, y):\n"
             "    return torch.linalg.solve(W.T @ W, W.T @ (y - b).T).T\n"
         )},
-        "loses": ["pinv-wide-test"],
+        "loses": ["pinv-wide-test", "pinv-tall-test"],  # tall too since the rank-deficient and cond-1e6 cases (issue 15)
     },
     "pinv_float32": {
         "replace": {"pinv-solution": "def pinv_inverse(W, b, y):\n    return (y - b).float() @ torch.linalg.pinv(W.float()).T\n"},
@@ -299,6 +299,256 @@ WRONG = {
             "    return float((torch.linalg.matrix_rank(W * active[:, :, None]) == n).double().mean())\n\n\n"
             "SMALLEST_M_99 = 29\n"
         )},
+        "loses": ["width-test"],
+    },
+    # issue 15 outsider probe: the chapter's full-rank formulas W^T (W W^T)^-1 and (W^T W)^-1 W^T (a right variant
+    # before): singular on a rank-deficient W, and the tall one squares cond(W) (1e6: error ~1e-4 > 1e-6)
+    "pinv_normal_equations_both_shapes": {
+        "replace": {"pinv-solution": (
+            "def pinv_inverse(W, b, y):\n"
+            "    r = (y - b).T\n"
+            "    if W.shape[0] <= W.shape[1]:\n"
+            "        return (W.T @ torch.linalg.solve(W @ W.T, r)).T\n"
+            "    return torch.linalg.solve(W.T @ W, W.T @ r).T\n")},
+        "loses": ["pinv-wide-test", "pinv-tall-test"],
+    },
+    "pinv_normal_equations_wide_only": {
+        "replace": {"pinv-solution": (
+            "def pinv_inverse(W: torch.Tensor, b: torch.Tensor, y: torch.Tensor) -> torch.Tensor:\n"
+            "    \"\"\"Return the x of shape (n, d_in) solving x @ W.T + b = y: minimum-norm if W is wide, least-squares if tall.\"\"\"\n"
+            "    r = y - b\n"
+            "    if W.shape[0] < W.shape[1]:\n"
+            "        return torch.linalg.solve(W @ W.T, r.T).T @ W\n"
+            "    return r @ torch.linalg.pinv(W).T\n")},
+        "loses": ["pinv-wide-test"],
+    },
+    "pinv_normal_equations_tall_only": {
+        "replace": {"pinv-solution": (
+            "def pinv_inverse(W: torch.Tensor, b: torch.Tensor, y: torch.Tensor) -> torch.Tensor:\n"
+            "    \"\"\"Return the x of shape (n, d_in) solving x @ W.T + b = y: minimum-norm if W is wide, least-squares if tall.\"\"\"\n"
+            "    r = y - b\n"
+            "    if W.shape[0] > W.shape[1]:\n"
+            "        return torch.linalg.solve(W.T @ W, W.T @ r.T).T\n"
+            "    return r @ torch.linalg.pinv(W).T\n")},
+        "loses": ["pinv-tall-test"],
+    },
+    "pinv_tall_projects_on_each_column": {
+        "replace": {"pinv-solution": (
+            "def pinv_inverse(W: torch.Tensor, b: torch.Tensor, y: torch.Tensor) -> torch.Tensor:\n"
+            "    \"\"\"Return the x of shape (n, d_in) solving x @ W.T + b = y: minimum-norm if W is wide, least-squares if tall.\"\"\"\n"
+            "    r = y - b\n"
+            "    if W.shape[0] > W.shape[1]:\n"
+            "        return (r @ W) / (W ** 2).sum(0)\n"
+            "    return r @ torch.linalg.pinv(W).T\n")},
+        "loses": ["pinv-tall-test"],
+    },
+    # issue 15 outsider probe: solve(A^T A, A^T r) on the active rows (a right variant before) squares their
+    # condition number: cond 1e7 gives an error ~1e-3 > 1e-5
+    "relu_normal_equations": {
+        "replace": {"relu-solution": (
+            "def relu_layer_inverse(W, b, y):\n"
+            "    mask = y > 0\n"
+            "    A, r = W[mask], (y - b)[mask]\n"
+            "    n = W.shape[1]\n"
+            "    rank = int(torch.linalg.matrix_rank(A)) if A.shape[0] else 0\n"
+            "    if rank != n:\n"
+            "        raise ValueError(f'{A.shape[0]} active units span rank {rank}; {n} are needed')\n"
+            "    return torch.linalg.solve(A.T @ A, A.T @ r)  # the normal equations\n")},
+        "loses": ["relu-test"],
+    },
+    # issue 15 outsider probe: 'only 2 units are active' when 4 are active with rank 2: 10/10 before
+    "relu_message_reports_the_rank_as_active_units": {
+        "replace": {"relu-solution": (
+            "def relu_layer_inverse(W: torch.Tensor, b: torch.Tensor, y: torch.Tensor) -> torch.Tensor:\n"
+            "    \"\"\"Return x with relu(W x + b) == y, using only the active units (y > 0).\"\"\"\n"
+            "    n = W.shape[1]\n"
+            "    active = y > 0\n"
+            "    Wa = W[active]\n"
+            "    ra = (y - b)[active]\n"
+            "    r = int(torch.linalg.matrix_rank(Wa))\n"
+            "    if r < n:\n"
+            "        raise ValueError(f\"only {r} units are active, {n} are needed\")\n"
+            "    return torch.linalg.lstsq(Wa, ra[:, None]).solution[:, 0]\n")},
+        "loses": ["relu-edge-test"],
+    },
+    "relu_message_without_the_active_count": {
+        "replace": {"relu-solution": (
+            "def relu_layer_inverse(W: torch.Tensor, b: torch.Tensor, y: torch.Tensor) -> torch.Tensor:\n"
+            "    \"\"\"Return x with relu(W x + b) == y, using only the active units (y > 0).\"\"\"\n"
+            "    n = W.shape[1]\n"
+            "    active = y > 0\n"
+            "    Wa = W[active]\n"
+            "    ra = (y - b)[active]\n"
+            "    r = int(torch.linalg.matrix_rank(Wa))\n"
+            "    if r < n:\n"
+            "        raise ValueError(f\"x is not determined: need {n} independent active units\")\n"
+            "    return torch.linalg.lstsq(Wa, ra[:, None]).solution[:, 0]\n")},
+        "loses": ["relu-edge-test"],
+    },
+    "rate_own_rank_crashes_without_active_units": {
+        "replace": {"rate-solution": (
+            "def recoverable_fraction(W: torch.Tensor, b: torch.Tensor, X: torch.Tensor) -> float:\n"
+            "    \"\"\"Fraction of rows x of X whose active units (W x + b > 0) have rows of W of rank n.\"\"\"\n"
+            "    n = W.shape[1]\n"
+            "    pre = X @ W.T + b\n"
+            "    count = 0\n"
+            "    for i in range(X.shape[0]):\n"
+            "        act = pre[i] > 0\n"
+            "        if int((torch.linalg.svdvals(W[act]) > 1e-10 * torch.linalg.svdvals(W[act]).max()).sum()) == n:\n"
+            "            count += 1\n"
+            "    return count / X.shape[0]\n")},
+        "loses": ["rate-test"],
+    },
+    # issue 15 outsider probe: a 0-dim tensor, not a Python float: 10/10 before
+    "width_prediction_returns_a_tensor": {
+        "replace": {"width-solution": (
+            "def predicted_recoverable_fraction(m: int, n: int) -> float:\n"
+            "    terms = torch.tensor([float(math.comb(m, j)) for j in range(n, m + 1)], dtype=torch.float64)\n"
+            "    return terms.sum() / 2 ** m\n"
+            "\n"
+            "\n"
+            "def measured_recoverable_fraction(m: int, n: int, trials: int, seed: int) -> float:\n"
+            "    \"\"\"Fraction of `trials` random (W, x) pairs, b = 0, whose active rows have rank n.\"\"\"\n"
+            "    torch.manual_seed(seed)\n"
+            "    W = torch.randn(trials, m, n, dtype=torch.float64)\n"
+            "    X = torch.randn(trials, n, dtype=torch.float64)\n"
+            "    count = 0\n"
+            "    for t in range(trials):\n"
+            "        active = W[t] @ X[t] > 0\n"
+            "        if int(torch.linalg.matrix_rank(W[t][active])) == n:\n"
+            "            count += 1\n"
+            "    return count / trials\n"
+            "\n"
+            "\n"
+            "SMALLEST_M_99 = 27\n")},
+        "loses": ["width-test"],
+    },
+    # issue 15 outsider probe: comb(m, j) * 0.5**m: OverflowError for m >= ~1030: 10/10 before
+    "width_prediction_overflows_for_wide_layers": {
+        "replace": {"width-solution": (
+            "def predicted_recoverable_fraction(m: int, n: int) -> float:\n"
+            "    return sum(math.comb(m, j) * 0.5 ** m for j in range(n, m + 1))\n"
+            "\n"
+            "\n"
+            "def measured_recoverable_fraction(m: int, n: int, trials: int, seed: int) -> float:\n"
+            "    \"\"\"Fraction of `trials` random (W, x) pairs, b = 0, whose active rows have rank n.\"\"\"\n"
+            "    torch.manual_seed(seed)\n"
+            "    W = torch.randn(trials, m, n, dtype=torch.float64)\n"
+            "    X = torch.randn(trials, n, dtype=torch.float64)\n"
+            "    count = 0\n"
+            "    for t in range(trials):\n"
+            "        active = W[t] @ X[t] > 0\n"
+            "        if int(torch.linalg.matrix_rank(W[t][active])) == n:\n"
+            "            count += 1\n"
+            "    return count / trials\n"
+            "\n"
+            "\n"
+            "SMALLEST_M_99 = 27\n")},
+        "loses": ["width-test"],
+    },
+    "width_measurement_returns_the_prediction": {
+        "replace": {"width-solution": (
+            "def predicted_recoverable_fraction(m: int, n: int) -> float:\n"
+            "    \"\"\"P(at least n of m independent fair coins are heads): the recoverable fraction of a random ReLU layer.\"\"\"\n"
+            "    return sum(math.comb(m, j) for j in range(n, m + 1)) / 2 ** m\n"
+            "\n"
+            "\n"
+            "def measured_recoverable_fraction(m: int, n: int, trials: int, seed: int) -> float:\n"
+            "    return predicted_recoverable_fraction(m, n)\n"
+            "\n"
+            "\n"
+            "SMALLEST_M_99 = 27\n")},
+        "loses": ["width-test"],
+    },
+    "width_measurement_float32_draws": {
+        "replace": {"width-solution": (
+            "def predicted_recoverable_fraction(m: int, n: int) -> float:\n"
+            "    \"\"\"P(at least n of m independent fair coins are heads): the recoverable fraction of a random ReLU layer.\"\"\"\n"
+            "    return sum(math.comb(m, j) for j in range(n, m + 1)) / 2 ** m\n"
+            "\n"
+            "\n"
+            "def measured_recoverable_fraction(m: int, n: int, trials: int, seed: int) -> float:\n"
+            "    \"\"\"Fraction of `trials` random (W, x) pairs, b = 0, whose active rows have rank n.\"\"\"\n"
+            "    torch.manual_seed(seed)\n"
+            "    W = torch.randn(trials, m, n).double()\n"
+            "    X = torch.randn(trials, n).double()\n"
+            "    count = 0\n"
+            "    for t in range(trials):\n"
+            "        active = W[t] @ X[t] > 0\n"
+            "        if int(torch.linalg.matrix_rank(W[t][active])) == n:\n"
+            "            count += 1\n"
+            "    return count / trials\n"
+            "\n"
+            "\n"
+            "SMALLEST_M_99 = 27\n")},
+        "loses": ["width-test"],
+    },
+    "width_measurement_draws_per_trial": {
+        "replace": {"width-solution": (
+            "def predicted_recoverable_fraction(m: int, n: int) -> float:\n"
+            "    \"\"\"P(at least n of m independent fair coins are heads): the recoverable fraction of a random ReLU layer.\"\"\"\n"
+            "    return sum(math.comb(m, j) for j in range(n, m + 1)) / 2 ** m\n"
+            "\n"
+            "\n"
+            "def measured_recoverable_fraction(m: int, n: int, trials: int, seed: int) -> float:\n"
+            "    torch.manual_seed(seed)\n"
+            "    count = 0\n"
+            "    for t in range(trials):\n"
+            "        W = torch.randn(m, n, dtype=torch.float64)\n"
+            "        x = torch.randn(n, dtype=torch.float64)\n"
+            "        active = W @ x > 0\n"
+            "        if int(torch.linalg.matrix_rank(W[active])) == n:\n"
+            "            count += 1\n"
+            "    return count / trials\n"
+            "\n"
+            "\n"
+            "SMALLEST_M_99 = 27\n")},
+        "loses": ["width-test"],
+    },
+    "width_measurement_skips_a_trial": {
+        "replace": {"width-solution": (
+            "def predicted_recoverable_fraction(m: int, n: int) -> float:\n"
+            "    \"\"\"P(at least n of m independent fair coins are heads): the recoverable fraction of a random ReLU layer.\"\"\"\n"
+            "    return sum(math.comb(m, j) for j in range(n, m + 1)) / 2 ** m\n"
+            "\n"
+            "\n"
+            "def measured_recoverable_fraction(m: int, n: int, trials: int, seed: int) -> float:\n"
+            "    \"\"\"Fraction of `trials` random (W, x) pairs, b = 0, whose active rows have rank n.\"\"\"\n"
+            "    torch.manual_seed(seed)\n"
+            "    W = torch.randn(trials, m, n, dtype=torch.float64)\n"
+            "    X = torch.randn(trials, n, dtype=torch.float64)\n"
+            "    count = 0\n"
+            "    for t in range(trials - 1):\n"
+            "        active = W[t] @ X[t] > 0\n"
+            "        if int(torch.linalg.matrix_rank(W[t][active])) == n:\n"
+            "            count += 1\n"
+            "    return count / trials\n"
+            "\n"
+            "\n"
+            "SMALLEST_M_99 = 27\n")},
+        "loses": ["width-test"],
+    },
+    "width_smallest_m_is_2n": {
+        "replace": {"width-solution": (
+            "def predicted_recoverable_fraction(m: int, n: int) -> float:\n"
+            "    \"\"\"P(at least n of m independent fair coins are heads): the recoverable fraction of a random ReLU layer.\"\"\"\n"
+            "    return sum(math.comb(m, j) for j in range(n, m + 1)) / 2 ** m\n"
+            "\n"
+            "\n"
+            "def measured_recoverable_fraction(m: int, n: int, trials: int, seed: int) -> float:\n"
+            "    \"\"\"Fraction of `trials` random (W, x) pairs, b = 0, whose active rows have rank n.\"\"\"\n"
+            "    torch.manual_seed(seed)\n"
+            "    W = torch.randn(trials, m, n, dtype=torch.float64)\n"
+            "    X = torch.randn(trials, n, dtype=torch.float64)\n"
+            "    count = 0\n"
+            "    for t in range(trials):\n"
+            "        active = W[t] @ X[t] > 0\n"
+            "        if int(torch.linalg.matrix_rank(W[t][active])) == n:\n"
+            "            count += 1\n"
+            "    return count / trials\n"
+            "\n"
+            "\n"
+            "SMALLEST_M_99 = 16\n")},
         "loses": ["width-test"],
     },
 }
