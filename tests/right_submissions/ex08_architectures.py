@@ -103,3 +103,46 @@ RIGHT = {
         },
     },
 }
+
+# Issue 15, second blind attack (written from the release only; all earned full marks before and after the fix).
+RIGHT.update({
+    "rfft_mirrored_row_loop_exact_compare": {
+        "replace": {
+            "conv-solution": (
+                "def circular_conv_singular_values(kernel, n):\n"
+                "    R = torch.fft.rfft(kernel, n=n, dim=-1).permute(2, 0, 1)  # f = 0 .. n // 2\n"
+                "    sv = torch.linalg.svdvals(R)\n"
+                "    sv = torch.cat([sv, sv[1:(n + 1) // 2]])  # f = n - 1 .. n // 2 + 1 are their conjugates\n"
+                "    return torch.sort(sv.reshape(-1), descending=True).values\n"),
+            "rev-solution": (
+                "def reversible_inverse(y1, y2, F, G):\n"
+                "    x1_rows, x2_rows = [], []\n"
+                "    for i in range(y1.shape[0]):\n"
+                "        a, b = y1[i:i + 1], y2[i:i + 1]\n"
+                "        x2 = b - G(a)\n"
+                "        x1_rows.append(a - F(x2))\n"
+                "        x2_rows.append(x2)\n"
+                "    return torch.cat(x1_rows), torch.cat(x2_rows)\n"),
+            "rate-solution": (
+                "def success_rate(errors, threshold):\n"
+                "    if errors.numel() == 0:\n"
+                "        raise ValueError('errors is empty: a success rate needs at least one input')\n"
+                "    return torch.sum(errors.double() <= threshold).item() / errors.numel()\n"),
+        },
+    },
+    "ifft_conjugate_blocks_clone_then_in_place": {
+        "replace": {
+            "conv-solution": (
+                "def circular_conv_singular_values(kernel, n):\n"
+                "    B = torch.fft.ifft(kernel, n=n, dim=-1) * n  # the conjugates of the blocks\n"
+                "    return torch.linalg.svdvals(B.permute(2, 1, 0)).flatten().sort(descending=True).values\n"),
+            "rev-solution": (
+                "def reversible_inverse(y1, y2, F, G):\n"
+                "    x2 = y2.clone()\n"
+                "    x2 -= G(y1)\n"
+                "    x1 = y1.clone()\n"
+                "    x1 -= F(x2)\n"
+                "    return x1, x2\n"),
+        },
+    },
+})
