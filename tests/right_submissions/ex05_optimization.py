@@ -153,3 +153,54 @@ RIGHT["experiment_diag_matrix_growth_from_counts_pixel_loop_tv_parameter_gd"] = 
             "    return x.detach().clone(), steps\n"),
     },
 }
+
+# --- written blind from the release (issue 15 attack) ---
+RIGHT["vjp_gd_cholesky_gn_l1_norm_tv_python_min_flat_direction_first"] = {
+    "replace": {
+        "gd-solution": (
+            "def gd_inverse(f, y, x0, lr=0.1, tol=1e-8, max_iter=1000):\n"
+            "    # grad of 0.5 ||f(x) - y||^2 is J^T (f(x) - y): a vector-Jacobian product\n"
+            "    x = torch.empty_like(x0).copy_(x0)\n"
+            "    for k in range(max_iter + 1):\n"
+            "        fx, vjp = torch.func.vjp(f, x)\n"
+            "        r = fx - y\n"
+            "        if torch.linalg.vector_norm(r) <= tol or k == max_iter:\n"
+            "            return x.detach(), k\n"
+            "        (g,) = vjp(r)\n"
+            "        x = x - lr * g\n"),
+        "gn-solution": (
+            "def gauss_newton_step(f, x, y):\n"
+            "    x0 = x.detach().clone()\n"
+            "    J = torch.autograd.functional.jacobian(f, x0)\n"
+            "    with torch.no_grad():\n"
+            "        g = J.mT @ (f(x0) - y)\n"
+            "        L = torch.linalg.cholesky(J.mT @ J)\n"
+            "        s = -torch.cholesky_solve(g.unsqueeze(1), L).squeeze(1)\n"
+            "    return x0 + s\n"),
+        "tv-solution": (
+            "def total_variation(images):\n"
+            "    n = images.shape[0]\n"
+            "    dv = (images[:, 1:] - images[:, :-1]).reshape(n, -1)\n"
+            "    dh = (images[..., 1:] - images[..., :-1]).reshape(n, -1)\n"
+            "    return torch.linalg.vector_norm(dv, ord=1, dim=1) + torch.linalg.vector_norm(dh, ord=1, dim=1)\n"),
+        "restart-solution": (
+            "def best_of_restarts(f, y, solver, starts):\n"
+            "    scored = []\n"
+            "    for s in starts.unbind(0):\n"
+            "        c = solver(f, y, s)\n"
+            "        scored.append((float(torch.sqrt(((f(c) - y) ** 2).sum())), c))\n"
+            "    r, c = min(scored, key=lambda t: t[0])  # min keeps the first on ties\n"
+            "    return c, r\n"),
+        "cond-solution": (
+            "import math\n"
+            "\n"
+            "def gd_steps_for_condition(kappa, tol=1e-8):\n"
+            "    # the flat direction first: the same map up to renaming the coordinates\n"
+            "    s = torch.tensor([1 / math.sqrt(kappa), 1.0], dtype=torch.float64)\n"
+            "    f = lambda x: x * s\n"
+            "    y = f(torch.ones(2, dtype=torch.float64))\n"
+            "    return int(gd_inverse(f, y, torch.zeros(2, dtype=torch.float64), lr=1.0, tol=tol, max_iter=5000)[1])\n"
+            "\n"
+            "STEPS_GROWTH = 'linear'\n"),
+    },
+}
