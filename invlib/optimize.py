@@ -476,7 +476,7 @@ def optimize_inverse(
         sample's condition estimate is at most 1e4 (the first sample above turns the store back to
         float64 for the rest of the solve).  Residuals, iterates and the stopping test stay in float64, so
         the accuracy reached is float64's: a float32 inverse only makes each step an inexact Newton step
-        (contraction :math:`\lesssim \kappa\,\varepsilon_{32} \le 10^{-3}` per step).  Trade-off: about 10%
+        (contraction :math:`\lesssim \kappa\,\varepsilon_{32} \le 10^{-3}` per step).  Trade-off: 5-10%
         less CPU time on a 256 x 64 batch (half the bytes in the dense passes), and since the store's
         precision is chosen per batch, a sample's ``x`` can differ in its last bits with the other
         samples of its batch (the default is bit-for-bit independent of the batch).
