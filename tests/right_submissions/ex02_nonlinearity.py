@@ -143,3 +143,85 @@ RIGHT.update({
             "DECADES_PER_UNIT_X = 2 * math.log10(math.e)\n")},
     },
 })
+
+# Issue 15, second blind attack (written from the release only; all earned full marks before and after the fix).
+RIGHT.update({
+    "float64_inside_finite_check_bisection_lstsq_argmax": {
+        "replace": {
+            "elu-solution": (
+                "def elu_inverse(y, alpha=1.0):\n"
+                "    y64 = y.to(torch.float64)\n"
+                "    if bool((y64 <= -alpha).any()):\n"
+                "        raise ValueError('y <= -alpha has no preimage under ELU')\n"
+                "    x = torch.where(y64 > 0, y64, torch.log1p(torch.clamp(y64, max=0.0) / alpha))\n"
+                "    return x.to(y.dtype)\n"),
+            "tanh-solution": (
+                "def tanh_inverse_safe(y):\n"
+                "    x = torch.atanh(y)\n"
+                "    bad = ~torch.isfinite(x)\n"
+                "    if bool(bad.any()):\n"
+                "        raise ValueError(f'{int(bad.sum())} entries of y are not in (-1, 1)')\n"
+                "    return x\n"),
+            "breakdown-solution": (
+                "def tanh_breakdown_x(dtype):\n"
+                "    xs = torch.arange(0, 30, 0.01, dtype=torch.float64)\n"
+                "    t = torch.tanh(xs.to(dtype))\n"
+                "    lo, hi = 0, len(xs) - 1\n"
+                "    while hi - lo > 1:\n"
+                "        mid = (lo + hi) // 2\n"
+                "        if t[mid] == 1:\n"
+                "            hi = mid\n"
+                "        else:\n"
+                "            lo = mid\n"
+                "    return float(xs[hi])\n"),
+            "mlp-solution": (
+                "def invert_leaky_mlp(weights, biases, slope, y):\n"
+                "    h = y.clone()\n"
+                "    for k in range(len(weights) - 1, -1, -1):\n"
+                "        h = torch.linalg.lstsq(weights[k].to(y.dtype), (h - biases[k].to(y.dtype)).T).solution.T\n"
+                "        if k > 0:\n"
+                "            h = h.clone()\n"
+                "            neg = h < 0\n"
+                "            h[neg] = h[neg] / slope\n"
+                "    return h\n"),
+            "roundtrip-solution": (
+                "def tanh_roundtrip_error(xs, dtype):\n"
+                "    xd = xs.to(dtype)\n"
+                "    back = xd.tanh().atanh()\n"
+                "    return torch.div(torch.sub(back.double(), xd.double()).abs(), xd.double().abs())\n"
+                "\n"
+                "_grid = torch.arange(0.01, 10, 0.01, dtype=torch.float64)\n"
+                "_bad = tanh_roundtrip_error(_grid, torch.float32) > 1e-3\n"
+                "X_THREE_DIGITS_FLOAT32 = _grid[_bad.long().argmax()].item()\n"
+                "DECADES_PER_UNIT_X = math.log10(math.e ** 2)\n"),
+        },
+    },
+    "python_loop_elu_index_over_100_row_solves_leaky_relu": {
+        "replace": {
+            "elu-solution": (
+                "def elu_inverse(y, alpha=1.0):\n"
+                "    flat = y.detach().reshape(-1).tolist()\n"
+                "    n_bad = sum(1 for v in flat if v <= -alpha)\n"
+                "    if n_bad:\n"
+                "        raise ValueError(f'{n_bad} entries are <= -alpha = {-alpha}: outside the range of ELU')\n"
+                "    out = [v if v > 0 else math.log1p(v / alpha) for v in flat]\n"
+                "    return torch.tensor(out, dtype=y.dtype).reshape(y.shape)\n"),
+            "breakdown-solution": (
+                "def tanh_breakdown_x(dtype):\n"
+                "    t = torch.tanh(torch.arange(0, 30, 0.01, dtype=torch.float64).to(dtype))\n"
+                "    i = int(torch.nonzero(t == 1)[0].item())\n"
+                "    return i / 100  # the double nearest i/100: at most 1 ulp from arange's value\n"),
+            "mlp-solution": (
+                "def invert_leaky_mlp(weights, biases, slope, y):\n"
+                "    rows = []\n"
+                "    for r in y:\n"
+                "        h = r\n"
+                "        for k in range(len(weights) - 1, -1, -1):\n"
+                "            h = torch.linalg.solve(weights[k].to(y.dtype), h - biases[k].to(y.dtype))\n"
+                "            if k > 0:\n"
+                "                h = torch.nn.functional.leaky_relu(h, 1.0 / slope)\n"
+                "        rows.append(h)\n"
+                "    return torch.stack(rows).reshape(y.shape)\n"),
+        },
+    },
+})

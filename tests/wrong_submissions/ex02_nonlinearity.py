@@ -181,3 +181,93 @@ WRONG.update({
         "loses": ["roundtrip-test"],
     },
 })
+
+# Issue 15, second blind attack (written from the release only; elu_absolute_margin, tanh_loop_returns_flat and
+# roundtrip_x_grid_float32 kept full marks before the fix).
+# Not here: reversing the caller's weight list in place (weights.reverse()) also kept full marks, and no hidden test
+# can see it: the grader's boundary writes back tensors changed in place, not a list's new order.
+WRONG.update({
+    # elu-test-range: an ABSOLUTE safety margin refuses valid y near -alpha (alpha = 1e-10: even y = 0)
+    "elu_absolute_margin": {
+        "replace": {"elu-solution": "def elu_inverse(y, alpha=1.0):\n    if bool((y <= -alpha + 1e-9).any()):\n        raise ValueError('outside the range')\n    return torch.where(y > 0, y, torch.log1p(y / alpha))\n"},
+        "loses": ["elu-test-range"],
+    },
+    # tanh-test: a Python loop over the flattened entries returns shape (n,) for a (2, 3) input
+    "tanh_loop_returns_flat": {
+        "replace": {"tanh-solution": (
+            "def tanh_inverse_safe(y):\n"
+            "    vals = y.flatten().tolist()\n"
+            "    n_bad = sum(1 for v in vals if not (-1 < v < 1))\n"
+            "    if n_bad:\n"
+            "        raise ValueError(f'{n_bad} entries are outside (-1, 1)')\n"
+            "    return torch.tensor([math.atanh(v) for v in vals], dtype=y.dtype)\n")},
+        "loses": ["tanh-test"],
+    },
+    "tanh_message_without_count": {
+        "replace": {"tanh-solution": "def tanh_inverse_safe(y):\n    if not bool((y.abs() < 1).all()):\n        raise ValueError('y must lie in the open interval (-1, 1)')\n    return torch.atanh(y)\n"},
+        "loses": ["tanh-test"],
+    },
+    "tanh_log_ratio_formula": {
+        "replace": {"tanh-solution": "def tanh_inverse_safe(y):\n    valid = y.abs() < 1\n    if not bool(valid.all()):\n        raise ValueError(f'{int((~valid).sum())} entries are outside (-1, 1)')\n    return 0.5 * torch.log((1 + y) / (1 - y))\n"},
+        "loses": ["tanh-test"],
+    },
+    # breakdown-test
+    "breakdown_returns_converted_value": {
+        "replace": {"breakdown-solution": "def tanh_breakdown_x(dtype):\n    xs = torch.arange(0, 30, 0.01, dtype=torch.float64).to(dtype)\n    return float(xs[torch.tanh(xs) == 1][0])\n"},
+        "loses": ["breakdown-test"],
+    },
+    "breakdown_eps_threshold": {
+        "replace": {"breakdown-solution": "def tanh_breakdown_x(dtype):\n    xs = torch.arange(0, 30, 0.01, dtype=torch.float64)\n    return float(xs[torch.tanh(xs.to(dtype)) >= 1 - torch.finfo(dtype).eps][0])\n"},
+        "loses": ["breakdown-test"],
+    },
+    "mlp_bias_after_solve": {
+        "replace": {"mlp-solution": "def invert_leaky_mlp(weights, biases, slope, y):\n    h = y\n    for k in range(len(weights) - 1, -1, -1):\n        h = torch.linalg.solve(weights[k], h.T).T - biases[k]\n        if k > 0:\n            h = torch.where(h >= 0, h, h / slope)\n    return h\n"},
+        "loses": ["mlp-test"],
+    },
+    "mlp_activation_after_the_wrong_layers": {
+        "replace": {"mlp-solution": "def invert_leaky_mlp(weights, biases, slope, y):\n    h = y\n    for k in range(len(weights) - 1, -1, -1):\n        h = torch.linalg.solve(weights[k], (h - biases[k]).T).T\n        if k < len(weights) - 1:\n            h = torch.where(h >= 0, h, h / slope)\n    return h\n"},
+        "loses": ["mlp-test"],
+    },
+    "mlp_slope_hardcoded": {
+        "replace": {"mlp-solution": "def invert_leaky_mlp(weights, biases, slope, y):\n    h = y\n    for k in range(len(weights) - 1, -1, -1):\n        h = torch.linalg.solve(weights[k], (h - biases[k]).T).T\n        if k > 0:\n            h = torch.where(h >= 0, h, h / 0.5)\n    return h\n"},
+        "loses": ["mlp-test"],
+    },
+    # roundtrip-test
+    "roundtrip_error_in_dtype": {
+        "replace": {"roundtrip-solution": _roundtrip(
+            "def tanh_roundtrip_error(xs, dtype):\n"
+            "    xd = xs.to(dtype)\n"
+            "    back = torch.atanh(torch.tanh(xd))\n"
+            "    return ((back - xd).abs() / xd.abs()).double()\n")},
+        "loses": ["roundtrip-test"],
+    },
+    "roundtrip_inplace_abs_mutates_xs": {
+        "replace": {"roundtrip-solution": _roundtrip(
+            "def tanh_roundtrip_error(xs, dtype):\n"
+            "    xd = xs.to(dtype)\n"
+            "    back = torch.atanh(torch.tanh(xd)).double()\n"
+            "    err = (back - xd.double()).abs_()\n"
+            "    return err.div_(xd.abs_().double())\n")},
+        "loses": ["roundtrip-test"],
+    },
+    "roundtrip_x_for_good": {
+        "replace": {"roundtrip-solution": _roundtrip(
+            x3="float(_grid[(tanh_roundtrip_error(_grid, torch.float32) <= 1e-3).nonzero()[-1, 0] + 1])")},
+        "loses": ["roundtrip-test"],
+    },
+    "roundtrip_x_predicted": {
+        "replace": {"roundtrip-solution": _roundtrip(
+            x3="float(_grid[2.0 ** -24 * torch.exp(2 * _grid) / (4 * _grid) > 1e-3][0])")},
+        "loses": ["roundtrip-test"],
+    },
+    "roundtrip_x_from_the_visible_test": {
+        "replace": {"roundtrip-solution": _roundtrip(x3="8.0")},
+        "loses": ["roundtrip-test"],
+    },
+    # the grid of the interpretation built in float32: 6.940000057220459, not the float64 grid value 6.94
+    "roundtrip_x_grid_float32": {
+        "replace": {"roundtrip-solution": _roundtrip(
+            x3="float(torch.arange(0.01, 10, 0.01)[tanh_roundtrip_error(torch.arange(0.01, 10, 0.01).double(), torch.float32) > 1e-3][0])")},
+        "loses": ["roundtrip-test"],
+    },
+})
