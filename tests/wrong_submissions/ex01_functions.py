@@ -215,3 +215,400 @@ WRONG.update({
         "loses": ["amplify-test"],
     },
 })
+
+# Issue 15, outside attack (phase 1 blind, /tmp/attack/ex01_functions_findings.md): the first 11 kept points before.
+WRONG.update({
+    'affine_elimination_without_pivoting': {  # nan for W[0, 0] = 0
+        "replace": {
+            'affine-solution': (
+                'def invert_affine(W, b, y):\n'
+                '    # Gaussian elimination without pivoting on W x_i = y_i - b, all rows at once\n'
+                '    M = W.clone()\n'
+                '    R = (y - b).T.clone()\n'
+                '    d = M.shape[0]\n'
+                '    for k in range(d):\n'
+                '        for i in range(k + 1, d):\n'
+                '            f = M[i, k] / M[k, k]\n'
+                '            M[i] = M[i] - f * M[k]\n'
+                '            R[i] = R[i] - f * R[k]\n'
+                '    X = torch.zeros_like(R)\n'
+                '    for k in range(d - 1, -1, -1):\n'
+                '        X[k] = (R[k] - M[k, k + 1:] @ X[k + 1:]) / M[k, k]\n'
+                '    return X.T\n'
+            ),
+        },
+        "loses": ['affine-test'],
+    },
+    'affine_triangular_solve': {  # right only for the triangular examples
+        "replace": {
+            'affine-solution': (
+                'def invert_affine(W, b, y):\n'
+                '    return torch.linalg.solve_triangular(W, (y - b).T, upper=True).T\n'
+            ),
+        },
+        "loses": ['affine-test'],
+    },
+    'leaky_rejects_slopes_above_one': {  # slope 2.5 is invertible too
+        "replace": {
+            'leaky-solution': (
+                'def leaky_relu_inverse(y, slope):\n'
+                '    if not 0 < slope < 1:\n'
+                '        raise ValueError("a leaky ReLU needs 0 < slope < 1")\n'
+                '    return torch.where(y >= 0, y, y / slope)\n'
+            ),
+        },
+        "loses": ['leaky-test'],
+    },
+    'preimage_newton_fixed_steps': {  # not converged for tiny or huge y
+        "replace": {
+            'preimage-solution': (
+                'def preimage_of_square(y):\n'
+                '    if y < 0:\n'
+                '        return []\n'
+                '    if y == 0:\n'
+                '        return [0.0]\n'
+                '    r = 1.0\n'
+                '    for _ in range(20):\n'
+                '        r = 0.5 * (r + y / r)\n'
+                '    return [-r, r]\n'
+            ),
+        },
+        "loses": ['preimage-test'],
+    },
+    'left_normal_equations': {  # squares kappa: ||LA - I|| = 2e-3 at kappa 1e7
+        "replace": {
+            'left-solution': (
+                'def left_inverse(A):\n'
+                '    if A.dim() != 2:\n'
+                '        raise ValueError("A must be 2-D")\n'
+                '    m, n = A.shape\n'
+                '    if m < n:\n'
+                '        raise ValueError("A is wider than tall")\n'
+                '    if torch.linalg.matrix_rank(A) < n:\n'
+                '        raise ValueError("A does not have full column rank")\n'
+                '    return torch.linalg.solve(A.T @ A, A.T)\n'
+            ),
+        },
+        "loses": ['left-test-basic'],
+    },
+    'left_default_dtype_eps': {  # float32's eps refuses a float64 A of kappa 1e7
+        "replace": {
+            'left-solution': (
+                'def left_inverse(A):\n'
+                '    if A.dim() != 2:\n'
+                '        raise ValueError("A must be 2-D")\n'
+                '    m, n = A.shape\n'
+                '    if m < n:\n'
+                '        raise ValueError("A is wider than tall")\n'
+                '    S = torch.linalg.svdvals(A)\n'
+                '    tol = max(m, n) * torch.finfo().eps * S[0]\n'
+                '    if int((S > tol).sum()) < n:\n'
+                '        raise ValueError("A does not have full column rank")\n'
+                '    return torch.linalg.pinv(A)\n'
+            ),
+        },
+        "loses": ['left-test-basic'],
+    },
+    'left_rank_from_residual_of_pinv': {  # refuses kappa 1e12 (full rank)
+        "replace": {
+            'left-solution': (
+                'def left_inverse(A):\n'
+                '    if A.dim() != 2:\n'
+                '        raise ValueError("A must be 2-D")\n'
+                '    m, n = A.shape\n'
+                '    if m < n:\n'
+                '        raise ValueError("A is wider than tall")\n'
+                '    L = torch.linalg.pinv(A)\n'
+                '    if not torch.allclose(L @ A, torch.eye(n, dtype=A.dtype), atol=1e-6):\n'
+                '        raise ValueError("A does not have full column rank")\n'
+                '    return L\n'
+            ),
+        },
+        "loses": ['left-test-basic'],
+    },
+    'left_cutoff_without_max_m_n': {  # accepts s = [1, 1e-15] in a (10, 2)
+        "replace": {
+            'left-solution': (
+                'def left_inverse(A):\n'
+                '    if A.dim() != 2:\n'
+                '        raise ValueError("A must be 2-D")\n'
+                '    m, n = A.shape\n'
+                '    if m < n:\n'
+                '        raise ValueError("A is wider than tall")\n'
+                '    S = torch.linalg.svdvals(A)\n'
+                '    if int((S > torch.finfo(A.dtype).eps * S[0]).sum()) < n:\n'
+                '        raise ValueError("A does not have full column rank")\n'
+                '    return torch.linalg.pinv(A)\n'
+            ),
+        },
+        "loses": ['left-test-errors'],
+    },
+    'left_batched_3d_accepted': {
+        "replace": {
+            'left-solution': (
+                'def left_inverse(A):\n'
+                '    if A.dim() < 2:\n'
+                '        raise ValueError("A must be a matrix")\n'
+                '    m, n = A.shape[-2:]\n'
+                '    if m < n:\n'
+                '        raise ValueError("A is wider than tall")\n'
+                '    if bool((torch.linalg.matrix_rank(A) < n).any()):\n'
+                '        raise ValueError("A does not have full column rank")\n'
+                '    return torch.linalg.pinv(A)\n'
+            ),
+        },
+        "loses": ['left-test-errors'],
+    },
+    'worst_float32_svd_renormalized': {  # direction 8e-7 off
+        "replace": {
+            'worst-solution': (
+                'def worst_perturbation(A):\n'
+                '    U, S, Vh = torch.linalg.svd(A.float())\n'
+                '    u = U[:, -1].to(A.dtype)\n'
+                '    return u / u.norm()\n'
+            ),
+        },
+        "loses": ['worst-test'],
+    },
+    'worst_power_iteration_30_steps': {  # not converged when s_(d-1) ~ s_d
+        "replace": {
+            'worst-solution': (
+                'def worst_perturbation(A):\n'
+                '    # inverse power iteration on A A^T converges to the left singular vector of sigma_min\n'
+                '    g = torch.Generator().manual_seed(0)\n'
+                '    v = torch.randn(A.shape[0], dtype=A.dtype, generator=g)\n'
+                '    M = A @ A.T\n'
+                '    for _ in range(30):\n'
+                '        v = torch.linalg.solve(M, v)\n'
+                '        v = v / v.norm()\n'
+                '    return v\n'
+            ),
+        },
+        "loses": ['worst-test'],
+    },
+    'worst_smallest_eigenvector_of_a': {
+        "replace": {
+            'worst-solution': (
+                'def worst_perturbation(A):\n'
+                '    vals, vecs = torch.linalg.eig(A)\n'
+                '    v = vecs[:, vals.abs().argmin()].real.to(A.dtype)\n'
+                '    return v / v.norm()\n'
+            ),
+        },
+        "loses": ['worst-test'],
+    },
+    'amplify_eigenvalue_not_singular_value': {
+        "replace": {
+            'amplify-solution': (
+                'def median_amplification_ratio(A, n, seed):\n'
+                '    torch.manual_seed(seed)\n'
+                '    D = torch.randn(n, A.shape[0], dtype=torch.float64)\n'
+                '    X = torch.linalg.solve(A, D.T).T\n'
+                '    smin = torch.linalg.eigvals(A).abs().min()\n'
+                '    return float((smin * X.norm(dim=1) / D.norm(dim=1)).median())\n'
+                '\n'
+                '_ratios = {}\n'
+                'for _d in (4, 16, 100, 400):\n'
+                '    _A = torch.diag(torch.tensor([1.0] * (_d - 1) + [1e-6], dtype=torch.float64))\n'
+                '    _ratios[_d] = median_amplification_ratio(_A, 1001, 0)\n'
+                'TREND = "1/sqrt(d)"\n'
+                'DIGITS_SAVED_400 = -math.log10(_ratios[400])\n'
+            ),
+        },
+        "loses": ['amplify-test'],
+    },
+    'amplify_ignores_n': {
+        "replace": {
+            'amplify-solution': (
+                'def median_amplification_ratio(A, n, seed):\n'
+                '    torch.manual_seed(seed)\n'
+                '    D = torch.randn(1001, A.shape[0], dtype=torch.float64)\n'
+                '    X = torch.linalg.solve(A, D.T).T\n'
+                '    smin = torch.linalg.svdvals(A)[-1]\n'
+                '    return float((smin * X.norm(dim=1) / D.norm(dim=1)).median())\n'
+                '\n'
+                '_ratios = {}\n'
+                'for _d in (4, 16, 100, 400):\n'
+                '    _A = torch.diag(torch.tensor([1.0] * (_d - 1) + [1e-6], dtype=torch.float64))\n'
+                '    _ratios[_d] = median_amplification_ratio(_A, 1001, 0)\n'
+                'TREND = "1/sqrt(d)"\n'
+                'DIGITS_SAVED_400 = -math.log10(_ratios[400])\n'
+            ),
+        },
+        "loses": ['amplify-test'],
+    },
+    'amplify_squared_ratio': {
+        "replace": {
+            'amplify-solution': (
+                'def median_amplification_ratio(A, n, seed):\n'
+                '    torch.manual_seed(seed)\n'
+                '    D = torch.randn(n, A.shape[0], dtype=torch.float64)\n'
+                '    X = torch.linalg.solve(A, D.T).T\n'
+                '    smin = torch.linalg.svdvals(A)[-1]\n'
+                '    return float((smin**2 * (X**2).sum(dim=1) / (D**2).sum(dim=1)).median())\n'
+                '\n'
+                '_ratios = {}\n'
+                'for _d in (4, 16, 100, 400):\n'
+                '    _A = torch.diag(torch.tensor([1.0] * (_d - 1) + [1e-6], dtype=torch.float64))\n'
+                '    _ratios[_d] = median_amplification_ratio(_A, 1001, 0)\n'
+                'TREND = "1/sqrt(d)"\n'
+                'DIGITS_SAVED_400 = -math.log10(_ratios[400])\n'
+            ),
+        },
+        "loses": ['amplify-test'],
+    },
+    'amplify_ratio_of_medians': {
+        "replace": {
+            'amplify-solution': (
+                'def median_amplification_ratio(A, n, seed):\n'
+                '    torch.manual_seed(seed)\n'
+                '    D = torch.randn(n, A.shape[0], dtype=torch.float64)\n'
+                '    X = torch.linalg.solve(A, D.T).T\n'
+                '    smin = torch.linalg.svdvals(A)[-1]\n'
+                '    return float(smin * X.norm(dim=1).median() / D.norm(dim=1).median())\n'
+                '\n'
+                '_ratios = {}\n'
+                'for _d in (4, 16, 100, 400):\n'
+                '    _A = torch.diag(torch.tensor([1.0] * (_d - 1) + [1e-6], dtype=torch.float64))\n'
+                '    _ratios[_d] = median_amplification_ratio(_A, 1001, 0)\n'
+                'TREND = "1/sqrt(d)"\n'
+                'DIGITS_SAVED_400 = -math.log10(_ratios[400])\n'
+            ),
+        },
+        "loses": ['amplify-test'],
+    },
+    'amplify_median_index_off_by_one': {
+        "replace": {
+            'amplify-solution': (
+                'def median_amplification_ratio(A, n, seed):\n'
+                '    torch.manual_seed(seed)\n'
+                '    D = torch.randn(n, A.shape[0], dtype=torch.float64)\n'
+                '    X = torch.linalg.solve(A, D.T).T\n'
+                '    smin = torch.linalg.svdvals(A)[-1]\n'
+                '    r = (smin * X.norm(dim=1) / D.norm(dim=1)).sort().values\n'
+                '    return float(r[n // 2 + 1])\n'
+                '\n'
+                '_ratios = {}\n'
+                'for _d in (4, 16, 100, 400):\n'
+                '    _A = torch.diag(torch.tensor([1.0] * (_d - 1) + [1e-6], dtype=torch.float64))\n'
+                '    _ratios[_d] = median_amplification_ratio(_A, 1001, 0)\n'
+                'TREND = "1/sqrt(d)"\n'
+                'DIGITS_SAVED_400 = -math.log10(_ratios[400])\n'
+            ),
+        },
+        "loses": ['amplify-test'],
+    },
+    'amplify_float32_draw': {
+        "replace": {
+            'amplify-solution': (
+                'def median_amplification_ratio(A, n, seed):\n'
+                '    torch.manual_seed(seed)\n'
+                '    D = torch.randn(n, A.shape[0]).double()\n'
+                '    X = torch.linalg.solve(A, D.T).T\n'
+                '    smin = torch.linalg.svdvals(A)[-1]\n'
+                '    return float((smin * X.norm(dim=1) / D.norm(dim=1)).median())\n'
+                '\n'
+                '_ratios = {}\n'
+                'for _d in (4, 16, 100, 400):\n'
+                '    _A = torch.diag(torch.tensor([1.0] * (_d - 1) + [1e-6], dtype=torch.float64))\n'
+                '    _ratios[_d] = median_amplification_ratio(_A, 1001, 0)\n'
+                'TREND = "1/sqrt(d)"\n'
+                'DIGITS_SAVED_400 = -math.log10(_ratios[400])\n'
+            ),
+        },
+        "loses": ['amplify-test'],
+    },
+    'amplify_worst_not_median': {
+        "replace": {
+            'amplify-solution': (
+                'def median_amplification_ratio(A, n, seed):\n'
+                '    torch.manual_seed(seed)\n'
+                '    D = torch.randn(n, A.shape[0], dtype=torch.float64)\n'
+                '    X = torch.linalg.solve(A, D.T).T\n'
+                '    smin = torch.linalg.svdvals(A)[-1]\n'
+                '    return float((smin * X.norm(dim=1) / D.norm(dim=1)).max())\n'
+                '\n'
+                '_ratios = {}\n'
+                'for _d in (4, 16, 100, 400):\n'
+                '    _A = torch.diag(torch.tensor([1.0] * (_d - 1) + [1e-6], dtype=torch.float64))\n'
+                '    _ratios[_d] = median_amplification_ratio(_A, 1001, 0)\n'
+                'TREND = "1/sqrt(d)"\n'
+                'DIGITS_SAVED_400 = -math.log10(_ratios[400])\n'
+            ),
+        },
+        "loses": ['amplify-test'],
+    },
+    'amplify_digits_from_the_prediction': {
+        "replace": {
+            'amplify-solution': (
+                'def median_amplification_ratio(A, n, seed):\n'
+                '    torch.manual_seed(seed)\n'
+                '    D = torch.randn(n, A.shape[0], dtype=torch.float64)\n'
+                '    X = torch.linalg.solve(A, D.T).T\n'
+                '    smin = torch.linalg.svdvals(A)[-1]\n'
+                '    r = smin * X.norm(dim=1) / D.norm(dim=1)\n'
+                '    return float(r.median())\n'
+                '\n'
+                '_ratios = {}\n'
+                'for _d in (4, 16, 100, 400):\n'
+                '    _A = torch.diag(torch.tensor([1.0] * (_d - 1) + [1e-6], dtype=torch.float64))\n'
+                '    _ratios[_d] = median_amplification_ratio(_A, 1001, 0)\n'
+                'TREND = "1/sqrt(d)"\n'
+                'DIGITS_SAVED_400 = 0.5 * math.log10(400)\n'
+            ),
+        },
+        "loses": ['amplify-test'],
+    },
+    'amplify_digits_other_seed': {  # seed 1 gives 1.481, seed 0 1.444
+        "replace": {
+            'amplify-solution': (
+                'def median_amplification_ratio(A, n, seed):\n'
+                '    torch.manual_seed(seed)\n'
+                '    D = torch.randn(n, A.shape[0], dtype=torch.float64)\n'
+                '    X = torch.linalg.solve(A, D.T).T\n'
+                '    smin = torch.linalg.svdvals(A)[-1]\n'
+                '    r = smin * X.norm(dim=1) / D.norm(dim=1)\n'
+                '    return float(r.median())\n'
+                '\n'
+                '_ratios = {}\n'
+                'for _d in (4, 16, 100, 400):\n'
+                '    _A = torch.diag(torch.tensor([1.0] * (_d - 1) + [1e-6], dtype=torch.float64))\n'
+                '    _ratios[_d] = median_amplification_ratio(_A, 1001, 0)\n'
+                'TREND = "1/sqrt(d)"\n'
+                'DIGITS_SAVED_400 = -math.log10(median_amplification_ratio(torch.diag(torch.tensor([1.0] * 399 + [1e-6], dtype=torch.float64)), 1001, 1))\n'
+            ),
+        },
+        "loses": ['amplify-test'],
+    },
+    'amplify_digits_smaller_sample': {
+        "replace": {
+            'amplify-solution': (
+                'def median_amplification_ratio(A, n, seed):\n'
+                '    torch.manual_seed(seed)\n'
+                '    D = torch.randn(n, A.shape[0], dtype=torch.float64)\n'
+                '    X = torch.linalg.solve(A, D.T).T\n'
+                '    smin = torch.linalg.svdvals(A)[-1]\n'
+                '    r = smin * X.norm(dim=1) / D.norm(dim=1)\n'
+                '    return float(r.median())\n'
+                '\n'
+                '_ratios = {}\n'
+                'for _d in (4, 16, 100, 400):\n'
+                '    _A = torch.diag(torch.tensor([1.0] * (_d - 1) + [1e-6], dtype=torch.float64))\n'
+                '    _ratios[_d] = median_amplification_ratio(_A, 1001, 0)\n'
+                'TREND = "1/sqrt(d)"\n'
+                'DIGITS_SAVED_400 = -math.log10(median_amplification_ratio(torch.diag(torch.tensor([1.0] * 399 + [1e-6], dtype=torch.float64)), 101, 0))\n'
+            ),
+        },
+        "loses": ['amplify-test'],
+    },
+})
+
+WRONG.update({
+    # was a right submission before the release said "the value this protocol gives, not a prediction": the
+    # 1/sqrt(d) prediction 1.472 is 0.028 from the measured 1.444 (seeds 1-7 give 1.457-1.493)
+    "amplify_digits_predicted_not_measured": {
+        "replace": {"amplify-solution": _amplify(
+            _AMPLIFY_RIGHT, digits="math.log10(math.sqrt(400) / 0.6745)  # median |N(0,1)| / sqrt(d)")},
+        "loses": ["amplify-test"],
+    },
+})
