@@ -271,3 +271,12 @@ WRONG.update({
         "loses": ["roundtrip-test"],
     },
 })
+
+# Found by the hostile round (issue 14): NaN where the naive log(1 + y/alpha) is inaccurate (tiny negative y) slipped
+# through a check written as `(err > tol).any()` (a NaN compares False) and earned the point the naive answer loses.
+WRONG["elu_nan_where_naive_log_is_inaccurate"] = {
+    "replace": {"elu-solution": "def elu_inverse(y, alpha=1.0):\n" + _ELU_CHECK
+                + "    x = torch.where(y > 0, y, torch.log(1 + y / alpha))\n"
+                + "    return torch.where((y < 0) & (y > -1e-6 * alpha), torch.full_like(y, float('nan')), x)\n"},
+    "loses": ["elu-test-basic"],
+}
