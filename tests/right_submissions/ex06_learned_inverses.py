@@ -140,3 +140,82 @@ RIGHT["global_rng_quantile_loop_latent_per_row"] = {
             "    return torch.sqrt(((x_hat - x) ** 2).sum(dim=1)) / torch.sqrt((x ** 2).sum(dim=1))\n"),
     },
 }
+
+# --- written blind from the release (issue 15 attack) ---
+RIGHT["encoder_in_graph_scaled_rows_parameter_sorted_median"] = {
+    "replace": {
+        # the encoder stays in the graph (it gets .grad) but only the decoder is optimised: its weights never move
+        "train-solution": (
+            "def train_decoder(encoder, decoder, X, steps=300, lr=1e-2):\n"
+            "    opt = torch.optim.Adam(decoder.parameters(), lr=lr)\n"
+            "    out = []\n"
+            "    for _ in range(steps):\n"
+            "        loss = ((decoder(encoder(X)) - X) ** 2).sum() / X.numel()\n"
+            "        decoder.zero_grad(set_to_none=True)\n"
+            "        loss.backward()\n"
+            "        out.append(float(loss.detach()))\n"
+            "        opt.step()\n"
+            "    return out\n"),
+        # each row scaled by its largest |x| first, so squaring neither overflows nor underflows
+        "relerr-solution": (
+            "def relative_error(x_hat, x):\n"
+            "    x_hat = x_hat.to(x.dtype)\n"
+            "    m = x.abs().amax(dim=1, keepdim=True)\n"
+            "    return (((x_hat - x) / m) ** 2).sum(dim=1).sqrt() / ((x / m) ** 2).sum(dim=1).sqrt()\n"),
+        "latent-solution": (
+            "def recover_latent(G, x, z_starts, steps=300, lr=0.05):\n"
+            "    Z = torch.nn.Parameter(z_starts.clone())\n"
+            "    opt = torch.optim.Adam([Z], lr=lr)\n"
+            "    target = x.expand(Z.shape[0], -1)\n"
+            "    for _ in range(steps):\n"
+            "        opt.zero_grad()\n"
+            "        torch.nn.functional.mse_loss(G(Z), target, reduction='sum').backward()\n"
+            "        opt.step()\n"
+            "    with torch.no_grad():\n"
+            "        res = (G(Z) - target).pow(2).sum(-1).sqrt()\n"
+            "        i = res.argmin()\n"
+            "    return Z.detach()[i].clone(), res[i].item()\n"),
+        # sort and take the lower middle value: torch.median's convention
+        "ood-solution": (
+            "def median_noisy_error(encoder, decoder, X, sigma, seed):\n"
+            "    g = torch.Generator()\n"
+            "    g.manual_seed(seed)\n"
+            "    x_in = X + sigma * torch.randn(X.shape, generator=g, dtype=X.dtype)\n"
+            "    with torch.inference_mode():\n"
+            "        rec = decoder(encoder(x_in))\n"
+            "    err = (rec - x_in).norm(dim=1) / x_in.norm(dim=1)\n"
+            "    srt = torch.sort(err).values\n"
+            "    return srt[(len(srt) - 1) // 2].item()\n"
+            "\n"
+            "_errs = {s: median_noisy_error(ENC, DEC, X, s, 0) for s in SIGMAS}\n"
+            "SIGMA_DOUBLES = min(s for s in SIGMAS if _errs[s] / _errs[0.0] >= 2)\n"),
+    },
+}
+RIGHT["encoder_frozen_and_restored_closure_row_loop"] = {
+    "replace": {
+        "train-solution": (
+            "def train_decoder(encoder, decoder, X, steps=300, lr=1e-2):\n"
+            "    flags = [p.requires_grad for p in encoder.parameters()]\n"
+            "    for p in encoder.parameters():\n"
+            "        p.requires_grad_(False)\n"
+            "    try:\n"
+            "        opt = torch.optim.Adam(decoder.parameters(), lr=lr)\n"
+            "        history = []\n"
+            "        while len(history) < steps:\n"
+            "            def closure():\n"
+            "                opt.zero_grad()\n"
+            "                loss = torch.nn.functional.mse_loss(decoder(encoder(X)), X)\n"
+            "                loss.backward()\n"
+            "                return loss\n"
+            "            history.append(opt.step(closure).item())\n"
+            "        return history\n"
+            "    finally:\n"
+            "        for p, fl in zip(encoder.parameters(), flags):\n"
+            "            p.requires_grad_(fl)\n"),
+        "relerr-solution": (
+            "def relative_error(x_hat, x):\n"
+            "    x_hat = x_hat.to(x.dtype)\n"
+            "    return torch.stack([torch.linalg.vector_norm(x_hat[i] - x[i]) / torch.linalg.vector_norm(x[i])\n"
+            "                        for i in range(x.shape[0])])\n"),
+    },
+}
