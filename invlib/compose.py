@@ -396,7 +396,7 @@ class InverseModel(nn.Module):
                   = -\sum_l \log|\det J_{f_l}(x_{l-1})|,
 
         one value per sample (dim 0 of ``y``), or a scalar for one unbatched sample (``y`` of shape
-        ``(D,)`` for an MLP, ``(C, H, W)`` for a 2-d convolution: see :attr:`InverseLayer.event_ndim`).
+        ``(D,)`` for an MLP, ``(C, H, W)`` for a 2-d convolution: see ``invlib.compose.InverseLayer.event_ndim``).
         Every layer must be square (no least-squares parts); the change-of-variables formula
         :math:`\log p_Y(y) = \log p_X(x) + \log|\det \partial x/\partial y|` then gives the density of ``y``.
         """
