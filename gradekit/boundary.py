@@ -10,10 +10,10 @@ a fresh ``python -m gradekit.trusted``), and goes through the cells:
   ``ReconcileCells``) then runs in the evaluator as well, so the tests see the instructor's imports and
   helper functions, never the student's versions of them;
 * a **test cell** (``grade`` and not ``solution``) is never sent to the kernel: the evaluator runs it.
-  When it needs a student's variable or function, the evaluator asks; this class turns each request
-  into one short execution in the kernel (``store_history=False``, so nothing reaches ``In``/``Out``)
-  of :mod:`gradekit.kernel_shim`, with a time limit of :attr:`call_timeout` seconds, and relays the
-  reply. The evaluator's answer -- what the cell printed, its last expression's value, and its error
+  When it needs a student's variable or function, the evaluator asks; this class relays each request
+  to :mod:`gradekit.kernel_shim`'s request loop in the kernel (one execution per test cell,
+  ``store_history=False``, so nothing reaches ``In``/``Out``; each request one line answering the loop's
+  ``input()``), with a time limit of :attr:`call_timeout` seconds, and relays the reply. The evaluator's answer -- what the cell printed, its last expression's value, and its error
   if it failed -- becomes the cell's outputs, which nbgrader grades as always (an error scores 0; a
   number as the last expression is partial credit).
 
@@ -23,6 +23,7 @@ process, its history or its files; only plain data (:mod:`gradekit.plain`) cross
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import select
@@ -33,6 +34,8 @@ import sys
 import tempfile
 import time
 
+import zmq
+import zmq.asyncio
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
@@ -47,7 +50,8 @@ __all__ = ["TrustedExecute", "cell_role"]
 
 FORK_TIMEOUT = 120  # seconds an evaluator server may take to fork (it may still be importing); then a fresh one
 ALTERED = "this test cell is not the assignment's (deleted, renamed or edited): it was not run and scores 0"
-SHIM_CALL = '__import__("sys").modules["_gradekit_shim"].SHIM.'
+SERVE = '__import__("sys").modules["_gradekit_shim"].SHIM.serve()'
+STOP_WAIT = 10  # seconds the kernel's request loop may take to end after a test cell; then it is interrupted
 INSTALL = '''def _gradekit_install(sources):
     import sys, types
     for name, text in sources:
@@ -216,6 +220,7 @@ class TrustedExecute(Execute):
         self._gk_installed = False
         self._gk_dead = ""
         self._gk_ran: list[int] = []  # the cells the kernel ran, to replay after a crash
+        self._gk_session: dict | None = None  # the kernel's request loop, while a test cell is evaluated
         self._gk_instructor_done: set = set()  # grade_ids of instructor cells the evaluator has run
         # without a bound, a kernel that dies in every call and slow cells cost (test cells) x (cells' time)
         self._gk_revive_left = float(self.revive_timeout if self.revive_timeout is not None
@@ -332,23 +337,26 @@ class TrustedExecute(Execute):
             ev.channel.send({"op": "cell", "source": cell.source, "label": f"{label}", "instructor": instructor})
             spent = 0.0
             self._gk_budget = float(self.timeout or 0) or None  # the cell's time for student code, as stock
-            while True:
-                start = time.monotonic()
-                msg = ev.channel.recv(max(1.0, self.evaluator_timeout - spent))
-                spent += time.monotonic() - start
-                if msg is None:
-                    raise RuntimeError("the trusted test evaluator stopped")
-                if msg.get("op") == "result":
-                    return msg
-                if msg.get("op") == "kernel":
-                    reply = self._kernel_request(msg.get("req"), index)
-                    try:
-                        ev.channel.send(reply)
-                    except FrameTooLarge:  # e.g. 16 MiB of control characters, 6 bytes each in JSON
-                        ev.channel.send({"failure": f"its answer is larger than {MAX_FRAME // 2**20} MiB as a "
-                                                    "message to the grader", "stdout": reply.get("stdout", "")})
-                else:
-                    raise RuntimeError(f"unexpected message {str(msg)[:100]}")
+            try:
+                while True:
+                    start = time.monotonic()
+                    msg = ev.channel.recv(max(1.0, self.evaluator_timeout - spent))
+                    spent += time.monotonic() - start
+                    if msg is None:
+                        raise RuntimeError("the trusted test evaluator stopped")
+                    if msg.get("op") == "result":
+                        return msg
+                    if msg.get("op") == "kernel":
+                        reply = self._kernel_request(msg.get("req"), index)
+                        try:
+                            ev.channel.send(reply)
+                        except FrameTooLarge:  # e.g. 16 MiB of control characters, 6 bytes each in JSON
+                            ev.channel.send({"failure": f"its answer is larger than {MAX_FRAME // 2**20} MiB as "
+                                                        "a message to the grader", "stdout": reply.get("stdout", "")})
+                    else:
+                        raise RuntimeError(f"unexpected message {str(msg)[:100]}")
+            finally:
+                self._end_session(index)
         except TimeoutError:
             why = f"the test's own computation took longer than {self.evaluator_timeout} s"
         except (OSError, ValueError, RuntimeError) as exc:
@@ -362,22 +370,19 @@ class TrustedExecute(Execute):
         if type(req) is not dict:
             return {"failure": "malformed request"}
         kind = req.get("kind")
-        if kind == "get" and type(req.get("name")) is str and req["name"].isidentifier():
-            code = f"{SHIM_CALL}get({req['name']!r})"
+        if kind in ("get", "delete") and type(req.get("name")) is str and req["name"].isidentifier():
+            request = {"kind": kind, "name": req["name"]}
         elif kind == "getattr" and type(req.get("id")) is int and type(req.get("name")) is str:
-            code = f"{SHIM_CALL}getattr({req['id']}, {req['name']!r})"
+            request = {"kind": kind, "id": req["id"], "name": req["name"]}
         elif kind == "call" and type(req.get("id")) is int and type(req.get("payload")) is str:
-            code = f"{SHIM_CALL}call({req['id']}, {req['payload']!r})"
-        elif kind == "delete" and type(req.get("name")) is str and req["name"].isidentifier():
-            code = f"{SHIM_CALL}delete({req['name']!r})"
+            request = {"kind": kind, "id": req["id"], "payload": req["payload"]}
         elif (kind == "assign" and type(req.get("name")) is str and req["name"].isidentifier()
               and type(req.get("payload")) is str):
-            code = f"{SHIM_CALL}assign({req['name']!r}, {req['payload']!r})"
+            request = {"kind": kind, "name": req["name"], "payload": req["payload"]}
         else:
             return {"failure": "malformed request"}
         if self._gk_dead:
             return {"failure": self._gk_dead}
-        probe = new_code_cell(code)
         timeout = self.call_timeout or self.timeout
         budget = getattr(self, "_gk_budget", None)
         if budget is not None:
@@ -386,8 +391,9 @@ class TrustedExecute(Execute):
             timeout = max(1, min(timeout or budget, int(budget)))
         start = time.monotonic()
         try:
-            self._in_kernel(probe, index, timeout)
+            got = run_sync(self._relay)(request, timeout)
         except DeadKernelError:
+            self._gk_session = None
             self._revive(index)
             return {"failure": "the student's kernel died while running it (a crash, os._exit, or the memory limit)"}
         finally:
@@ -395,26 +401,128 @@ class TrustedExecute(Execute):
                 self._gk_budget = budget - (time.monotonic() - start)
             self._gk_stats["requests"] += 1
             self._gk_stats["in_kernel"] += time.monotonic() - start
-        replies = [o["data"][kernel_shim.MIME] for o in probe.outputs
-                   if o.get("output_type") == "display_data" and kernel_shim.MIME in o.get("data", {})]
-        stdout = "".join(str(o.get("text", "")) for o in probe.outputs
-                         if o.get("output_type") == "stream")[:MAX_OUTPUT]
-        if replies and isinstance(replies[-1], str):
-            if len(replies[-1]) > plain.MAX_BYTES:
+        stdout = "".join(got["stdout"])[:MAX_OUTPUT]
+        reply = got.get("reply")
+        if isinstance(reply, str):
+            if len(reply) > plain.MAX_BYTES:
                 return {"failure": f"its answer is larger than {plain.MAX_BYTES // 2**20} MiB", "stdout": stdout}
-            return {"text": replies[-1], "stdout": stdout}
-        errors = [o for o in probe.outputs if o.get("output_type") == "error"]
-        if any(o.get("ename") == "CellTimeoutError" for o in errors):
+            return {"text": reply, "stdout": stdout}
+        if got.get("timed_out"):
             return {"failure": f"no answer within {timeout} s (an endless loop?); the call was interrupted",
                     "stdout": stdout}
-        if errors:
-            return {"failure": f"no answer: {errors[-1].get('ename')}: {str(errors[-1].get('evalue'))[:300]}",
-                    "stdout": stdout}
+        if got.get("error"):
+            ename, evalue = got["error"]
+            return {"failure": f"no answer: {ename}: {str(evalue)[:300]}", "stdout": stdout}
         return {"failure": "no answer from the student's kernel", "stdout": stdout}
+
+    # -- the kernel's request loop ------------------------------------------------------------------
+    async def _next_message(self, deadline: float | None) -> tuple[str, dict] | None:
+        """The next message on the kernel's iopub or stdin channel: ``(channel, message)``, or None at
+        ``deadline``. A kernel that died meanwhile raises ``DeadKernelError`` (checked each second of quiet)."""
+        kc = self.kc
+        poller = zmq.asyncio.Poller()
+        poller.register(kc.iopub_channel.socket, zmq.POLLIN)
+        poller.register(kc.stdin_channel.socket, zmq.POLLIN)
+        while True:
+            wait = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
+            if wait <= 0:
+                return None
+            ready = dict(await poller.poll(int(wait * 1000) + 1))
+            for name, channel in (("iopub", kc.iopub_channel), ("stdin", kc.stdin_channel)):
+                if channel.socket in ready:
+                    return name, await channel.get_msg(timeout=0)
+            if not ready and not await ensure_async(kc.is_alive()):
+                raise DeadKernelError("Kernel died")
+
+    async def _relay(self, request: dict, timeout: float | None) -> dict:
+        """Send ``request`` to the kernel's ``SHIM.serve()`` loop (started first, as one execution, if it is
+        not running) and wait up to ``timeout`` s for its reply: ``{"reply": text, "stdout": [...]}``, or
+        ``{"timed_out": True}`` (the kernel was interrupted), or ``{"error": (ename, evalue)}`` / nothing when
+        the loop ended without a reply (the student replaced it, or their code raised a ``BaseException``)."""
+        kc, s = self.kc, self._gk_session
+        if s is None:
+            mid = kc.execute(SERVE, silent=False, store_history=False, allow_stdin=True)
+            s = self._gk_session = {"mid": mid, "asked": False, "seq": 0}
+        s["seq"] += 1
+        seq, line, sent = str(s["seq"]), json.dumps({**request, "seq": s["seq"]}), False
+        deadline = None if timeout is None else time.monotonic() + timeout
+        stdout: list[str] = []
+        error = None
+        while True:
+            if s["asked"] and not sent:
+                kc.input(line)
+                s["asked"], sent = False, True
+            got = await self._next_message(deadline)
+            if got is None:  # no reply in time: interrupt the call (the sandbox stops every process it started)
+                await self._interrupt_session()
+                return {"timed_out": True, "stdout": stdout}
+            channel, msg = got
+            if msg.get("parent_header", {}).get("msg_id") != s["mid"]:
+                continue  # an earlier loop's or cell's late message
+            kind, content = msg.get("msg_type"), msg.get("content", {})
+            if channel == "stdin":
+                s["asked"] = s["asked"] or kind == "input_request"
+            elif kind == "stream" and sent and sum(map(len, stdout)) < MAX_OUTPUT:
+                stdout.append(str(content.get("text", "")))
+            elif kind == "display_data" and sent and kernel_shim.MIME in content.get("data", {}):
+                data = content["data"]
+                if data.get(kernel_shim.SEQ_MIME, seq) == seq:  # a reply without a number: the student's own
+                    return {"reply": data[kernel_shim.MIME], "stdout": stdout}
+            elif kind == "error":
+                error = (content.get("ename"), content.get("evalue"))
+            elif kind == "status" and content.get("execution_state") == "idle":
+                self._gk_session = None
+                return {"error": error, "stdout": stdout}
+
+    async def _interrupt_session(self) -> None:
+        """Interrupt the kernel and wait (up to :data:`STOP_WAIT` s) for the request loop to end."""
+        s, self._gk_session = self._gk_session, None
+        await ensure_async(self.km.interrupt_kernel())
+        deadline = time.monotonic() + STOP_WAIT
+        while s is not None:
+            got = await self._next_message(deadline)
+            if got is None:
+                return
+            channel, msg = got
+            if (channel == "iopub" and msg.get("parent_header", {}).get("msg_id") == s["mid"]
+                    and msg.get("msg_type") == "status" and msg["content"].get("execution_state") == "idle"):
+                return
+
+    async def _stop_session(self) -> None:
+        s = self._gk_session
+        if s is None:
+            return
+        deadline = time.monotonic() + STOP_WAIT
+        while True:
+            if s["asked"]:
+                self.kc.input("stop")
+                s["asked"] = False
+            got = await self._next_message(deadline)
+            if got is None:
+                return await self._interrupt_session()
+            channel, msg = got
+            if msg.get("parent_header", {}).get("msg_id") != s["mid"]:
+                continue
+            if channel == "stdin" and msg.get("msg_type") == "input_request":
+                s["asked"] = True
+            elif msg.get("msg_type") == "status" and msg["content"].get("execution_state") == "idle":
+                self._gk_session = None
+                return
+
+    def _end_session(self, index: int) -> None:
+        """After a test cell: end the kernel's request loop, so the next cell runs on an idle kernel."""
+        if self._gk_session is None:
+            return
+        try:
+            run_sync(self._stop_session)()
+        except DeadKernelError:
+            self._gk_session = None
+            self._revive(index)
 
     def _revive(self, index: int) -> None:
         """After the kernel died in a test's call: a fresh kernel that has run the notebook's cells so far
         again (their outputs are kept from the first run), so that only the test that crashed it fails."""
+        self._gk_session = None  # the loop died with the kernel
         left = self._gk_revive_left
         if left < 1:
             self.log.error("gradekit: the student's kernel died in a test's call; its time for restarts is used up")

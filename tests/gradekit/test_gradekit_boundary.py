@@ -302,3 +302,31 @@ def test_the_assignment_s_instructor_cells_run_on_the_grader_s_side_whatever_the
     by_source = {c.source: c for c in nb.cells}
     assert _errors(by_source[INVERT_TEST]) == [("AssertionError", "not inverted")], "the instructor's relu_layer"
     assert _errors(by_source[ONCE_TEST]) == [], "each instructor cell runs once in the evaluator"
+
+
+def test_a_test_cell_s_calls_share_one_kernel_execution_and_late_replies_are_not_taken_for_the_next(tmp_path):
+    """Requests go to the shim's request loop (one execution per test cell, each request a line answering its
+    ``input()``), not one execution each. The student's own ``input()`` is still refused as in stock
+    autograde, and a reply published for an earlier request is never taken for a later one's."""
+    student = ("from IPython import get_ipython\n"
+               "from IPython.display import publish_display_data\n"
+               "runs = []\n"
+               "get_ipython().events.register('pre_run_cell', lambda info: runs.append(info.raw_cell))\n"
+               "def ask():\n    return input('secret? ')\n"
+               "def twice(x):\n    return 2 * x\n"
+               "def stale(x):\n"
+               "    publish_display_data({'text/x-gradekit-reply': '{\"value\": 999}', 'text/x-gradekit-seq': '1'})\n"
+               "    print('stale', x)\n"
+               "    return x + 1\n")
+    nb = _run([
+        _cell(student, "student"),
+        _cell("try:\n    ask()\nexcept Exception as e:\n    print(e)", "test", "t1"),
+        _cell("for _i in range(50):\n    assert twice(_i) == 2 * _i\n"
+              "assert stale(1) == 2 and stale(2) == 3 and twice(4) == 8", "test", "t2"),
+        _cell("print(len(runs), sum(r.startswith('__import__') for r in runs))", "student"),
+    ], tmp_path)
+    assert _errors(nb.cells[1]) == [] and "does not support input requests" in _text(nb), _text(nb)[:500]
+    assert _errors(nb.cells[2]) == [], _errors(nb.cells[2])
+    assert "stale 2" in "".join(o.get("text", "") for o in nb.cells[2].outputs), "a call's stdout is relayed"
+    runs = "".join(o.get("text", "") for o in nb.cells[3].outputs).split()
+    assert runs == ["3", "2"], f"two test cells: two request loops, the student's cell itself the third; {runs}"
