@@ -103,7 +103,12 @@ def serve(path: str, parent: int, poll: float = 1.0) -> None:
         gc.freeze()  # the forks share these pages instead of copying them on the next collection
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forks are reaped by the kernel
         me = os.geteuid()
+        base = os.path.join(os.path.dirname(path), "evaluators")  # in the socket's private folder: the client
+        os.makedirs(base, mode=0o700, exist_ok=True)  # that started the server removes it even after a SIGKILL
+        folders: dict[int, str] = {}  # fork pid -> its working folder, removed here whatever way the fork ended
         while os.getppid() == parent:
+            for pid in [pid for pid in folders if not alive(pid)]:  # killed forks cannot remove their own
+                shutil.rmtree(folders.pop(pid), ignore_errors=True)
             if not select.select([listener], [], [], poll)[0]:
                 continue
             conn, _ = listener.accept()
@@ -111,21 +116,27 @@ def serve(path: str, parent: int, poll: float = 1.0) -> None:
             if uid != me:
                 conn.close()
                 continue
-            if os.fork() == 0:  # pragma: no cover -- the forked evaluator (tested through its client)
+            folder = tempfile.mkdtemp(prefix="gk-trusted-", dir=base)
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover -- the forked evaluator (tested through its client)
                 code = 1
                 try:
                     listener.close()
-                    code = _evaluate_for(conn, peer)
+                    code = _evaluate_for(conn, peer, folder)
                 finally:
                     os._exit(code)
+            folders[pid] = folder
             conn.close()
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)
+        with contextlib.suppress(NameError):
+            shutil.rmtree(base, ignore_errors=True)
 
 
-def _evaluate_for(conn: socket.socket, peer: int) -> int:  # pragma: no cover -- runs in a fork
-    """In a fork: take the client's hello, then serve its notebook's cells (:func:`trusted.serve_cells`)."""
+def _evaluate_for(conn: socket.socket, peer: int, folder: str) -> int:  # pragma: no cover -- runs in a fork
+    """In a fork: take the client's hello, then serve its notebook's cells (:func:`trusted.serve_cells`) in the
+    working folder ``folder`` (made by the server, which removes it if this fork is killed)."""
     import random
 
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -155,7 +166,6 @@ def _evaluate_for(conn: socket.socket, peer: int) -> int:  # pragma: no cover --
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
-    folder = tempfile.mkdtemp(prefix="gk-trusted-")
     os.chdir(folder)
     try:
         trusted.serve_cells(channel)

@@ -60,16 +60,19 @@ def test_the_fork_gets_the_client_s_nbgrader_flags_not_the_server_s(monkeypatch)
         ev.close()
 
 
-def test_closing_stops_a_fork_stuck_in_a_test():
+def test_closing_stops_a_fork_stuck_in_a_test_and_the_server_removes_its_folder():
     ev = Evaluator(use_server=True)
     ev.wait_ready(120)
     assert ev.pidfd is not None and alive(ev.pid)
+    cwd = _run(ev, "__import__('os').getcwd()")["result"].strip("'")
+    assert os.path.isdir(cwd)
     ev.channel.send({"op": "cell", "source": "while True:\n    pass\n", "label": "t", "instructor": False})
     ev.close()  # waits a few seconds, then kills it
     deadline = time.monotonic() + 10  # the server reaps it
-    while alive(ev.pid) and time.monotonic() < deadline:
+    while (alive(ev.pid) or os.path.exists(cwd)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(ev.pid)
+    assert not os.path.exists(cwd), "a killed fork cannot remove its working folder: the server does"
 
 
 def test_a_fresh_process_without_the_server():
@@ -124,10 +127,12 @@ def test_a_fork_ends_when_its_client_is_killed():
     env = {**os.environ, boundary_server.SERVER_ENV: json.dumps([path, pid])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env, check=True)
     fork = int(out.stdout.split()[0])
+    folders = os.path.join(os.path.dirname(path), "evaluators")
     deadline = time.monotonic() + 10
-    while alive(fork) and time.monotonic() < deadline:
+    while (alive(fork) or os.listdir(folders)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(fork)
+    assert os.listdir(folders) == [], "the fork's working folder is gone with it (it left /tmp/gk-trusted-* before)"
     assert alive(pid), "the server itself goes on"
 
 
