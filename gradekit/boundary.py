@@ -430,7 +430,14 @@ class TrustedExecute(Execute):
             ready = dict(await poller.poll(int(wait * 1000) + 1))
             for name, channel in (("iopub", kc.iopub_channel), ("stdin", kc.stdin_channel)):
                 if channel.socket in ready:
-                    return name, await channel.get_msg(timeout=0)
+                    try:
+                        msg = await channel.get_msg(timeout=0)
+                    except zmq.ZMQError:
+                        raise
+                    except Exception:  # noqa: BLE001 -- frames jupyter_client cannot read: forged, dropped
+                        continue
+                    if _well_formed(msg):
+                        return name, msg
             if not ready and not await ensure_async(kc.is_alive()):
                 raise DeadKernelError("Kernel died")
 
@@ -464,7 +471,8 @@ class TrustedExecute(Execute):
                 s["asked"] = s["asked"] or kind == "input_request"
             elif kind == "stream" and sent and sum(map(len, stdout)) < MAX_OUTPUT:
                 stdout.append(str(content.get("text", "")))
-            elif kind == "display_data" and sent and kernel_shim.MIME in content.get("data", {}):
+            elif kind == "display_data" and sent and type(content.get("data")) is dict \
+                    and kernel_shim.MIME in content["data"]:
                 data = content["data"]
                 if data.get(kernel_shim.SEQ_MIME, seq) == seq:  # a reply without a number: the student's own
                     return {"reply": data[kernel_shim.MIME], "stdout": stdout}
@@ -574,6 +582,13 @@ class TrustedExecute(Execute):
         finally:  # nbclient puts the executed cell at `index` of the notebook: put the real one back
             self.timeout = saved
             self.nb.cells[index] = original
+
+
+def _well_formed(msg) -> bool:
+    """Whether a kernel message has the shape the relay reads (the kernel holds its session key: student code can
+    sign a message whose content or parent header is a list or a string; such a message is dropped)."""
+    return (type(msg) is dict and type(msg.get("msg_type")) is str and type(msg.get("parent_header")) is dict
+            and type(msg.get("content")) is dict)
 
 
 def _utf8(value) -> str:

@@ -330,3 +330,162 @@ def test_a_test_cell_s_calls_share_one_kernel_execution_and_late_replies_are_not
     assert "stale 2" in "".join(o.get("text", "") for o in nb.cells[2].outputs), "a call's stdout is relayed"
     runs = "".join(o.get("text", "") for o in nb.cells[3].outputs).split()
     assert runs == ["3", "2"], f"two test cells: two request loops, the student's cell itself the third; {runs}"
+
+
+# The kernel holds its own session key and sockets: student code can send any signed message on iopub and stdin.
+FORGE = ("from IPython import get_ipython\n"
+         "_k = get_ipython().kernel\n"
+         "def _forge(content=None, parent=None, header=None, msg_type='display_data', raw=None, stdin=False):\n"
+         "    if raw is not None:\n"
+         "        return _k.iopub_socket.send_multipart(raw)\n"
+         "    real = _k.get_parent('shell')['header']\n"
+         "    msg = {'header': _k.session.msg_header(msg_type) if header is None else header,\n"
+         "           'parent_header': real if parent is None else parent, 'metadata': {},\n"
+         "           'content': {} if content is None else content}\n"
+         "    if stdin:\n"
+         "        ident = _k._get_shell_context_var(_k._shell_parent_ident)\n"
+         "        _k.stdin_socket.send_multipart(_k.session.serialize(msg, ident=ident))\n"
+         "    else:\n"
+         "        _k.iopub_socket.send_multipart(_k.session.serialize(msg, ident=b'display_data'))\n")
+
+
+def test_malformed_messages_forged_by_the_kernel_are_dropped_not_fatal(tmp_path):
+    """Student code holds the kernel's session key, so it can sign any message: a content or parent header that
+    is not a dict, a display's data that is a string, a header without msg_id, frames without a delimiter. The
+    relay took each as well-formed (AttributeError / KeyError out of the grader: the notebook was not graded) or
+    let jupyter_client's ValueError stop the evaluator (every later test failed). Now each is dropped."""
+    student = FORGE + (
+        "def f():\n"
+        "    _forge(content=b'[1, 2]')\n"
+        "    _forge(content={'data': 'text/x-gradekit-reply text/x-gradekit-seq'})\n"
+        "    _forge(content={'name': 'stdout', 'text': 'ok'}, parent=[1, 2], msg_type='stream')\n"
+        "    _forge(parent='x', msg_type='status')\n"
+        "    _forge(header={'msg_type': 'display_data'})\n"
+        "    _forge(header=[1])\n"
+        "    _forge(raw=[b'garbage'])\n"
+        "    _forge(parent='x', msg_type='input_request', stdin=True)\n"
+        "    _forge(header={'msg_id': 'x'}, msg_type='input_request', stdin=True)\n"
+        "    import time\n    time.sleep(0.5)\n"
+        "    return 1\n"
+        "def g():\n    return 2\n")
+    nb = _run([
+        _cell(student, "student"),
+        _cell("assert f() == 1", "test", "t1"),
+        _cell("assert g() == 2", "test", "t2"),
+    ], tmp_path, call_timeout=5)
+    assert _errors(nb.cells[1]) == [], _errors(nb.cells[1])
+    assert _errors(nb.cells[2]) == [], "the evaluator and the relay go on"
+
+
+def test_student_code_that_reads_and_answers_the_next_request_learns_and_gains_nothing_new(tmp_path):
+    """A student function may turn stdin back on (``kernel._allow_stdin = True``) and call ``input()`` inside a
+    call: it then reads the NEXT request's line and can answer it itself. That line holds what the next call of
+    the student's own code receives (kind, handle, plain-data arguments, the torch RNG state) and never the test's
+    text; answering it is the power the student's function has anyway (to return what it likes)."""
+    student = ("import json, sys\n"
+               "from IPython import get_ipython\n"
+               "_k = get_ipython().kernel\n"
+               "_S = sys.modules['_gradekit_shim'].SHIM\n"
+               "read = []\n"
+               "def peek(x):\n"
+               "    _S._reply(x, writeback=[])\n"  # answers its own request first
+               "    _k._allow_stdin = True\n"
+               "    while True:\n"
+               "        line = input()\n"  # the next request
+               "        if line == 'stop':\n"  # none: the grader ends the loop
+               "            return x\n"
+               "        read.append(line)\n"
+               "        req = json.loads(line)\n"
+               "        _S.seq = req['seq']\n"
+               "        if req['kind'] == 'call':\n"
+               "            return _S._reply(42, writeback=[])\n"  # answers the next call as it likes
+               "        _S.get(req['name'])\n"  # (the test first reads the name 'other')
+               
+               "def other(x):\n    return 0\n")
+    nb = _run([
+        _cell(student, "student"),
+        _cell(f"# {SECRET}\n_v = peek(1)\nassert other(2) == 42, 'other'\nassert other(3) == 0 and peek(5) == 5",
+              "test", "t1"),
+        _cell(f"# {SECRET}\nassert other(4) == 0", "test", "t2"),
+        _cell("import json\nprint(len(read), [sorted(json.loads(r)) for r in read])\nprint(read)", "student"),
+    ], tmp_path, call_timeout=5)
+    assert _errors(nb.cells[1]) == [], _errors(nb.cells[1])
+    assert _errors(nb.cells[2]) == [], "the next test cell's loop is in step again"
+    seen = "".join(o.get("text", "") for o in nb.cells[3].outputs)
+    assert seen.startswith("2 [['kind', 'name', 'seq'], ['id', 'kind', 'payload', 'seq']]") and 'rng' in seen, seen
+    assert SECRET not in _text(nb)
+
+
+IMMORTAL = ("import sys, threading, time\n"
+            "from IPython.display import publish_display_data\n"
+            "_S = sys.modules['_gradekit_shim'].SHIM\n"
+            "_orig = _S.serve\n"
+            "def _immortal():\n"  # a request loop that ignores 'stop' and survives the interrupt
+            "    while True:\n"
+            "        try:\n"
+            "            _orig()\n"
+            "        except KeyboardInterrupt:\n"
+            "            pass\n"
+            "_S.serve = _immortal\n"
+            "def ok():\n    return 1\n")
+
+
+def test_a_request_loop_that_never_ends_costs_only_its_own_notebook_bounded_time(tmp_path):
+    """``SHIM.serve`` replaced by a loop that ignores "stop" and catches the timeout's KeyboardInterrupt: the test
+    whose reply came first keeps it; later calls and cells queue behind the loop and fail after their time limits
+    (no hang of the grader), and the next notebook, in a fresh kernel, grades exactly."""
+    nb = _run([
+        _cell(IMMORTAL, "student"),
+        _cell("assert ok() == 1", "test", "t1"),
+        _cell("assert ok() == 1", "test", "t2"),
+        _cell("print('a later cell')", "student"),
+    ], tmp_path, timeout=4, call_timeout=2, raise_on_iopub_timeout=False)
+    assert _errors(nb.cells[1]) == [], _errors(nb.cells[1])
+    (ename, evalue), = _errors(nb.cells[2])
+    assert ename == "BoundaryFailure" and "no answer within 2 s" in evalue, (ename, evalue)
+    assert [e for e, _ in _errors(nb.cells[3])] == ["CellTimeoutError"], nb.cells[3].outputs
+    honest = _run([_cell("def ok():\n    return 1\n", "student"), _cell("assert ok() == 1", "test", "t1")],
+                  tmp_path, timeout=4, call_timeout=2)
+    assert _errors(honest.cells[1]) == []
+
+
+def test_a_thread_that_forges_replies_and_steals_request_lines_after_its_cell_cannot_stall_the_grader(tmp_path):
+    """A thread started in an answer cell outlives it: it publishes forged replies for every request number as
+    fast as it can (a flood of iopub) and keeps asking for input, so it may take request lines and "stop" meant for
+    the loop. The student's own calls may then fail or get the thread's values (which their functions could return
+    anyway); the grader finishes each call within its limits and the next notebook grades exactly."""
+    student = ("import sys, threading\n"
+               "from IPython import get_ipython\n"
+               "from IPython.display import publish_display_data\n"
+               "_k = get_ipython().kernel\n"
+               "_S = sys.modules['_gradekit_shim'].SHIM\n"
+               "_yes = _S.plain.to_json({'value': 7, 'writeback': []})\n"
+               "_quiet = threading.Event()\n"
+               "def _flood():\n"
+               "    while not _quiet.is_set():\n"
+               "        for seq in ('1', '2', '3', '999'):\n"
+               "            publish_display_data({'text/x-gradekit-reply': _yes, 'text/x-gradekit-seq': seq})\n"
+               "def _steal():\n"
+               "    while True:\n"
+               "        _k._allow_stdin = True\n"
+               "        try:\n"
+               "            _k.raw_input('')\n"
+               "        except Exception:\n"
+               "            pass\n"
+               "threading.Thread(target=_flood, daemon=True).start()\n"
+               "threading.Thread(target=_steal, daemon=True).start()\n"
+               "def twice(x):\n    return 2 * x\n")
+    nb = _run([
+        _cell(student, "student"),
+        _cell("assert twice(3) == 6, 'twice'", "test", "t1"),
+        _cell("assert twice(4) == 8, 'twice'", "test", "t2"),
+        _cell("_quiet.set()\nprint('a later cell')", "student"),  # (its outputs would hold the flood)
+        _cell("assert 1 + 1 == 2", "test", "t3"),
+    ], tmp_path, timeout=4, call_timeout=2, raise_on_iopub_timeout=False)
+    for cell in (nb.cells[1], nb.cells[2]):
+        # the thread's value 7 may stand for `twice` itself: "'int' object is not callable"
+        assert all(e in ("AssertionError", "BoundaryFailure", "TypeError") for e, _ in _errors(cell)), _errors(cell)
+    assert _errors(nb.cells[4]) == [], "a test that asks the kernel nothing is not disturbed"
+    honest = _run([_cell("def twice(x):\n    return 2 * x\n", "student"), _cell("assert twice(3) == 6", "test", "t1")],
+                  tmp_path, timeout=4, call_timeout=2)
+    assert _errors(honest.cells[1]) == []
