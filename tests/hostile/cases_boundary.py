@@ -442,6 +442,108 @@ def _answer(*args, **kwargs):
 """
 
 
+# 10. The request loop (one SHIM.serve() per test cell, each request a line answering its input()): an answer turns
+#     stdin back on and reads every later request line of the test cell itself (a man in the middle that answers
+#     them as the shim would), looking for hidden-test text in them.
+RELAY_READ_AHEAD = FIND + '''
+import json, sys
+from IPython import get_ipython
+_k = get_ipython().kernel
+_S = sys.modules["_gradekit_shim"].SHIM
+def _answer(*args, **kwargs):
+    import torch
+    _S._reply(torch.zeros(1), writeback=[None] * len(list(sys.modules["_gradekit_shim"].mutables([list(args), dict(kwargs)]))))
+    while True:
+        _k._allow_stdin = True
+        line = input()
+        _report("request line", line)
+        if line == "stop":
+            return None
+        req = json.loads(line)
+        _S.seq, kind = int(req["seq"]), req["kind"]
+        if kind in ("get", "delete"):
+            getattr(_S, kind)(req["name"])
+        elif kind == "getattr":
+            _S.getattr(req["id"], req["name"])
+        elif kind in ("call", "assign"):
+            getattr(_S, kind)(req["id"] if kind == "call" else req["name"], req["payload"])
+'''
+
+# 11. A thread from the answer cell outlives it: it floods every test cell's loop with forged replies for request
+#     numbers 1-40 (True, zeros, the last tensor it saw) and keeps asking for input, taking request lines and
+#     "stop" meant for the loop.
+RELAY_FORGE = '''
+import sys, threading, time
+from IPython import get_ipython
+from IPython.display import publish_display_data as _pub
+_k = get_ipython().kernel
+_S = sys.modules["_gradekit_shim"].SHIM
+def _flood():
+    import torch
+    values = [True, torch.zeros(2), 1.0]
+    while True:
+        for seq in range(1, 41):
+            text = _S.plain.to_json({"value": values[seq % 3], "writeback": []})
+            _pub({"text/x-gradekit-reply": text, "text/x-gradekit-seq": str(seq)})
+        time.sleep(0.001)
+def _steal():
+    while True:
+        _k._allow_stdin = True
+        try:
+            _k.raw_input("")
+        except Exception:
+            time.sleep(0.01)
+threading.Thread(target=_flood, daemon=True).start()
+threading.Thread(target=_steal, daemon=True).start()
+def _answer(*args, **kwargs):
+    import torch
+    return torch.zeros(1)
+'''
+
+# 12. The loop never ends: SHIM.serve replaced by one that ignores "stop" and catches the timeout's
+#     KeyboardInterrupt, so every later call and cell queues behind it.
+RELAY_IMMORTAL = '''
+import sys
+_S = sys.modules["_gradekit_shim"].SHIM
+_orig = _S.serve
+def _immortal():
+    while True:
+        try:
+            _orig()
+        except KeyboardInterrupt:
+            pass
+_S.serve = _immortal
+def _answer(*args, **kwargs):
+    import torch
+    return torch.zeros(1)
+'''
+
+# 13. Messages signed with the kernel's own key but malformed (content / parent header not a dict, a header
+#     without msg_id, a display whose data is a string, frames without a delimiter), on iopub and on stdin.
+RELAY_MALFORMED = '''
+from IPython import get_ipython
+_k = get_ipython().kernel
+def _forge(content=None, parent=None, header=None, msg_type="display_data", raw=None, stdin=False):
+    if raw is not None:
+        return _k.iopub_socket.send_multipart(raw)
+    msg = {"header": _k.session.msg_header(msg_type) if header is None else header,
+           "parent_header": _k.get_parent("shell")["header"] if parent is None else parent, "metadata": {},
+           "content": {} if content is None else content}
+    if stdin:
+        _k.stdin_socket.send_multipart(_k.session.serialize(msg, ident=_k._get_shell_context_var(_k._shell_parent_ident)))
+    else:
+        _k.iopub_socket.send_multipart(_k.session.serialize(msg, ident=b"display_data"))
+def _answer(*args, **kwargs):
+    _forge(content=b"[1, 2]")
+    _forge(content={"data": "text/x-gradekit-reply text/x-gradekit-seq"})
+    _forge(parent=[1, 2], msg_type="stream", content={"name": "stdout", "text": "x"})
+    _forge(header={"msg_type": "display_data"})
+    _forge(raw=[b"garbage"])
+    _forge(parent="x", msg_type="input_request", stdin=True)
+    raise NotImplementedError()
+'''
+
+
 def boundary_cases(release: dict, correct: dict) -> dict[str, Case]:
     """The trust-boundary cases for one assignment (``release`` / ``correct``: notebooks by file name)."""
     names = _first_names(correct)
@@ -467,6 +569,10 @@ def boundary_cases(release: dict, correct: dict) -> dict[str, Case]:
         "boundary-crafted-strings": Case(first(CRAFTED_STRINGS), "first-removed"),
         "boundary-crash-every-call": Case(first(CRASH_EVERY_CALL), "first-removed"),
         "boundary-module-replies": Case(on_release(MODULE_REPLIES), "release"),
+        "relay-read-ahead": Case(first(RELAY_READ_AHEAD), "first-removed"),
+        "relay-forged-replies": Case(first(RELAY_FORGE), "first-removed"),
+        "relay-immortal-loop": Case(first(RELAY_IMMORTAL), "first-removed"),
+        "relay-malformed-messages": Case(first(RELAY_MALFORMED), "first-removed"),
         "boundary-no-instructor-cells": Case(_dump(_without_instructor_cells(_replace_first(release, FAKE_TORCH, names))),
                                              "release"),
     }
