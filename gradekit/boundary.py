@@ -483,7 +483,8 @@ class TrustedExecute(Execute):
                 return {"error": error, "stdout": stdout}
 
     async def _interrupt_session(self) -> None:
-        """Interrupt the kernel and wait (up to :data:`STOP_WAIT` s) for the request loop to end."""
+        """Interrupt the kernel and wait (up to :data:`STOP_WAIT` s) for the request loop to end. A loop that
+        asks for a request meanwhile (the student's code caught the interrupt and returned) is told to stop."""
         s, self._gk_session = self._gk_session, None
         await ensure_async(self.km.interrupt_kernel())
         deadline = time.monotonic() + STOP_WAIT
@@ -492,8 +493,12 @@ class TrustedExecute(Execute):
             if got is None:
                 return
             channel, msg = got
-            if (channel == "iopub" and msg.get("parent_header", {}).get("msg_id") == s["mid"]
-                    and msg.get("msg_type") == "status" and msg["content"].get("execution_state") == "idle"):
+            if msg["parent_header"].get("msg_id") != s["mid"]:
+                continue
+            if channel == "stdin" and msg["msg_type"] == "input_request":
+                self.kc.input("stop")
+            elif (channel == "iopub" and msg["msg_type"] == "status"
+                  and msg["content"].get("execution_state") == "idle"):
                 return
 
     async def _stop_session(self) -> None:

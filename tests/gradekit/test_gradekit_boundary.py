@@ -489,3 +489,29 @@ def test_a_thread_that_forges_replies_and_steals_request_lines_after_its_cell_ca
     honest = _run([_cell("def twice(x):\n    return 2 * x\n", "student"), _cell("assert twice(3) == 6", "test", "t1")],
                   tmp_path, timeout=4, call_timeout=2)
     assert _errors(honest.cells[1]) == []
+
+
+def test_a_call_that_swallows_the_timeout_s_interrupt_fails_alone_and_later_tests_still_run(tmp_path):
+    """A student's bare ``except:`` (common, not hostile) catches the KeyboardInterrupt of a call's timeout, and the
+    function returns late: the request loop then asks for the next request, and the grader, waiting for the loop to
+    end, left it asking. The next test cell's loop queued behind it and that test failed too (t2 here, a test the
+    student deserves), after 2 + 10 s more. Now a loop that asks after the interrupt is told to stop."""
+    student = ("import time\n"
+               "def slow():\n"
+               "    try:\n"
+               "        time.sleep(4)\n"
+               "    except:\n"
+               "        pass\n"
+               "    return 1\n"
+               "def ok():\n    return 1\n")
+    nb = _run([
+        _cell(student, "student"),
+        _cell("assert slow() == 1", "test", "t1"),
+        _cell("assert ok() == 1", "test", "t2"),
+        _cell("assert ok() == 1", "test", "t3"),
+        _cell("print('a later cell')", "student"),
+    ], tmp_path, timeout=20, call_timeout=2, raise_on_iopub_timeout=False)
+    (ename, evalue), = _errors(nb.cells[1])
+    assert ename == "BoundaryFailure" and "no answer within 2 s" in evalue, (ename, evalue)
+    assert _errors(nb.cells[2]) == [] and _errors(nb.cells[3]) == [], (_errors(nb.cells[2]), _errors(nb.cells[3]))
+    assert "a later cell" in nb.cells[4].outputs[0].text
