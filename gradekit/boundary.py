@@ -448,7 +448,8 @@ class TrustedExecute(Execute):
         the loop ended without a reply (the student replaced it, or their code raised a ``BaseException``)."""
         kc, s = self.kc, self._gk_session
         if s is None:
-            mid = kc.execute(SERVE, silent=False, store_history=False, allow_stdin=True)
+            # stop_on_error off: a loop that ends with a late KeyboardInterrupt must not abort the one queued after it
+            mid = kc.execute(SERVE, silent=False, store_history=False, allow_stdin=True, stop_on_error=False)
             s = self._gk_session = {"mid": mid, "asked": False, "seq": 0}
         s["seq"] += 1
         seq, line, sent = str(s["seq"]), json.dumps({**request, "seq": s["seq"]}), False

@@ -515,3 +515,25 @@ def test_a_call_that_swallows_the_timeout_s_interrupt_fails_alone_and_later_test
     assert ename == "BoundaryFailure" and "no answer within 2 s" in evalue, (ename, evalue)
     assert _errors(nb.cells[2]) == [] and _errors(nb.cells[3]) == [], (_errors(nb.cells[2]), _errors(nb.cells[3]))
     assert "a later cell" in nb.cells[4].outputs[0].text
+
+
+def test_a_call_that_holds_off_the_interrupt_past_the_stop_wait_does_not_cost_the_next_test(tmp_path):
+    """A long C call (BLAS, LAPACK) takes a call's timeout interrupt only when it returns. Past the 10 s the grader
+    waits for the loop to end, the next test cell's loop was queued behind it; when the old loop then ended with the
+    KeyboardInterrupt, ipykernel aborted the queued loop (stop_on_error) and the next test failed, "no answer from the
+    student's kernel", though the student deserved it. The loop's execution no longer stops on error."""
+    student = ("import signal, time\n"
+               "def slow():\n"  # SIGINT held off for 16 s, as by a long C call
+               "    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})\n"
+               "    time.sleep(16)\n"
+               "    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})\n"
+               "    return 1\n"
+               "def ok():\n    return 1\n")
+    nb = _run([
+        _cell(student, "student"),
+        _cell("assert slow() == 1", "test", "t1"),
+        _cell("assert ok() == 1", "test", "t2"),
+    ], tmp_path, timeout=30, call_timeout=4, raise_on_iopub_timeout=False)
+    (ename, evalue), = _errors(nb.cells[1])
+    assert ename == "BoundaryFailure" and "no answer within 4 s" in evalue, (ename, evalue)
+    assert _errors(nb.cells[2]) == [], _errors(nb.cells[2])
