@@ -60,28 +60,34 @@ for _name, _target in _targets.items():
 '''
 
 # 3 children x 1.5 GiB against the sandbox's 4 GiB: at most two can hold their block at once.
+# Each child holds its 1.5 GiB until the parent has heard from all three (the parent closes the release pipe);
+# a child counts as holding only if it also exited normally: the OOM killer may SIGKILL one that already reported.
+# (Children that slept a fixed 4 s could exit before a slow third one allocated: a loaded CI runner saw 3 "held".)
 MEMORY_CHILDREN = r'''
-import os, time
+import os
+_release_r, _release_w = os.pipe()
 _kids = []
 for _ in range(3):
     _r, _w = os.pipe()
     _pid = os.fork()
     if _pid == 0:
         os.close(_r)
+        os.close(_release_w)
         try:
             _block = bytearray(1536 * 2**20)
             for _j in range(0, len(_block), 4096):
                 _block[_j] = 1
             os.write(_w, b"ok")
-            time.sleep(4)
+            os.read(_release_r, 1)  # EOF once the parent closes _release_w
         except MemoryError:
             os.write(_w, b"me")
         os._exit(0)
     os.close(_w)
     _kids.append((_pid, _r))
-_held = sum(os.read(_r, 2) == b"ok" for _, _r in _kids)
-for _pid, _ in _kids:
-    os.waitpid(_pid, 0)
+_reported = [os.read(_r, 2) == b"ok" for _, _r in _kids]
+os.close(_release_w)
+_status = [os.waitpid(_pid, 0)[1] for _pid, _ in _kids]
+_held = sum(_ok and _st == 0 for _ok, _st in zip(_reported, _status))
 print("children that held 1.5 GiB at once:", _held)
 if _held == 3:
     print("LEAKED memory: 4.5 GiB held by one sandbox under a 4 GiB limit")
