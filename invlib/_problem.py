@@ -147,6 +147,7 @@ class Problem:
         tol: float,
         xtol: float = math.inf,
         jacobian_dtype: torch.dtype | None = None,
+        stagewise: bool = True,
     ) -> None:
         self.f = f
         self.batch = y.shape[0]
@@ -164,6 +165,8 @@ class Problem:
         self.xtol = xtol
         #: dtype in which the dense solvers may store inverse Jacobians (None: y's dtype)
         self.jacobian_dtype = jacobian_dtype
+        #: whether Newton may start a piecewise-affine sequence stage by stage (``optimize_inverse(stagewise=)``)
+        self.stagewise = stagewise
         self.dtype = y.dtype
         self.device = y.device
         #: rows pushed through f (a forward pass of a batch of b rows adds b)

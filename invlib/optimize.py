@@ -391,6 +391,7 @@ def optimize_inverse(
     validate: bool = True,
     memory_limit: int | None = None,
     jacobian_dtype: torch.dtype | None = None,
+    stagewise: bool = True,
 ) -> InversionResult:
     r"""Invert ``f`` numerically, per sample: find :math:`x_i` with :math:`f(x_i) \approx y_i`.
 
@@ -480,6 +481,19 @@ def optimize_inverse(
         less CPU time on a 256 x 64 batch (half the bytes in the dense passes), and since the store's
         precision is chosen per batch, a sample's ``x`` can differ in its last bits with the other
         samples of its batch (the default is bit-for-bit independent of the batch).
+    stagewise:
+        ``True`` (default): with ``method="newton"`` on a square ``nn.Sequential`` of affine layers
+        (``Linear``, ``Conv1d/2d/3d``, reshapes) and ReLU-family activations (``ReLU``, ``LeakyReLU``,
+        ``PReLU``), the samples that start at :math:`x_0 = 0` are first solved one stage at a time from
+        the output back (each stage a few Newton steps), then Newton on the whole map takes at least one
+        step from there (which checks the forward error against ``xtol``); a sample still stuck above
+        ``tol`` goes back to Newton on the whole map from :math:`x_0`.  Such a composition has far more
+        linear regions than any of its layers, and Newton on the whole map crosses their boundaries one
+        after another: on a 4-layer leaky-ReLU MLP (d = 64, 256 samples) the stage-by-stage start
+        takes 0.27 -> 0.10 CPU s at slope 0.5 and 8.8 -> 0.13 s at slope 0.1.  ``False``: Newton on the
+        whole map from :math:`x_0` (samples it cannot finish are still tried stage by stage).  With the
+        stage-by-stage start, ``iterations`` counts the whole-map steps after it; ``evaluations`` counts
+        all the work.
     lr:
         Step size for ``"adam"`` (default 1e-2) and ``"gd"`` (initial step of its backtracking,
         default 1); relaxation :math:`\omega` for ``"fixed_point"`` (default 1); LBFGS ``lr``
@@ -526,10 +540,12 @@ def optimize_inverse(
     prior_obj = make_prior(prior, float(prior_weight), in_shape)
     if prior_obj is not None and all(w == 0 for _, _, w in prior_obj.terms):
         prior_obj = None
+    if not isinstance(stagewise, bool):
+        raise InvalidInputError(f"stagewise must be True or False, got {stagewise!r}.")
     if jacobian_dtype not in (None, torch.float32, torch.float64):
         raise InvalidInputError(
             f"jacobian_dtype must be None (y's dtype), torch.float32 or torch.float64, got {jacobian_dtype!r}.")
-    problem = Problem(f, y, in_shape, prior_obj, bounds, tol, xtol, jacobian_dtype)
+    problem = Problem(f, y, in_shape, prior_obj, bounds, tol, xtol, jacobian_dtype, stagewise)
     if validate:
         _check_f(f, x0, y, in_shape)
     if method == "auto":
@@ -745,7 +761,7 @@ def _solve_in_chunks(
     parts = []
     for start in range(0, P.batch, rows):
         sub = Problem(P.f, P.y[start : start + rows].reshape(-1, *P.out_shape), P.in_shape, P.prior, P.bounds,
-                      P.tol, P.xtol, P.jacobian_dtype)
+                      P.tol, P.xtol, P.jacobian_dtype, P.stagewise)
         x_sub = x0[start : start + rows].reshape(-1, P.n)
         parts.append(_solve(method, sub, x_sub, max_iter, restarts, only_stalled, seed, lr, bar))
         P.rows_evaluated += sub.rows_evaluated
@@ -778,7 +794,8 @@ def _solve(
         if P.constrained:
             todo = torch.ones_like(best.converged)
         elif only_stalled:
-            todo = best.stalled & ~best.converged
+            # stalled with the residual below tol is ill-conditioned at a preimage: a restart ends there too
+            todo = best.stalled & ~best.converged & (best.res > P.tol)
         else:
             todo = ~best.converged
         if not bool(todo.any()):
@@ -902,7 +919,9 @@ def _nudge_stalled(P: Problem, T: Tracker, solver: Callable[[Problem, Tracker], 
     :func:`_restart_noise`) and count against its own budget.
     """
     for attempt in range(_NUDGES):
-        stuck = _stuck(T)
+        # stalled with the residual below tol: ill-conditioned there (the forward error cannot be certified),
+        # not on a kink; a move and Newton again end where they started
+        stuck = _stuck(T) & (T.res > P.tol)
         if not bool(stuck.any()):
             return
         noise = _restart_noise(P, stuck, 7919, attempt, uniform=False)
@@ -968,6 +987,48 @@ def _stagewise_start(P: Problem, rows: Tensor, max_iter: int) -> Tensor | None:
     return z.reshape(idx.numel(), P.n)
 
 
+#: Layers of a piecewise-affine sequence (see :func:`_piecewise_affine_sequence`): affine maps and reshapes ...
+_AFFINE_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Identity, nn.Flatten, nn.Unflatten)
+#: ... and the ReLU family, whose kinks make Newton on the whole composition cross regions one at a time.
+_KINKED_LAYERS = (nn.LeakyReLU, nn.PReLU, nn.ReLU)
+
+
+def _piecewise_affine_sequence(f: Any) -> bool:
+    """Whether ``f`` is an ``nn.Sequential`` (possibly nested) of affine layers and ReLU-family activations,
+    with at least one activation."""
+    if not isinstance(f, nn.Sequential):
+        return False
+    layers = list(f.modules())[1:]
+    leaves = [m for m in layers if not isinstance(m, nn.Sequential)]
+    return (all(isinstance(m, _AFFINE_LAYERS + _KINKED_LAYERS) for m in leaves)
+            and any(isinstance(m, _KINKED_LAYERS) for m in leaves))
+
+
+def _stagewise_first(problem: Problem, tracker: Tracker) -> Tensor:
+    r"""Start the samples that start at :math:`x = 0` on a piecewise-affine sequence from its stage-by-stage
+    solution (:func:`_stagewise_start`) instead; returns the mask of the samples so started.
+
+    A composition of :math:`k` piecewise-affine layers has up to exponentially many more linear regions
+    than any one layer, and Newton on the whole map crosses their boundaries one after another; each
+    single layer (an affine map, or an activation that acts elementwise) is solved in one to a few
+    Newton steps.  Measured on the benchmark's 4-layer leaky-ReLU MLPs (d = 64, 256 samples, one thread):
+    slope 0.5 0.27 -> 0.12 CPU s, slope 0.2 1.8 -> 0.19 s, slope 0.1 8.8 -> 0.13 s, the circular-conv net
+    0.42 -> 0.30 s, recovery 100% each; on smooth maps (tanh) or non-elementwise stages (residual blocks)
+    it costs more than it saves (measured 2.2x and 6x slower), hence only the ReLU family.  Each sample is
+    decided on its own start, never on its batch.  Newton on the whole map then runs at least one
+    iteration from there, which checks each sample's forward error (``xtol``) as for any Newton iterate.
+    """
+    rows = (tracker.x == 0).all(dim=1) & ~tracker.converged & ~tracker.stalled
+    if not problem.stagewise or not _piecewise_affine_sequence(problem.f) or not bool(rows.any()):
+        return torch.zeros_like(rows)
+    staged = _stagewise_start(problem, rows, tracker.max_iter)
+    if staged is None:
+        return torch.zeros_like(rows)
+    tracker.restart(rows, staged)
+    tracker.converged &= ~rows
+    return rows
+
+
 def _run(method: str, problem: Problem, tracker: Tracker, lr: float | None) -> None:
     """Dispatch to the solver module."""
     if method == "newton":
@@ -982,16 +1043,25 @@ def _run(method: str, problem: Problem, tracker: Tracker, lr: float | None) -> N
                 _newton.square_newton(problem, tracker)
                 _nudge_stalled(problem, tracker, _newton.square_newton)
 
+            first = _stagewise_first(problem, tracker)
             newton()
+            # started stage by stage and stuck with a residual above tol: Newton on the whole map from the
+            # given start (stuck *below* tol means ill-conditioned at the solution: no start does better)
+            settled = first & (tracker.res <= problem.tol)
+            stuck = _stuck(tracker) & ~settled
+            if bool((stuck & first).any()):
+                _retry(tracker, stuck & first, start[stuck & first], newton)
+                stuck = _stuck(tracker) & ~settled
             # a sequence of square layers: solve it stage by stage for the samples Newton could not, then
             # polish on the whole map; the better end point wins
-            stuck = _stuck(tracker)
-            staged = _stagewise_start(problem, stuck, tracker.max_iter) if bool(stuck.any()) else None
+            staged = None
+            if bool((stuck & ~first).any()):
+                staged = _stagewise_start(problem, stuck & ~first, tracker.max_iter)
             if staged is not None:
-                _retry(tracker, stuck, staged, newton)
+                _retry(tracker, stuck & ~first, staged, newton)
             # where Newton stalled (a singular Jacobian, a kink it cannot cross), Levenberg-Marquardt
             # starts again from the same start with what is left of the budget; the better end point wins
-            stuck = _stuck(tracker)
+            stuck = _stuck(tracker) & ~settled
             if bool(stuck.any()):
                 _retry(tracker, stuck, start[stuck], lambda: _newton.levenberg_marquardt(problem, tracker))
     elif method == "homotopy":

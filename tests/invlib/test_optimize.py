@@ -514,16 +514,19 @@ def test_trained_parameters_get_no_graph_and_no_gradients(method):
     assert all(p.grad is None for p in f.parameters()), method  # the model's .grad stays untouched
 
 
-def test_a_samples_result_does_not_depend_on_its_batch():
-    """Per-sample budgets, fallbacks and restarts: a sample alone and inside a batch end the same way."""
+@pytest.mark.parametrize("start, max_iter", [(None, 3), (0.5, 40)], ids=["stage-by-stage", "whole-map"])
+def test_a_samples_result_does_not_depend_on_its_batch(start, max_iter):
+    """Per-sample budgets, fallbacks and restarts: a sample alone and inside a batch end the same way, from
+    the default start (x = 0: solved stage by stage first) and from another (Newton on the whole map)."""
     f = leaky_net(8, 0.05, depth=6, seed=3)
     gen = torch.Generator().manual_seed(31)
     x_true = 2.0 * torch.randn(48, 8, generator=gen, dtype=DT)
     y = f(x_true)
-    batch = optimize_inverse(f, y, max_iter=40)
+    x0 = None if start is None else torch.full_like(x_true, start)
+    batch = optimize_inverse(f, y, max_iter=max_iter, x0=x0)
     assert 0 < int(batch.converged.sum()) < 48, "the budget must bind for some samples"
     for i in (0, 5, 17, 40):
-        alone = optimize_inverse(f, y[i : i + 1], max_iter=40)
+        alone = optimize_inverse(f, y[i : i + 1], max_iter=max_iter, x0=None if x0 is None else x0[i : i + 1])
         assert bool(alone.converged[0]) == bool(batch.converged[i]), i
         assert alone.statuses[0] == batch.statuses[i], i
         assert torch.allclose(alone.x[0], batch.x[i], rtol=0, atol=1e-9), i
@@ -733,3 +736,74 @@ def test_float32_inverse_jacobians_keep_float64_recovery():
         assert float(err.max()) < 1e-9, (dtype, float(err.max()))
     with pytest.raises(InvalidInputError, match="jacobian_dtype"):
         optimize_inverse(f, y, jacobian_dtype=torch.float16)
+
+
+# ------------------------------------------------------------------ the stage-by-stage start (stagewise=)
+def test_piecewise_affine_sequences_are_recognised():
+    import invlib.optimize as opt
+
+    leaky = nn.Sequential(nn.Linear(4, 4), nn.LeakyReLU(0.1), nn.Linear(4, 4))
+    assert opt._piecewise_affine_sequence(leaky)
+    assert opt._piecewise_affine_sequence(nn.Sequential(nn.Flatten(), nn.Sequential(nn.Linear(4, 4), nn.PReLU())))
+    assert opt._piecewise_affine_sequence(nn.Sequential(nn.Unflatten(1, (1, 2, 2)), nn.Conv2d(1, 1, 1), nn.ReLU()))
+    assert not opt._piecewise_affine_sequence(nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 4)))
+    assert not opt._piecewise_affine_sequence(nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4)))  # no kink: affine
+    assert not opt._piecewise_affine_sequence(nn.Sequential(invlib.InvertibleResidualBlock(4, hidden=4)))
+    assert not opt._piecewise_affine_sequence(lambda x: x)
+
+
+def test_a_piecewise_affine_sequence_is_solved_stage_by_stage_from_zero():
+    """From x0 = 0 a 4-layer leaky-ReLU net is solved layer by layer, then polished on the whole map: the same
+    answers as Newton on the whole map, with a fraction of the work (measured: 2.6x fewer rows through f,
+    5x fewer Jacobian rows); a start elsewhere, or stagewise=False, takes the whole-map path."""
+    f = leaky_net(16, 0.1, depth=4, seed=4)
+    x_true = torch.randn(64, 16, generator=torch.Generator().manual_seed(40), dtype=DT)
+    y = f(x_true)
+    staged = optimize_inverse(f, y)
+    whole = optimize_inverse(f, y, stagewise=False)
+    for res in (staged, whole):
+        assert bool(res.converged.all()), res.status_counts()
+        assert float(x_error(res.x, x_true).max()) <= 1e-8
+    assert staged.iterations >= 1  # the whole-map step that checks each sample's forward error
+    assert staged.iterations < whole.iterations
+    assert 2 * staged.evaluations["f_rows"] < whole.evaluations["f_rows"]
+    assert 3 * staged.evaluations["jacobian_rows"] < whole.evaluations["jacobian_rows"]
+    # x0 = 0 given explicitly is the default start; any other start is used as given
+    assert optimize_inverse(f, y, x0=torch.zeros_like(x_true)).evaluations == staged.evaluations
+    away = optimize_inverse(f, y, x0=torch.full_like(x_true, 1e-3))
+    assert away.evaluations["jacobian_rows"] > 3 * staged.evaluations["jacobian_rows"]
+
+
+def test_stagewise_must_be_a_bool():
+    f = leaky_net(4, 0.5)
+    y = f(torch.randn(2, 4, dtype=DT))
+    for bad in ("yes", 1, None):
+        with pytest.raises(InvalidInputError, match="stagewise must be True or False"):
+            optimize_inverse(f, y, stagewise=bad)
+
+
+def test_samples_stalled_below_tol_are_neither_nudged_nor_restarted(monkeypatch):
+    """Stalled with the residual below tol means ill-conditioned at a preimage (the forward error cannot be
+    certified): a move or a random restart ends there again, so neither is tried (on a 6-layer slope-0.05 net
+    with Gaussian weights they took 4.3 of 4.5 CPU s and changed no status)."""
+    import invlib.optimize as opt
+
+    gen = torch.Generator().manual_seed(5)
+    layers: list[nn.Module] = []
+    for _ in range(6):
+        lin = nn.Linear(16, 16).to(DT)
+        with torch.no_grad():
+            lin.weight.copy_(torch.randn(16, 16, generator=gen, dtype=DT) / 4)
+        layers += [lin, nn.LeakyReLU(0.05)]
+    f = nn.Sequential(*layers).requires_grad_(False)
+    y = f(torch.randn(32, 16, generator=gen, dtype=DT))
+    noise_calls = []
+    real_noise = opt._restart_noise
+    monkeypatch.setattr(opt, "_restart_noise",  # both draw their moves here
+                        lambda P, todo, *a, **k: noise_calls.append(int(todo.sum())) or real_noise(P, todo, *a, **k))
+    with pytest.warns(invlib.PrecisionWarning):
+        res = optimize_inverse(f, y)
+    ill = res.status == invlib.optimize.STATUSES.index("ill_conditioned")
+    assert bool(ill.any()), "the case must have ill-conditioned samples"
+    assert bool((res.residual[ill] <= res.tol).all())
+    assert noise_calls == [], "samples stalled below tol were moved or restarted"
