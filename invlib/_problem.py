@@ -193,10 +193,13 @@ class Problem:
         return torch.zeros_like(stat, dtype=torch.bool), stat <= 1e-2 * sqrt_tol
 
     def F(self, x: Tensor) -> Tensor:
-        """:math:`F(x)` for flat ``x`` ``(b, n)``; returns ``(b, m)``."""
+        """:math:`F(x)` for flat ``x`` ``(b, n)``; returns ``(b, m)``.
+
+        ``f`` gets a copy: a first layer that works in place (``LeakyReLU(inplace=True)``) would otherwise
+        change the iterate, or fail on a leaf that requires grad (a Jacobian's input)."""
         b = x.shape[0]
         self.rows_evaluated += b
-        return self.f(x.reshape(b, *self.in_shape)).reshape(b, self.m)
+        return self.f(x.reshape(b, *self.in_shape).clone()).reshape(b, self.m)
 
     def residual(self, x: Tensor, idx: Tensor) -> Tensor:
         """:math:`F(x) - y_{idx}`, ``(b, m)``, without building a graph."""

@@ -807,3 +807,74 @@ def test_samples_stalled_below_tol_are_neither_nudged_nor_restarted(monkeypatch)
     assert bool(ill.any()), "the case must have ill-conditioned samples"
     assert bool((res.residual[ill] <= res.tol).all())
     assert noise_calls == [], "samples stalled below tol were moved or restarted"
+
+
+# ------------------------------------------------------------------ found by an outsider's attack (session 10)
+@pytest.mark.parametrize("stagewise", [True, False])
+def test_in_place_activations_are_solved_and_nothing_of_the_callers_is_changed(stagewise):
+    """``LeakyReLU(inplace=True)`` inside (stage by stage: a stage's input is a leaf that requires grad) and as
+    the first layer (it would modify the iterate in place) raised autograd's RuntimeError."""
+    for first_in_place in (False, True):
+        torch.manual_seed(0)
+        layers = [nn.Linear(8, 8), nn.LeakyReLU(0.1, inplace=True), nn.Linear(8, 8)]
+        if first_in_place:
+            layers = [nn.LeakyReLU(0.2, inplace=True), *layers]
+        f = nn.Sequential(*layers).to(DT).eval()
+        x_true = torch.randn(16, 8, generator=torch.Generator().manual_seed(41), dtype=DT)
+        with torch.no_grad():
+            y = f(x_true.clone())
+        y_before = y.clone()
+        x0 = torch.full_like(x_true, 0.25)
+        res = optimize_inverse(f, y, stagewise=stagewise)
+        assert bool(res.converged.all()), (first_in_place, res.status_counts())
+        assert float(x_error(res.x, x_true).max()) <= 1e-8
+        res = optimize_inverse(f, y, x0=x0, stagewise=stagewise)
+        assert bool(res.converged.all()), (first_in_place, res.status_counts())
+        assert torch.equal(y, y_before) and bool((x0 == 0.25).all())
+
+
+def test_a_sequential_with_its_own_forward_or_hooks_is_not_cut_into_stages():
+    """A subclass of nn.Sequential that overrides forward (here x + 0.5 seq(x)) is not the composition of its
+    layers: cutting it into stages wasted the start (6x the rows through f, found by an outsider)."""
+    import invlib.optimize as opt
+    from invlib._problem import Problem
+
+    class Residual(nn.Sequential):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x + 0.5 * super().forward(x)
+
+    torch.manual_seed(0)
+    res_net = Residual(nn.Linear(8, 8), nn.LeakyReLU(0.1), nn.Linear(8, 8)).to(DT)
+    hooked = nn.Sequential(nn.Linear(8, 8), nn.LeakyReLU(0.1), nn.Linear(8, 8)).to(DT)
+    hooked.register_forward_hook(lambda module, args, out: 2 * out)
+    nested = nn.Sequential(nn.Linear(8, 8), Residual(nn.Linear(8, 8), nn.ReLU()), nn.LeakyReLU(0.1))
+    for f in (res_net, hooked, nested):
+        assert not opt._piecewise_affine_sequence(f), f
+        P = Problem(f, torch.zeros(2, 8, dtype=DT), (8,), None, None, 1e-10, 1e-6)
+        if f is not nested:
+            assert opt._stages(P, torch.zeros(1, 8, dtype=DT)) is None, f
+    x_true = torch.randn(16, 8, generator=torch.Generator().manual_seed(42), dtype=DT)
+    with torch.no_grad():
+        y = res_net(x_true)
+    staged, whole = optimize_inverse(res_net, y), optimize_inverse(res_net, y, stagewise=False)
+    assert staged.evaluations == whole.evaluations
+    assert float(x_error(staged.x, x_true).max()) <= 1e-8
+
+
+@pytest.mark.parametrize("stagewise", [True, pytest.param(False, marks=pytest.mark.xfail(
+    strict=True, reason="known, not fixed: on the whole-map path the row stalls at x_true (its forward error is "
+    "rounding-limited, ~6e-3 relative) and the Levenberg-Marquardt retry from x0 = 0 re-certifies the start by "
+    "its residual alone (LM has no forward-error check)"))])
+def test_a_start_whose_residual_is_within_tol_is_still_checked_against_xtol(stagewise):
+    """y = f(x) with ||x|| ~ 1e-12 on a well-conditioned net: the relative residual at x0 = 0 is below tol (the
+    bias dominates y), and the start was reported converged with a relative error of 1.0 (found by an outsider).
+    A start is now certified only by a Newton step's forward-error estimate, like any iterate; y = f(0) exactly
+    still converges at 0."""
+    f = leaky_net(16, 0.1, depth=4, seed=3)
+    x_true = 1e-12 * torch.randn(3, 16, generator=torch.Generator().manual_seed(5), dtype=DT)
+    x_true[2] = 0.0
+    y = f(x_true)
+    res = optimize_inverse(f, y, stagewise=stagewise)
+    err = x_error(res.x[:2], x_true[:2])
+    assert bool((~res.converged[:2] | (err <= 1e-6)).all()), (res.statuses, err)
+    assert bool(res.converged[2]) and float(res.x[2].abs().max()) == 0.0
