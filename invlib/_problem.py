@@ -219,7 +219,8 @@ class Problem:
 
     def objective(self, r: Tensor, x: Tensor) -> Tensor:
         """:math:`\\phi = \\|r\\|^2 + \\lambda R(x)` per row."""
-        return r.pow(2).sum(dim=1) + self.penalty(x)
+        phi = r.pow(2).sum(dim=1)
+        return phi if self.prior is None else phi + self.penalty(x)
 
     def project(self, x: Tensor) -> Tensor:
         """Clamp into the box (identity without bounds)."""
@@ -277,7 +278,12 @@ class Tracker:
         self.bar = bar
         self.x = problem.project(x0.reshape(problem.batch, problem.n).clone())
         all_idx = torch.arange(problem.batch, device=problem.device)
-        self.r = problem.residual(self.x, all_idx)
+        if problem.batch > 1 and bool((self.x == self.x[:1]).all()):
+            # a common start (x0 = 0 by default): samples are independent, so f(x0) is one row's output
+            with torch.no_grad():
+                self.r = problem.F(self.x[:1]) - problem.y
+        else:
+            self.r = problem.residual(self.x, all_idx)
         self.phi = problem.objective(self.r, self.x)
         self.res = problem.rel(self.r, all_idx)
         self.converged = self.res <= problem.tol
@@ -333,31 +339,52 @@ class Tracker:
         or no step decreases the residual any more (then it stalls, and is reported ill-conditioned).
         """
         P = self.P
-        finite = torch.isfinite(r).all(dim=1) & torch.isfinite(x).all(dim=1)
         phi = P.objective(r, x)
         rel = P.rel(r, idx)
-        x = torch.where(finite[:, None], x, self.x[idx])
-        r = torch.where(finite[:, None], r, self.r[idx])
-        phi = torch.where(finite, phi, self.phi[idx])
-        rel = torch.where(finite, rel, self.res[idx])
-        self.x[idx] = x
-        self.r[idx] = r
-        self.phi[idx] = phi
-        self.res[idx] = rel
+        # one reduction tells whether every row is finite (a NaN/inf entry of r or x makes the sum non-finite);
+        # the per-row masks only when it is not (it may also be an overflow of finite values)
+        all_finite = bool(torch.isfinite(phi.sum() + x.sum()))
+        if not all_finite:
+            finite = torch.isfinite(r).all(dim=1) & torch.isfinite(x).all(dim=1)
+            x = torch.where(finite[:, None], x, self.x[idx])
+            r = torch.where(finite[:, None], r, self.r[idx])
+            phi = torch.where(finite, phi, self.phi[idx])
+            rel = torch.where(finite, rel, self.res[idx])
+        # ``idx`` holds distinct rows (a subset of the active ones): all of them when it is as long as the batch,
+        # and then plain copies replace the scattered writes
+        full = idx.numel() == self.x.shape[0]
+
+        def put(t: Tensor, v: Tensor) -> None:
+            if full:
+                t.copy_(v)
+            else:
+                t[idx] = v
+
+        put(self.x, x)
+        put(self.r, r)
+        put(self.phi, phi)
+        put(self.res, rel)
         small = rel <= P.tol
         conv = small
         if xerr is not None:
             conv = conv & ~(xerr > P.xtol)
         if stationary is not None:
-            self.stationary[idx] = stationary & ~small
+            put(self.stationary, stationary & ~small)
             conv = conv | stationary
-        self.converged[idx] = conv
-        self.diverged[idx] |= ~finite
-        st = ~finite
-        if stalled is not None:
-            st = st | stalled
-        self.stalled[idx] = st & ~conv
-        self.it[idx] += steps
+        put(self.converged, conv)
+        if all_finite:
+            st = stalled
+        else:
+            self.diverged[idx] |= ~finite
+            st = ~finite if stalled is None else ~finite | stalled
+        if st is None:
+            self.stalled[idx] = False
+        else:
+            put(self.stalled, st & ~conv)
+        if full:
+            self.it += steps
+        else:
+            self.it[idx] += steps
         self.iterations += steps
         if rel.numel():
             self._hist_max.extend([rel.max()] * steps)

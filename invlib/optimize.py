@@ -293,16 +293,19 @@ def _check_tensor(name: str, t: Any, finite: bool = True) -> Tensor:
     return t
 
 
-def _check_differentiable(problem: Problem, x0: Tensor) -> None:
-    """Raise :class:`InvalidInputError` when f's output does not depend differentiably on x."""
-    xs = x0[:1].detach().clone().requires_grad_(True)
-    with torch.enable_grad():
-        out = problem.f(xs.reshape(1, *problem.in_shape).clone())  # a copy: f may work in place
-        if not isinstance(out, Tensor) or out.grad_fn is None or not out.requires_grad:
-            reason = "its output has no grad_fn"
-        else:
-            (g,) = torch.autograd.grad(out.sum(), xs, allow_unused=True)
-            reason = "" if g is not None else "its output does not depend on x through autograd"
+def _check_differentiable(problem: Problem, trial: tuple[Tensor, Tensor] | None) -> None:
+    """Raise :class:`InvalidInputError` when f's output does not depend differentiably on x.
+
+    ``trial`` is ``(x, f(x))`` for one sample, computed with ``x`` requiring grad (:func:`_check_f`), or
+    ``None`` when no gradients are needed (``method="fixed_point"``)."""
+    if trial is None:
+        return
+    xs, out = trial
+    if out.grad_fn is None or not out.requires_grad:
+        reason = "its output has no grad_fn"
+    else:
+        (g,) = torch.autograd.grad(out.sum(), xs, allow_unused=True)
+        reason = "" if g is not None else "its output does not depend on x through autograd"
     if reason:
         raise InvalidInputError(
             f"f is not differentiable with respect to x: {reason} (was it computed under "
@@ -548,12 +551,10 @@ def optimize_inverse(
         raise InvalidInputError(
             f"jacobian_dtype must be None (y's dtype), torch.float32 or torch.float64, got {jacobian_dtype!r}.")
     problem = Problem(f, y, in_shape, prior_obj, bounds, tol, xtol, jacobian_dtype, stagewise)
-    if validate:
-        _check_f(f, x0, y, in_shape)
     if method == "auto":
         method = _choose_method(problem)
-    if validate and method != "fixed_point":
-        _check_differentiable(problem, x0.reshape(problem.batch, problem.n))
+    if validate:  # one trial call: it runs, returns y's per-sample shape and dtype, differentiably in x
+        _check_differentiable(problem, _check_f(f, x0, y, in_shape, grad=method != "fixed_point"))
     if max_iter is None:
         max_iter = _DEFAULT_MAX_ITER[method]
     if restarts is None:
@@ -673,11 +674,16 @@ def _starting_point(
     return torch.zeros((y.shape[0], *in_shape), dtype=y.dtype, device=y.device), in_shape
 
 
-def _check_f(f: Callable[[Tensor], Tensor], x0: Tensor, y: Tensor, in_shape: tuple[int, ...]) -> None:
-    """One trial call ``f(x0[:1])``: it must run, return a tensor of y's per-sample shape and dtype."""
+def _check_f(f: Callable[[Tensor], Tensor], x0: Tensor, y: Tensor, in_shape: tuple[int, ...],
+             grad: bool = False) -> tuple[Tensor, Tensor] | None:
+    """One trial call ``f(x0[:1])``: it must run, return a tensor of y's per-sample shape and dtype.
+
+    ``grad``: the call is made with the sample requiring grad, and ``(sample, output)`` returned for
+    :func:`_check_differentiable` (one forward pass of one sample serves both checks)."""
+    xs = x0[:1].detach().clone().requires_grad_(grad)
     try:
-        with torch.no_grad():
-            out = f(x0[:1].clone())  # a copy: f may work in place
+        with torch.set_grad_enabled(grad):
+            out = f(xs.clone())  # a copy: f may work in place
     except Exception as exc:  # noqa: BLE001 -- re-raised with context
         training = _training_mode_layers(f)
         if training:
@@ -703,6 +709,7 @@ def _check_f(f: Callable[[Tensor], Tensor], x0: Tensor, y: Tensor, in_shape: tup
         raise InvalidInputError(
             f"f returns dtype {out.dtype} but y is {y.dtype}; convert the model (model.to({y.dtype})) or y."
         )
+    return (xs, out) if grad else None
 
 
 def _check_module_matches(f: Any, y: Tensor) -> None:

@@ -116,3 +116,17 @@ def test_hold_at_bounds_zeroes_only_outward_gradients_on_the_box():
     free = Problem(lambda v: v, y, (4,), None, None, 1e-10)
     projected, fixed = free.hold_at_bounds(x, g)
     assert fixed is None and torch.equal(projected, g)
+
+
+def test_tracker_treats_a_huge_but_finite_row_as_finite():
+    """The one-reduction finiteness test may overflow (||r||^2 = inf for r ~ 1e200); such rows are still
+    finite: kept, not marked diverged or stalled."""
+    y = torch.ones(2, 2, dtype=DT)
+    P = Problem(lambda x: x, y, (2,), None, None, 1e-10)
+    T = Tracker(P, torch.zeros(2, 2, dtype=DT), max_iter=10)
+    idx = torch.arange(2)
+    x_new = torch.tensor([[1e200, 0.0], [1.0, 1.0]], dtype=DT)
+    T.record(idx, x_new, P.residual(x_new, idx))
+    assert torch.equal(T.x, x_new)
+    assert T.diverged.tolist() == [False, False] and T.stalled.tolist() == [False, False]
+    assert T.converged.tolist() == [False, True]
