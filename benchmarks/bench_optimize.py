@@ -8,10 +8,10 @@ For every net: targets :math:`y = f(x^\star)` with :math:`x^\star \sim N(0, I)`,
   learning rates (the best = most samples recovered, then lowest median error; its time is the
   time of its 5000 steps);
 * ``torch.optim.LBFGS`` (``line_search_fn="strong_wolfe"``, no tolerance stops, the better of
-  history sizes 20 and 100) on the same summed objective, checked every 20 iterations by an
-  *oracle* that knows :math:`x^\star` and stopped as soon as every sample is recovered, or after
-  5000 iterations (its time is therefore the most favourable one L-BFGS could get: in practice it
-  cannot know when to stop);
+  history sizes 20 and 100) on the same summed objective, checked after every evaluation (line-search
+  trial points included) by an *oracle* that knows :math:`x^\star` and stopped at the first point where
+  every sample is recovered, or after 5000 iterations; the oracle's own time is not counted (so L-BFGS's
+  time is the most favourable one it could get: in practice it cannot know when to stop);
 * the exact inverse where one exists (``invlib.inverse(model)``; for the residual net the
   i-ResNet blocks' own fixed-point ``inverse``).
 
@@ -25,7 +25,8 @@ fraction of samples at which the net is locally injective.
 d = 256, invlib on the GPU against invlib on a 2-thread CPU in the same process (``--suite`` runs
 the whole baseline table on the GPU instead).
 One process, all timings in the same run; a warm-up call (imports, lazy initialisation) runs
-first and is not timed.
+first and is not timed.  A timed run shorter than 1 s (invlib's, L-BFGS's) is repeated 5 times and
+its median time reported (the results are deterministic).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import copy
 import math
+import statistics
 import time
 from collections.abc import Callable
 
@@ -48,6 +50,10 @@ ADAM_STEPS = 5000
 LBFGS_MAX_ITER = 5000
 TOL = 1e-10
 RECOVERY = 1e-8
+#: Runs shorter than SHORT_S seconds are repeated REPEATS times and their median time is reported (their results
+#: are deterministic): one run of a few tens of milliseconds varies by +-20% on a shared machine.
+SHORT_S = 1.0
+REPEATS = 5
 
 
 # ----------------------------------------------------------------------------------------------
@@ -178,6 +184,15 @@ def _score(f: Callable[[Tensor], Tensor], x: Tensor, x_true: Tensor, y: Tensor, 
     return float((res <= TOL).double().mean()), float(res.median())
 
 
+def _median_time(run: Callable[[], tuple]) -> tuple:
+    """``run()`` returns ``(x, time, ...)``; a run under :data:`SHORT_S` is repeated, and the median time kept."""
+    out = run()
+    if out[1] >= SHORT_S:
+        return out
+    times = [out[1]] + [run()[1] for _ in range(REPEATS - 1)]
+    return (out[0], statistics.median(times), *out[2:])
+
+
 def run_invlib(model: nn.Module, y: Tensor, shape: tuple[int, ...], **options) -> tuple[Tensor, float, str]:
     _sync(y.device)
     t0 = _clock(y.device)
@@ -201,6 +216,10 @@ def run_adam(model: nn.Module, y: Tensor, x0: Tensor, lr: float, steps: int = AD
     return x.detach(), _clock(y.device) - t0
 
 
+class _Recovered(Exception):
+    """Raised by the oracle inside L-BFGS's closure to end the run at the point just evaluated."""
+
+
 def run_lbfgs(
     model: nn.Module,
     y: Tensor,
@@ -208,31 +227,51 @@ def run_lbfgs(
     max_iter: int = LBFGS_MAX_ITER,
     done: Callable[[Tensor], bool] | None = None,
     history_size: int = 100,
-) -> tuple[Tensor, float, int]:
-    """torch.optim.LBFGS on the summed objective; every 20 iterations ``done(x)`` may stop it."""
+) -> tuple[Tensor, float, int, int]:
+    """torch.optim.LBFGS on the summed objective, stopped by an oracle; returns ``(x, time, iterations, evaluations)``.
+
+    ``done(x)`` is asked after *every* evaluation of the objective, line-search trial points included: the
+    first point it accepts ends the run and is returned, and the time the oracle itself takes is not
+    counted -- the most favourable stop L-BFGS could get (in practice it cannot know when to stop).
+    (Until session 11 the oracle looked only every 20 iterations, which on a net solved in 17 iterations
+    charged L-BFGS for 3 more: up to ~40% of its time there.)
+    """
     x = x0.clone().requires_grad_(True)
     opt = torch.optim.LBFGS([x], lr=1, max_iter=20, history_size=history_size, tolerance_grad=0.0,
                             tolerance_change=0.0, line_search_fn="strong_wolfe")
+    state = {"evals": 0, "oracle": 0.0, "hit": None}
 
     def closure() -> Tensor:
         opt.zero_grad()
         loss = (model(x) - y).pow(2).sum()
         loss.backward()
+        state["evals"] += 1
+        if done is not None:
+            _sync(y.device)
+            t_in = _clock(y.device)
+            if done(x.detach()):
+                state["hit"] = x.detach().clone()
+            _sync(y.device)
+            state["oracle"] += _clock(y.device) - t_in
+            if state["hit"] is not None:
+                raise _Recovered
         return loss
 
     _sync(y.device)
     t0 = _clock(y.device)
     iters = 0
-    while iters < max_iter:
-        opt.step(closure)
-        n_iter = opt.state[x]["n_iter"]
-        if n_iter == iters:  # no progress possible (zero gradient)
-            break
-        iters = n_iter
-        if done is not None and done(x.detach()):
-            break
+    try:
+        while iters < max_iter:
+            opt.step(closure)
+            n_iter = opt.state[x]["n_iter"]
+            if n_iter == iters:  # no progress possible (zero gradient)
+                break
+            iters = n_iter
+    except _Recovered:
+        iters = opt.state[x].get("n_iter", iters)
     _sync(y.device)
-    return x.detach(), _clock(y.device) - t0, iters
+    t = _clock(y.device) - t0 - state["oracle"]
+    return (x.detach() if state["hit"] is None else state["hit"]), t, iters, state["evals"]
 
 
 def run_exact(model: nn.Module, y: Tensor) -> tuple[Tensor | None, float, str]:
@@ -304,15 +343,15 @@ def bench_net(net: dict, batch: int, device: torch.device, adam_steps: int = ADA
     injective = net["injective"]
     row: dict = {"net": net["name"]}
     # invlib
-    x, t, info = run_invlib(model, y, shape)
+    x, t, info = _median_time(lambda: run_invlib(model, y, shape))
     row["invlib"] = (*_score(model, x, x_true, y, injective), t)
     row["invlib_info"] = info
     # the same with Newton's inverse Jacobians stored in float32 (jacobian_dtype=torch.float32, opt-in)
-    x, t, _ = run_invlib(model, y, shape, jacobian_dtype=torch.float32)
+    x, t, _ = _median_time(lambda: run_invlib(model, y, shape, jacobian_dtype=torch.float32))
     row["invlib_f32"] = (*_score(model, x, x_true, y, injective), t)
     # Newton on the whole map only (stagewise=False): differs from the default on stacks of affine layers and
     # ReLU-family activations, which the default starts stage by stage from x0 = 0
-    x, t, info = run_invlib(model, y, shape, stagewise=False)
+    x, t, info = _median_time(lambda: run_invlib(model, y, shape, stagewise=False))
     row["invlib_whole"] = (*_score(model, x, x_true, y, injective), t)
     row["invlib_whole_info"] = info
     # L-BFGS, stopped by an oracle as soon as every sample is recovered (most favourable to it)
@@ -321,11 +360,11 @@ def bench_net(net: dict, batch: int, device: torch.device, adam_steps: int = ADA
 
     best_lbfgs = None
     for history in LBFGS_HISTORY:
-        x, t, iters = run_lbfgs(model, y, x0, done=recovered, history_size=history)
+        x, t, iters, evals = _median_time(lambda: run_lbfgs(model, y, x0, done=recovered, history_size=history))
         frac, med = _score(model, x, x_true, y, injective)
         key = (frac, -t)
         if best_lbfgs is None or key > best_lbfgs[0]:
-            best_lbfgs = (key, (frac, med, t), f"history {history}, {iters} it")
+            best_lbfgs = (key, (frac, med, t), f"history {history}, {iters} it, {evals} evaluations")
     assert best_lbfgs is not None
     row["lbfgs"] = best_lbfgs[1]
     row["lbfgs_info"] = best_lbfgs[2]
@@ -391,8 +430,9 @@ def main(device: str = "cpu", batch: int = 256, dim: int = 64, adam_steps: int =
         f"torch {torch.__version__} ({torch.get_num_threads()} threads). Cells: fraction recovered to "
         f"1e-8 relative error in x ('(res)': relative residual <= 1e-10, for the non-injective net), "
         f"{'CPU' if dev.type == 'cpu' else 'wall'} time. Adam: {adam_steps} steps, best lr of {ADAM_LRS}; L-BFGS: strong Wolfe, best "
-        f"history size of {LBFGS_HISTORY}, stopped by an oracle as soon as all samples are recovered "
-        f"(checked every 20 iterations) or after {LBFGS_MAX_ITER} iterations.\n"
+        f"history size of {LBFGS_HISTORY}, stopped by an oracle at the first evaluated point "
+        f"where all samples are recovered (checked after every evaluation, its own time not counted) or after "
+        f"{LBFGS_MAX_ITER} iterations.\n"
     )
     print("invlib auto: `optimize_inverse` with its defaults, which on the leaky-ReLU MLPs and the conv net (stacks "
           "of affine layers and ReLU-family activations) start from x0 = 0 stage by stage, one layer at a time "
