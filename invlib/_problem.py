@@ -366,8 +366,8 @@ class Tracker:
         put(self.res, rel)
         small = rel <= P.tol
         conv = small
-        if xerr is not None:
-            conv = conv & ~(xerr > P.xtol)
+        if xerr is not None and P.xtol < math.inf:  # a NaN estimate (overflowed norms) certifies nothing
+            conv = conv & (xerr <= P.xtol)
         if stationary is not None:
             put(self.stationary, stationary & ~small)
             conv = conv | stationary

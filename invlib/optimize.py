@@ -143,7 +143,8 @@ class InversionResult:
         The relative residual :math:`\rho_i = \|f(x_i) - y_i\| / \|y_i\|` (``||y_i||`` replaced by 1
         where :math:`y_i = 0`), shape ``(batch,)``, evaluated at the returned ``x``.
     iterations:
-        Outer iterations run (over all restarts).
+        Outer iterations run on the whole map (over all restarts); the iterations of a stage-by-stage
+        start are not included (they count against ``max_iter`` all the same).
     method:
         The method that ran (what ``"auto"`` chose).
     history:
@@ -293,6 +294,20 @@ def _check_tensor(name: str, t: Any, finite: bool = True) -> Tensor:
     return t
 
 
+def _check_magnitude(y: Tensor) -> None:
+    r"""Refuse a ``y`` whose squared norms overflow: the solver compares :math:`\|f(x) - y\|` and
+    :math:`\|y\|`, which are inf once entries pass about :math:`\sqrt{\text{max}} / \sqrt{m}` (1e154 in float64,
+    1.8e19 in float32, over :math:`m` entries); a NaN or 0 relative residual would follow."""
+    m = max(1, y[0].numel())
+    limit = torch.finfo(y.dtype).max ** 0.5 / (4.0 * math.sqrt(m))
+    big = float(y.abs().amax())
+    if big > limit:
+        raise InvalidInputError(
+            f"y has entries up to {big:.3g} in magnitude; in {y.dtype} the norms optimize_inverse compares overflow "
+            f"above about {limit:.3g} for {m} outputs per sample. Scale y and f's output down by the same factor "
+            f"(a power of 2 is exact){' or use float64' if y.dtype != torch.float64 else ''}.")
+
+
 def _check_differentiable(problem: Problem, trial: tuple[Tensor, Tensor] | None) -> None:
     """Raise :class:`InvalidInputError` when f's output does not depend differentiably on x.
 
@@ -439,7 +454,9 @@ def optimize_inverse(
     max_iter:
         Outer iterations per start; the default depends on the method (2000 for ``"newton"``,
         500 for ``"matrix_free"``, 5000 for ``"homotopy"`` and the first-order baselines).
-        Converged and stalled samples stop early, so the budget only binds for slow samples.
+        Converged and stalled samples stop early, so the budget only binds for slow samples.  Each
+        sample's budget covers its stage-by-stage start too (see ``stagewise``): every stage's
+        iterations count against it.
     prior:
         ``None``, ``"l2"`` (:math:`R = \|x\|^2`), ``"tv"`` (smoothed isotropic total variation
         over the last two dims, for images), a callable ``x -> (batch,)`` penalty, or a dict
@@ -615,6 +632,7 @@ def _validate_arguments(
         raise InvalidInputError(f"f must be callable (an nn.Module or a function), got {type(f).__name__}.")
     _check_tensor("y", y, finite=validate)
     if validate:
+        _check_magnitude(y)
         _warn_if_training(f)
         _check_module_matches(f, y)
     if tol is None:
@@ -965,7 +983,7 @@ def _stages(P: Problem, x: Tensor) -> list[tuple[nn.Module, tuple[int, ...]]] | 
     return [(nn.Sequential(*layers[a:b]), shape) for a, b, shape in zip(cuts, ends, shapes)]
 
 
-def _stagewise_start(P: Problem, rows: Tensor, max_iter: int) -> Tensor | None:
+def _stagewise_start(P: Problem, T: Tracker, rows: Tensor) -> Tensor | None:
     r"""Starting points for ``rows`` (a mask) of a sequential square map, solved one stage at a time.
 
     For :math:`f = f_k \circ \dots \circ f_1` with every :math:`f_j: \mathbb{R}^n \to \mathbb{R}^n`,
@@ -975,6 +993,9 @@ def _stagewise_start(P: Problem, rows: Tensor, max_iter: int) -> Tensor | None:
     6-8 layer leaky-ReLU net of slope 0.05 needs thousands of iterations, or stalls), while each stage
     is solved in a few.  Rounding grows from stage to stage, so the caller polishes the result with
     Newton on the whole map.  ``None`` when ``f`` is not such a sequence.
+
+    The stages' iterations count against each sample's budget in ``T`` (``T.it``, out of ``T.max_iter``): a
+    stage gets what its samples have left, and a sample whose budget runs out keeps its current ``x``.
     """
     from invlib import _newton
 
@@ -983,17 +1004,23 @@ def _stagewise_start(P: Problem, rows: Tensor, max_iter: int) -> Tensor | None:
     if stages is None:
         return None
     z = P.y[idx].reshape(idx.numel(), *P.out_shape)
+    used = T.it[idx]
     for stage, shape in reversed(stages):
         sub = Problem(stage, z, shape, None, None, P.tol, P.xtol)
-        T = Tracker(sub, torch.zeros(idx.numel(), sub.n, dtype=P.dtype, device=P.device), max_iter)
-        _newton.square_newton(sub, T)
-        _nudge_stalled(sub, T, _newton.square_newton)
+        S = Tracker(sub, torch.zeros(idx.numel(), sub.n, dtype=P.dtype, device=P.device), T.max_iter)
+        S.it = used.clone()  # each stage runs on what the sample has left of its budget
+        _newton.square_newton(sub, S)
+        _nudge_stalled(sub, S, _newton.square_newton)
         P.rows_evaluated += sub.rows_evaluated
         P.jacobian_rows += sub.jacobian_rows
-        if not bool(torch.isfinite(T.x).all()):
+        if not bool(torch.isfinite(S.x).all()):
             return None
-        z = T.x.reshape(idx.numel(), *shape)
-    return z.reshape(idx.numel(), P.n)
+        used = S.it
+        z = S.x.reshape(idx.numel(), *shape)
+    T.it[idx] = used
+    out = z.reshape(idx.numel(), P.n)
+    ran_out = used >= T.max_iter
+    return torch.where(ran_out[:, None], T.x[idx], out)
 
 
 #: Layers of a piecewise-affine sequence (see :func:`_piecewise_affine_sequence`): affine maps and reshapes ...
@@ -1041,7 +1068,7 @@ def _stagewise_first(problem: Problem, tracker: Tracker) -> Tensor:
     rows = (tracker.x == 0).all(dim=1) & ~tracker.converged & ~tracker.stalled
     if not problem.stagewise or not _piecewise_affine_sequence(problem.f) or not bool(rows.any()):
         return torch.zeros_like(rows)
-    staged = _stagewise_start(problem, rows, tracker.max_iter)
+    staged = _stagewise_start(problem, tracker, rows)
     if staged is None:
         return torch.zeros_like(rows)
     tracker.restart(rows, staged)
@@ -1080,7 +1107,7 @@ def _run(method: str, problem: Problem, tracker: Tracker, lr: float | None) -> N
             # polish on the whole map; the better end point wins
             staged = None
             if bool((stuck & ~first).any()):
-                staged = _stagewise_start(problem, stuck & ~first, tracker.max_iter)
+                staged = _stagewise_start(problem, tracker, stuck & ~first)
             if staged is not None:
                 _retry(tracker, stuck & ~first, staged, newton)
             # where Newton stalled (a singular Jacobian, a kink it cannot cross), Levenberg-Marquardt

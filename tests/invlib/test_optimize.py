@@ -161,8 +161,8 @@ def test_non_convergence_is_reported_not_hidden():
     x_true = torch.randn(8, 8, generator=torch.Generator().manual_seed(11), dtype=DT)
     y = f(x_true)
     res = optimize_inverse(f, y, max_iter=1)
-    assert res.iterations == 1
-    assert not bool(res.converged.all())
+    assert res.iterations <= 1  # the budget of one iteration goes to the stage-by-stage start's first stage
+    assert not bool(res.converged.all()) and set(res.statuses) == {"max_iter"}
     expected = (f(res.x) - y).norm(dim=1) / y.norm(dim=1)
     assert torch.allclose(res.residual, expected)
     assert bool((res.residual[~res.converged] > res.tol).all())
@@ -514,7 +514,7 @@ def test_trained_parameters_get_no_graph_and_no_gradients(method):
     assert all(p.grad is None for p in f.parameters()), method  # the model's .grad stays untouched
 
 
-@pytest.mark.parametrize("start, max_iter", [(None, 3), (0.5, 40)], ids=["stage-by-stage", "whole-map"])
+@pytest.mark.parametrize("start, max_iter", [(None, 30), (0.5, 40)], ids=["stage-by-stage", "whole-map"])
 def test_a_samples_result_does_not_depend_on_its_batch(start, max_iter):
     """Per-sample budgets, fallbacks and restarts: a sample alone and inside a batch end the same way, from
     the default start (x = 0: solved stage by stage first) and from another (Newton on the whole map)."""
@@ -878,3 +878,46 @@ def test_a_start_whose_residual_is_within_tol_is_still_checked_against_xtol(stag
     err = x_error(res.x[:2], x_true[:2])
     assert bool((~res.converged[:2] | (err <= 1e-6)).all()), (res.statuses, err)
     assert bool(res.converged[2]) and float(res.x[2].abs().max()) == 0.0
+
+
+@pytest.mark.parametrize("dtype, big", [(torch.float64, 1e200), (torch.float32, 1e19)])
+def test_a_target_whose_norms_overflow_is_refused_with_the_limit(dtype, big):
+    """||f(x) - y|| and ||y|| are inf past sqrt(max): the relative residual was NaN (or 0 = 'converged')."""
+    model = nn.Sequential(nn.Linear(4, 4), nn.LeakyReLU(0.5), nn.Linear(4, 4)).to(dtype).requires_grad_(False)
+    x = torch.randn(3, 4, dtype=dtype)
+    x[1] *= big
+    y = model(x)
+    assert bool(torch.isfinite(y).all())
+    with pytest.raises(InvalidInputError, match=r"entries up to .* overflow above about .*Scale y and f's output"):
+        optimize_inverse(model, y)
+    x[1] /= big
+    res = optimize_inverse(model, model(1e3 * x))  # large but fine
+    assert bool(res.converged.all())
+
+
+@pytest.mark.parametrize("max_iter", [3, 10])
+def test_max_iter_bounds_the_stage_by_stage_start_too(monkeypatch, max_iter):
+    """Every stage's Newton iterations and the whole map's count against one budget per sample (each stage had
+    its own max_iter: max_iter=1 ran 7 stages and the whole map, ~2000 rows through f for 32 samples)."""
+    from invlib import _newton
+
+    f = leaky_net(8, 0.1)
+    x = torch.randn(16, 8, dtype=DT, generator=torch.Generator().manual_seed(3))
+    y = f(x)
+    spent = torch.zeros(16, dtype=torch.long)
+    solve = _newton.square_newton
+
+    def counting(P, T, **kw):
+        nonlocal spent
+        before = T.it.clone()
+        solve(P, T, **kw)
+        assert T.it.shape == spent.shape  # every sample starts at 0: the stages solve all of them, in order
+        spent = spent + (T.it - before)
+
+    monkeypatch.setattr(_newton, "square_newton", counting)
+    res = optimize_inverse(f, y, max_iter=max_iter, restarts=0)
+    assert int(spent.max()) <= max_iter
+    assert not bool(res.converged.all())  # 4 activations x 4 iterations from 0: the budget runs out
+    assert set(res.statuses) <= {"max_iter", "converged"}
+    monkeypatch.setattr(_newton, "square_newton", solve)
+    assert bool(optimize_inverse(f, y, restarts=0).converged.all())

@@ -130,3 +130,14 @@ def test_tracker_treats_a_huge_but_finite_row_as_finite():
     assert torch.equal(T.x, x_new)
     assert T.diverged.tolist() == [False, False] and T.stalled.tolist() == [False, False]
     assert T.converged.tolist() == [False, True]
+
+
+def test_a_nan_forward_error_estimate_certifies_nothing():
+    """xerr = ||dx|| / ||x|| is NaN when both norms overflow: the row is not converged on its residual alone."""
+    y = torch.ones(2, 2, dtype=DT)
+    P = Problem(lambda x: x, y, (2,), None, None, 1e-10, xtol=1e-6)
+    T = Tracker(P, torch.zeros(2, 2, dtype=DT), max_iter=10)
+    idx = torch.arange(2)
+    x_new = torch.ones(2, 2, dtype=DT)
+    T.record(idx, x_new, P.residual(x_new, idx), xerr=torch.tensor([float("nan"), 1e-9], dtype=DT))
+    assert T.converged.tolist() == [False, True]
