@@ -692,6 +692,8 @@ def levenberg_marquardt(P: "Problem", T: "Tracker", *, tau: float = 1e-3) -> Non
     started = torch.zeros(B, dtype=torch.bool, device=device)
     eye = torch.eye(n, dtype=dtype, device=device)
     tiny = torch.finfo(dtype).tiny
+    # square and unconstrained (the fallback after Newton stalls): a root, checked against xtol like Newton's
+    square = P.n == P.m and not P.constrained
     while True:
         idx = T.active()
         if idx.numel() == 0:
@@ -750,4 +752,10 @@ def levenberg_marquardt(P: "Problem", T: "Tracker", *, tau: float = 1e-3) -> Non
         x_new = torch.where(acc[:, None], x_t, x)
         r_new = torch.where(acc[:, None], r_t, r)
         hopeless = (nu[idx] > 1e15) | stuck
-        T.record(idx, x_new, r_new, stationary=stationary, stalled=hopeless)
+        xerr = None
+        if square:  # the forward-error estimate ||J^-1 r|| / ||x|| certifies a square root like a Newton iterate
+            with _safe_lapack(J):
+                sol, info = torch.linalg.solve_ex(J, r_new)
+            xerr = torch.where(info == 0, sol.norm(dim=1), torch.full_like(sol[:, 0], math.inf))
+            xerr = xerr / x_new.norm(dim=1).clamp(min=tiny)
+        T.record(idx, x_new, r_new, stationary=stationary, stalled=hopeless, xerr=xerr)

@@ -401,13 +401,17 @@ class Tracker:
         return Snapshot(*(getattr(self, name).clone() for name in Snapshot.__dataclass_fields__))
 
     def restart(self, rows: Tensor, x: Tensor) -> None:
-        """Put the samples ``rows`` (a mask) back to ``x`` and make them active again."""
+        """Put the samples ``rows`` (a mask) back to ``x`` and make them active again.
+
+        None of them counts as converged before an iteration from ``x`` says so: a residual below ``tol`` at the
+        start alone can hide a relative error of 1 in ``x`` (a tiny ``x`` where ``f``'s bias dominates ``y``), and
+        the solvers' iterations apply the forward-error check where they have one."""
         idx = rows.nonzero().flatten()
         self.x[idx] = self.P.project(x)
         self.r[idx] = self.P.residual(self.x[idx], idx)
         self.phi[idx] = self.P.objective(self.r[idx], self.x[idx])
         self.res[idx] = self.P.rel(self.r[idx], idx)
-        self.converged[idx] = self.res[idx] <= self.P.tol
+        self.converged[idx] = False
         self.stalled[idx] = False
         self.stationary[idx] = False
 
