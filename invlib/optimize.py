@@ -505,14 +505,15 @@ def optimize_inverse(
         well-conditioned net, up to ~1e-8 where the condition number is ~1e9).
     stagewise:
         ``True`` (default): with ``method="newton"`` on a square ``nn.Sequential`` of affine layers
-        (``Linear``, ``Conv1d/2d/3d``, reshapes) and ReLU-family activations (``ReLU``, ``LeakyReLU``,
-        ``PReLU``), the samples that start at :math:`x_0 = 0` are first solved one stage at a time from
+        (``Linear``, ``Conv1d/2d/3d``, reshapes, and in eval mode ``BatchNorm1d/2d/3d`` with running
+        statistics and dropout) and ReLU-family activations (``ReLU``, ``LeakyReLU``, ``PReLU``), the samples that start at :math:`x_0 = 0` are first solved one stage at a time from
         the output back (each stage a few Newton steps), then Newton on the whole map takes at least one
         step from there (which checks the forward error against ``xtol``); a sample still stuck above
         ``tol`` goes back to Newton on the whole map from :math:`x_0`.  Such a composition has far more
         linear regions than any of its layers, and Newton on the whole map crosses their boundaries one
         after another: on a 4-layer leaky-ReLU MLP (d = 64, 256 samples) the stage-by-stage start
-        takes 0.27 -> 0.10 CPU s at slope 0.5 and 8.8 -> 0.13 s at slope 0.1.  ``False``: Newton on the
+        takes 0.27 -> 0.10 CPU s at slope 0.5 and 8.8 -> 0.13 s at slope 0.1, and with a batch norm and
+        a dropout after each linear layer (d = 32) 46 -> 0.13 s.  ``False``: Newton on the
         whole map from :math:`x_0` (samples it cannot finish are still tried stage by stage).  With the
         stage-by-stage start, ``iterations`` counts the whole-map steps after it; ``evaluations`` counts
         all the work.
@@ -1027,6 +1028,16 @@ def _stagewise_start(P: Problem, T: Tracker, rows: Tensor) -> Tensor | None:
 _AFFINE_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Identity, nn.Flatten, nn.Unflatten)
 #: ... and the ReLU family, whose kinks make Newton on the whole composition cross regions one at a time.
 _KINKED_LAYERS = (nn.LeakyReLU, nn.PReLU, nn.ReLU)
+#: Layers that are affine per sample in eval mode only: batch norm with running statistics, dropout.
+_EVAL_AFFINE_LAYERS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.Dropout, nn.Dropout1d, nn.Dropout2d,
+                       nn.Dropout3d, nn.AlphaDropout)
+
+
+def _affine_in_eval(m: nn.Module) -> bool:
+    """An eval-mode batch norm that uses its running statistics, or an eval-mode dropout (the identity)."""
+    if not isinstance(m, _EVAL_AFFINE_LAYERS) or m.training:
+        return False
+    return not isinstance(m, nn.modules.batchnorm._BatchNorm) or m.running_mean is not None
 
 
 def _piecewise_affine_sequence(f: Any) -> bool:
@@ -1040,7 +1051,7 @@ def _piecewise_affine_sequence(f: Any) -> bool:
     containers = [m for m in modules if isinstance(m, nn.Sequential)]
     leaves = [m for m in modules if not isinstance(m, nn.Sequential)]
     return (all(_plain_sequential(m) for m in containers)
-            and all(isinstance(m, _AFFINE_LAYERS + _KINKED_LAYERS) for m in leaves)
+            and all(isinstance(m, _AFFINE_LAYERS + _KINKED_LAYERS) or _affine_in_eval(m) for m in leaves)
             and any(isinstance(m, _KINKED_LAYERS) for m in leaves))
 
 
