@@ -341,9 +341,10 @@ class Tracker:
         P = self.P
         phi = P.objective(r, x)
         rel = P.rel(r, idx)
-        # one reduction tells whether every row is finite (a NaN/inf entry of r or x makes the sum non-finite);
-        # the per-row masks only when it is not (it may also be an overflow of finite values)
-        all_finite = bool(torch.isfinite(phi.sum() + x.sum()))
+        # on the CPU one reduction tells whether every row is finite (a NaN/inf entry of r or x makes the sum
+        # non-finite), and the per-row masks are formed only when it is not (it may also be an overflow of finite
+        # values); on an accelerator the masks are cheaper than the host synchronisation that test needs
+        all_finite = x.device.type == "cpu" and bool(torch.isfinite(phi.sum() + x.sum()))
         if not all_finite:
             finite = torch.isfinite(r).all(dim=1) & torch.isfinite(x).all(dim=1)
             x = torch.where(finite[:, None], x, self.x[idx])
