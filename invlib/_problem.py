@@ -173,6 +173,8 @@ class Problem:
         self.rows_evaluated = 0
         #: per-sample Jacobians computed by the dense solvers
         self.jacobian_rows = 0
+        #: ``(x, F(x))`` of one row, both ``(1, n)``/``(1, m)``, already evaluated (the validation's trial call)
+        self.known: tuple[Tensor, Tensor] | None = None
 
     @property
     def constrained(self) -> bool:
@@ -278,10 +280,10 @@ class Tracker:
         self.bar = bar
         self.x = problem.project(x0.reshape(problem.batch, problem.n).clone())
         all_idx = torch.arange(problem.batch, device=problem.device)
-        if problem.batch > 1 and bool((self.x == self.x[:1]).all()):
-            # a common start (x0 = 0 by default): samples are independent, so f(x0) is one row's output
-            with torch.no_grad():
-                self.r = problem.F(self.x[:1]) - problem.y
+        known = problem.known
+        if known is not None and bool((self.x == known[0]).all()):
+            # a common start (x0 = 0 by default) where f was evaluated already: samples are independent
+            self.r = known[1].detach() - problem.y
         else:
             self.r = problem.residual(self.x, all_idx)
         self.phi = problem.objective(self.r, self.x)
@@ -325,6 +327,7 @@ class Tracker:
         stationary: Tensor | None = None,
         steps: int = 1,
         xerr: Tensor | None = None,
+        rel: Tensor | None = None,
     ) -> None:
         r"""Store the new iterate of the active rows ``idx`` and advance the iteration counter.
 
@@ -337,10 +340,12 @@ class Tracker:
         (e.g. the next Newton step's length); a row whose residual is below ``tol`` but whose ``xerr``
         is above the problem's ``xtol`` is not done yet: it keeps iterating until the estimate is met
         or no step decreases the residual any more (then it stalls, and is reported ill-conditioned).
+        ``rel``: the relative residuals of ``r`` when the caller has them already.
         """
         P = self.P
         phi = P.objective(r, x)
-        rel = P.rel(r, idx)
+        if rel is None:
+            rel = P.rel(r, idx)
         # on the CPU one reduction tells whether every row is finite (a NaN/inf entry of r or x makes the sum
         # non-finite), and the per-row masks are formed only when it is not (it may also be an overflow of finite
         # values); on an accelerator the masks are cheaper than the host synchronisation that test needs

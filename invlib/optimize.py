@@ -308,26 +308,34 @@ def _check_magnitude(y: Tensor) -> None:
             f"(a power of 2 is exact){' or use float64' if y.dtype != torch.float64 else ''}.")
 
 
-def _check_differentiable(problem: Problem, trial: tuple[Tensor, Tensor] | None) -> None:
-    """Raise :class:`InvalidInputError` when f's output does not depend differentiably on x.
-
-    ``trial`` is ``(x, f(x))`` for one sample, computed with ``x`` requiring grad (:func:`_check_f`), or
-    ``None`` when no gradients are needed (``method="fixed_point"``)."""
-    if trial is None:
-        return
-    xs, out = trial
-    if out.grad_fn is None or not out.requires_grad:
-        reason = "its output has no grad_fn"
-    else:
-        (g,) = torch.autograd.grad(out.sum(), xs, allow_unused=True)
-        reason = "" if g is not None else "its output does not depend on x through autograd"
+def _check_differentiable(problem: Problem, x0: Tensor) -> None:
+    """Raise :class:`InvalidInputError` when f's output does not depend differentiably on x (one sample)."""
+    if torch.is_inference_mode_enabled():
+        raise InvalidInputError(
+            "optimize_inverse was called inside torch.inference_mode(), where nothing can be differentiated, and "
+            "its solvers need gradients of f with respect to x. Call it outside inference_mode (under "
+            "torch.no_grad() is fine: it turns gradients on for x by itself), or use method='fixed_point'.")
+    xs = x0[:1].detach().clone().requires_grad_(True)
+    advice = (" The gradient-based methods need autograd through f. If f = x + g(x) with Lip(g) < 1 (an "
+              "invertible residual block), method='fixed_point' needs no gradients; otherwise make f a "
+              "differentiable torch computation.")
+    with torch.enable_grad():  # also under a caller's torch.no_grad()
+        try:
+            out = problem.f(xs.reshape(1, *problem.in_shape).clone())  # a copy: f may work in place
+        except Exception as exc:  # noqa: BLE001 -- re-raised with context
+            raise InvalidInputError(
+                f"f is not differentiable with respect to x: it runs without gradients but fails when x requires "
+                f"grad ({type(exc).__name__}: {exc}; NumPy, .item() or an in-place change of x?)." + advice
+            ) from exc
+        if not isinstance(out, Tensor) or out.grad_fn is None or not out.requires_grad:
+            reason = "its output has no grad_fn"
+        else:
+            (g,) = torch.autograd.grad(out.sum(), xs, allow_unused=True)
+            reason = "" if g is not None else "its output does not depend on x through autograd"
     if reason:
         raise InvalidInputError(
             f"f is not differentiable with respect to x: {reason} (was it computed under "
-            f"torch.no_grad(), with .detach(), .item(), NumPy or an integer cast?). The gradient-based "
-            f"methods need autograd through f. If f = x + g(x) with Lip(g) < 1 (an invertible "
-            f"residual block), method='fixed_point' needs no gradients; otherwise make f a "
-            f"differentiable torch computation."
+            f"torch.no_grad(), with .detach(), .item(), NumPy or an integer cast?)." + advice
         )
 
 
@@ -571,8 +579,11 @@ def optimize_inverse(
     problem = Problem(f, y, in_shape, prior_obj, bounds, tol, xtol, jacobian_dtype, stagewise)
     if method == "auto":
         method = _choose_method(problem)
-    if validate:  # one trial call: it runs, returns y's per-sample shape and dtype, differentiably in x
-        _check_differentiable(problem, _check_f(f, x0, y, in_shape, grad=method != "fixed_point"))
+    if validate:  # a trial call as the solver makes it (no grad), then one with x requiring grad
+        out = _check_f(f, x0, y, in_shape)
+        problem.known = (x0[:1].reshape(1, problem.n), out.reshape(1, problem.m))  # f(x0[0]): reused
+        if method != "fixed_point":
+            _check_differentiable(problem, x0.reshape(problem.batch, problem.n))
     if max_iter is None:
         max_iter = _DEFAULT_MAX_ITER[method]
     if restarts is None:
@@ -632,6 +643,10 @@ def _validate_arguments(
     if not callable(f):
         raise InvalidInputError(f"f must be callable (an nn.Module or a function), got {type(f).__name__}.")
     _check_tensor("y", y, finite=validate)
+    if y.dtype in (torch.float16, torch.bfloat16) and method not in ("lbfgs", "adam", "gd"):
+        raise InvalidInputError(
+            f"y is {y.dtype}: method={method!r} solves linear systems, and torch.linalg has no {y.dtype} kernels. "
+            f"Convert y and the model to float32 (y.float(), model.float()), or use method='adam', 'gd' or 'lbfgs'.")
     if validate:
         _check_magnitude(y)
         _warn_if_training(f)
@@ -693,16 +708,12 @@ def _starting_point(
     return torch.zeros((y.shape[0], *in_shape), dtype=y.dtype, device=y.device), in_shape
 
 
-def _check_f(f: Callable[[Tensor], Tensor], x0: Tensor, y: Tensor, in_shape: tuple[int, ...],
-             grad: bool = False) -> tuple[Tensor, Tensor] | None:
-    """One trial call ``f(x0[:1])``: it must run, return a tensor of y's per-sample shape and dtype.
-
-    ``grad``: the call is made with the sample requiring grad, and ``(sample, output)`` returned for
-    :func:`_check_differentiable` (one forward pass of one sample serves both checks)."""
-    xs = x0[:1].detach().clone().requires_grad_(grad)
+def _check_f(f: Callable[[Tensor], Tensor], x0: Tensor, y: Tensor, in_shape: tuple[int, ...]) -> Tensor:
+    """One trial call ``f(x0[:1])`` as the solvers make it (no grad): it must run and return a tensor of y's
+    per-sample shape and dtype; returns that output."""
     try:
-        with torch.set_grad_enabled(grad):
-            out = f(xs.clone())  # a copy: f may work in place
+        with torch.no_grad():
+            out = f(x0[:1].clone())  # a copy: f may work in place
     except Exception as exc:  # noqa: BLE001 -- re-raised with context
         training = _training_mode_layers(f)
         if training:
@@ -728,7 +739,7 @@ def _check_f(f: Callable[[Tensor], Tensor], x0: Tensor, y: Tensor, in_shape: tup
         raise InvalidInputError(
             f"f returns dtype {out.dtype} but y is {y.dtype}; convert the model (model.to({y.dtype})) or y."
         )
-    return (xs, out) if grad else None
+    return out
 
 
 def _check_module_matches(f: Any, y: Tensor) -> None:
@@ -907,11 +918,22 @@ def _warn_if_imprecise(P: Problem, status: Tensor, cond: Tensor, xtol: float) ->
     worst = float(cond[ill].nan_to_num(nan=0.0).max())
     advice = "compute in float64 (model.double(), y.double())" if P.dtype != torch.float64 else (
         "the map is too ill-conditioned there for float64 too; treat these x as approximate")
+    # well conditioned, yet not certified: x is tiny next to what rounding of y moves it by (x near 0)
+    well = ill & (cond.nan_to_num(nan=math.inf) * eps <= 0.1 * xtol)
+    n_well = int(well.sum())
+    if n_well == n_ill:
+        why = (f"their condition estimates are moderate (up to {worst:.3g}; cond x eps = {worst * eps:.2g}), but x "
+               f"is close to 0 next to what the rounding of y moves it by (a preimage at or near x = 0, such as "
+               f"y = f(0)), where a relative error cannot be certified; their absolute error is at the rounding "
+               f"level")
+    else:
+        why = (f"condition estimates up to {worst:.3g}, and {P.dtype} has eps = {eps:.2g}, so rounding alone can "
+               f"move x by up to about cond x eps = {worst * eps:.2g} (relative); {advice}")
+        if n_well:
+            why += f" ({n_well} of them are well conditioned with x close to 0, where a relative error is undefined)"
     warnings.warn(
         f"{n_ill} of {P.batch} samples reached a residual below tol = {P.tol:g} but their x cannot be "
-        f"certified to xtol = {xtol:g}: condition estimates up to {worst:.3g}, and {P.dtype} has eps = "
-        f"{eps:.2g}, so rounding alone can move x by up to about cond x eps = {worst * eps:.2g} (relative). "
-        f"They are reported with status 'ill_conditioned' and converged=False; {advice}.",
+        f"certified to xtol = {xtol:g}: {why}. They are reported with status 'ill_conditioned' and converged=False.",
         PrecisionWarning,
         stacklevel=3,
     )

@@ -950,3 +950,58 @@ def test_max_iter_bounds_the_stage_by_stage_start_too(monkeypatch, max_iter):
     assert set(res.statuses) <= {"max_iter", "converged"}
     monkeypatch.setattr(_newton, "square_newton", solve)
     assert bool(optimize_inverse(f, y, restarts=0).converged.all())
+
+
+def test_a_call_under_no_grad_solves_as_usual():
+    """Evaluation code often runs under torch.no_grad(): the solvers turn gradients on for x themselves (the
+    merged trial call of an earlier version crashed there: 'element 0 of tensors does not require grad')."""
+    f = tanh_net(4, seed=2)
+    x_true = torch.randn(8, 4, generator=torch.Generator().manual_seed(50), dtype=DT)
+    with torch.no_grad():
+        y = f(x_true)
+        res = optimize_inverse(f, y)
+    assert bool(res.converged.all()) and float(x_error(res.x, x_true).max()) <= 1e-8
+    torch.set_grad_enabled(False)
+    try:
+        assert bool(optimize_inverse(f, y, method="matrix_free").converged.all())
+    finally:
+        torch.set_grad_enabled(True)
+
+
+def test_an_f_that_fails_only_when_x_requires_grad_is_called_not_differentiable():
+    def through_numpy(x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(2.0 * x.numpy())
+
+    y = torch.ones(3, 2, dtype=DT)
+    with pytest.raises(InvalidInputError, match=r"not differentiable .* fails when x requires grad .*numpy"):
+        optimize_inverse(through_numpy, y)
+
+
+def test_inference_mode_and_half_precision_get_typed_errors():
+    f = tanh_net(4, seed=2)
+    y = f(torch.randn(3, 4, dtype=DT)).detach()
+    with torch.inference_mode(), pytest.raises(InvalidInputError, match="inside torch.inference_mode"):
+        optimize_inverse(f, y.clone())
+    for half in (torch.float16, torch.bfloat16):
+        with pytest.raises(InvalidInputError, match=r"torch.linalg has no .* kernels.*float32"):
+            optimize_inverse(f.to(half), y.to(half))
+    f.to(DT)
+
+
+def test_without_validation_the_start_is_evaluated_on_the_whole_batch():
+    """validate=False makes no trial call, so f(x0) is not known for one row: the start is evaluated on the
+    whole batch, as before the one-row shortcut (which now only reuses the validation's trial output)."""
+    g = tanh_net(4, seed=3)
+    sizes: list[int] = []
+
+    def spy(x: torch.Tensor) -> torch.Tensor:
+        sizes.append(x.shape[0])
+        return g(x)
+
+    x_true = torch.randn(8, 4, generator=torch.Generator().manual_seed(51), dtype=DT)
+    y = g(x_true).detach()
+    assert bool(optimize_inverse(spy, y, validate=False).converged.all())
+    assert sizes[0] == 8
+    sizes.clear()
+    assert bool(optimize_inverse(spy, y).converged.all())
+    assert sizes[:2] == [1, 1]  # the trial calls (no grad, then x requiring grad); the first one's output is reused
