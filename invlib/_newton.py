@@ -518,6 +518,7 @@ def square_newton(
     float64 problem in float32 while every row's is well conditioned (see :class:`_BroydenInverse`).
     """
     device = T.x.device
+    eps = torch.finfo(T.x.dtype).eps
     # State of the active samples only, aligned with ``act`` (the tracker only ever removes
     # samples from its active set, so the state is compacted when that happens, never scattered).
     act = T.active()
@@ -620,7 +621,9 @@ def square_newton(
         # gets its exact Jacobian here and the exact Newton step decides.
         rel_new = P.rel(r_new, idx)
         if P.xtol < math.inf:
-            doubt = (rel_new <= P.tol) & ~(T.cond[idx] * rel_new <= P.xtol) & ~fresh
+            # (not where cond x eps alone exceeds xtol: such a row is reported ill-conditioned whatever the step)
+            cond = T.cond[idx]
+            doubt = (rel_new <= P.tol) & ~(cond * rel_new <= P.xtol) & ~fresh & (cond * eps <= P.xtol)
             if bool(doubt.any()):
                 rows = doubt.nonzero().flatten()
                 inv, cond = inverse_and_condition(_jacobians(P, x_new[rows]))
