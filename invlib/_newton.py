@@ -620,10 +620,11 @@ def square_newton(
         # cond x relative residual (cond from the last exact Jacobian) does not vouch for xtol either, the row
         # gets its exact Jacobian here and the exact Newton step decides.
         rel_new = P.rel(r_new, idx)
-        if P.xtol < math.inf:
+        small = rel_new <= P.tol
+        if P.xtol < math.inf and bool(small.any()):
             # (not where cond x eps alone exceeds xtol: such a row is reported ill-conditioned whatever the step)
             cond = T.cond[idx]
-            doubt = (rel_new <= P.tol) & ~(cond * rel_new <= P.xtol) & ~fresh & (cond * eps <= P.xtol)
+            doubt = small & ~(cond * rel_new <= P.xtol) & ~fresh & (cond * eps <= P.xtol)
             if bool(doubt.any()):
                 rows = doubt.nonzero().flatten()
                 inv, cond = inverse_and_condition(_jacobians(P, x_new[rows]))
