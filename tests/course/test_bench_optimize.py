@@ -67,3 +67,13 @@ def test_short_runs_are_repeated_and_their_median_time_reported(monkeypatch):
         return ("x", bench.SHORT_S + 1.0, "info")
 
     assert bench._median_time(long_run) == ("x", bench.SHORT_S + 1.0, "info") and len(runs) == 1
+
+
+def test_the_gpu_script_runs_end_to_end_on_the_cpu_as_a_smoke_test(capsys):
+    """``python -m benchmarks.bench_optimize --device cuda`` (gpu_vs_cpu) on a machine without a GPU: the same
+    code path with the CPU standing in for the accelerator, on a tiny batch."""
+    rows = bench.gpu_vs_cpu(batch=16, dim=8, cpu_threads=1, accelerator="cpu")
+    assert [r["net"] for r in rows] == [n["name"] for i, n in enumerate(bench.suite(8)) if i in (0, 3, 6)]
+    for r in rows:
+        assert r["cuda"]["recovered"] == 1.0 and r["cpu"]["recovered"] == 1.0, r
+    assert "| net | GPU time |" in capsys.readouterr().out
