@@ -26,7 +26,8 @@ d = 256, invlib on the GPU against invlib on a 2-thread CPU in the same process 
 the whole baseline table on the GPU instead).
 One process, all timings in the same run; a warm-up call (imports, lazy initialisation) runs
 first and is not timed.  A timed run shorter than 1 s (invlib's, L-BFGS's) is repeated 5 times and
-its median time reported (the results are deterministic).
+its median time reported (the results are deterministic); where both invlib's and L-BFGS's runs are that
+short, the ratio column is the median ratio of 5 interleaved pairs (the machine's speed drifts over minutes).
 """
 
 from __future__ import annotations
@@ -364,10 +365,19 @@ def bench_net(net: dict, batch: int, device: torch.device, adam_steps: int = ADA
         frac, med = _score(model, x, x_true, y, injective)
         key = (frac, -t)
         if best_lbfgs is None or key > best_lbfgs[0]:
-            best_lbfgs = (key, (frac, med, t), f"history {history}, {iters} it, {evals} evaluations")
+            best_lbfgs = (key, (frac, med, t), f"history {history}, {iters} it, {evals} evaluations", history)
     assert best_lbfgs is not None
     row["lbfgs"] = best_lbfgs[1]
     row["lbfgs_info"] = best_lbfgs[2]
+    # The headline ratio of short runs from interleaved pairs (invlib, then L-BFGS with the chosen history): the
+    # machine's speed drifts by 10-40% over minutes on a shared host, and runs timed minutes apart carry that
+    # drift into their ratio; the ratio is the median of the pairs' ratios, the cells the medians of their times.
+    if row["lbfgs"][0] >= 0.99 and max(row["invlib"][2], row["lbfgs"][2]) < SHORT_S:
+        pairs = [(run_invlib(model, y, shape)[1],
+                  run_lbfgs(model, y, x0, done=recovered, history_size=best_lbfgs[3])[1]) for _ in range(REPEATS)]
+        row["invlib"] = (*row["invlib"][:2], statistics.median(p[0] for p in pairs))
+        row["lbfgs"] = (*row["lbfgs"][:2], statistics.median(p[1] for p in pairs))
+        row["ratio"] = statistics.median(p[1] / p[0] for p in pairs)
     # Adam: best lr
     best = None
     for lr in ADAM_LRS:
@@ -446,7 +456,7 @@ def main(device: str = "cpu", batch: int = 256, dim: int = 64, adam_steps: int =
         speed, budget = "L-BFGS fails", ""
         f32 = r.get("invlib_f32")
         if r["lbfgs"][0] >= 0.99:  # and what a tenth of L-BFGS's time buys
-            speed = f"{r['lbfgs'][2] / r['invlib'][2]:.1f}x"
+            speed = f"{r.get('ratio', r['lbfgs'][2] / r['invlib'][2]):.1f}x"
             if f32 is not None:
                 speed += f" ({r['lbfgs'][2] / f32[2]:.1f}x f32)"
             whole = r.get("invlib_whole")
