@@ -530,6 +530,7 @@ def square_newton(
     H, T.cond[act] = _BroydenInverse.from_jacobians(_jacobians(P, T.x[act]), low)
     fresh = torch.ones(act.numel(), dtype=torch.bool, device=device)
     fails = torch.zeros(act.numel(), dtype=torch.int32, device=device)
+    checked = torch.zeros(act.numel(), dtype=torch.bool, device=device)  # cond measured at a certified-small x
     dx = -H.matvec(T.r[act])  # the Newton direction -H r, carried over between iterations
     while True:
         idx = T.active()
@@ -538,7 +539,7 @@ def square_newton(
         if idx.numel() != act.numel():
             keep = torch.searchsorted(act, idx)
             H.keep(keep)
-            fresh, fails, dx = fresh[keep], fails[keep], dx[keep]
+            fresh, fails, dx, checked = fresh[keep], fails[keep], dx[keep], checked[keep]
             act = idx
         full = idx.numel() == T.x.shape[0]
         # read only until T.record: with every row active they can be the tracker's own tensors (no gather)
@@ -622,13 +623,23 @@ def square_newton(
         rel_new = P.rel(r_new, idx)
         small = rel_new <= P.tol
         if P.xtol < math.inf and bool(small.any()):
-            # (not where cond x eps alone exceeds xtol: such a row is reported ill-conditioned whatever the step)
+            # (not where cond x eps alone exceeds xtol: such a row is reported ill-conditioned whatever the step).
+            # The condition estimate is the last exact Jacobian's, possibly from the start: in low precision,
+            # where tol and xtol are only ~100 apart, a stale estimate vouched for rows it should not have
+            # (float32 tanh nets: estimates of 33-700 where the Jacobian at x has 82-2.5e5, rows 'converged' with
+            # errors up to 3.6e-2), so there every row is certified by its exact Jacobian at x.
             cond = T.cond[idx]
-            doubt = small & ~(cond * rel_new <= P.xtol) & ~fresh & (cond * eps <= P.xtol)
+            hopeless = cond * eps > P.xtol
+            doubt = small & ~fresh
+            if eps < 1e-10:
+                doubt &= ~(cond * rel_new <= P.xtol) & ~hopeless
+            else:  # measured once at a small residual: a hopeless condition there is not measured again
+                doubt &= ~(checked & hopeless)
             if bool(doubt.any()):
                 rows = doubt.nonzero().flatten()
                 inv, cond = inverse_and_condition(_jacobians(P, x_new[rows]))
                 T.cond[idx[rows]] = cond
+                checked[rows] = True
                 H.set_rows(rows, inv, cond)
                 dx[rows] = -H.matvec(r_new[rows], rows)
                 fresh = fresh.clone() if fast else fresh
@@ -711,8 +722,12 @@ def levenberg_marquardt(P: "Problem", T: "Tracker", *, tau: float = 1e-3) -> Non
     started = torch.zeros(B, dtype=torch.bool, device=device)
     eye = torch.eye(n, dtype=dtype, device=device)
     tiny = torch.finfo(dtype).tiny
-    # square and unconstrained (the fallback after Newton stalls): a root, checked against xtol like Newton's
-    square = P.n == P.m and not P.constrained
+    # a square map (Newton's fallback, or a box or prior on one): a row whose residual is below tol is a root,
+    # certified against xtol by the forward-error estimate like a Newton iterate
+    square = P.n == P.m
+    # consecutive rejected steps of rows whose residual is already below tol: at the rounding floor LM only
+    # raises mu (some 50 doublings before nu says hopeless); three in a row end such a row (it stalls there)
+    rejected = torch.zeros(B, dtype=torch.int32, device=device)
     while True:
         idx = T.active()
         if idx.numel() == 0:
@@ -770,7 +785,10 @@ def levenberg_marquardt(P: "Problem", T: "Tracker", *, tau: float = 1e-3) -> Non
         mu[idx] = mu_new.clamp(min=1e-300)
         x_new = torch.where(acc[:, None], x_t, x)
         r_new = torch.where(acc[:, None], r_t, r)
-        hopeless = (nu[idx] > 1e15) | stuck
+        small = T.res[idx] <= P.tol
+        rej = torch.where(acc | ~small, torch.zeros_like(rejected[idx]), rejected[idx] + 1)
+        rejected[idx] = rej
+        hopeless = (nu[idx] > 1e15) | stuck | (rej >= 3)
         xerr = None
         if square:  # the forward-error estimate ||J^-1 r|| / ||x|| certifies a square root like a Newton iterate
             with _safe_lapack(J):

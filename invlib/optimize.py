@@ -455,7 +455,10 @@ def optimize_inverse(
         from :math:`f(x_0)` to :math:`y`; made for piecewise-linear maps), ``"fixed_point"``
         (:math:`x \leftarrow x + \omega(y - f(x))`, converges when :math:`f = I + g` with
         :math:`\mathrm{Lip}(g) < 1`; needs no gradients), and the baselines ``"lbfgs"``
-        (``torch.optim.LBFGS``, strong Wolfe), ``"adam"`` and ``"gd"``.
+        (``torch.optim.LBFGS``, strong Wolfe), ``"adam"`` and ``"gd"``.  ``"lbfgs"`` minimises the
+        *sum* of the samples' objectives, as ``torch.optim.LBFGS`` on a batch does: its line search and
+        history are shared, so a sample's result depends on the rest of its batch (and on chunking by
+        ``memory_limit``); every other method treats each sample on its own.
     tol:
         Tolerance on the relative residual; default ``default_tol(dtype)`` (1e-10 for float64, 1e-5
         for float32 -- a few orders above what rounding allows).
@@ -1029,7 +1032,8 @@ def _stagewise_start(P: Problem, T: Tracker, rows: Tensor) -> Tensor | None:
     z = P.y[idx].reshape(idx.numel(), *P.out_shape)
     used = T.it[idx]
     for stage, shape in reversed(stages):
-        sub = Problem(stage, z, shape, None, None, P.tol, P.xtol)
+        # no forward-error check per stage (xtol = inf): the whole map's Newton step after the start checks x
+        sub = Problem(stage, z, shape, None, None, P.tol, math.inf)
         S = Tracker(sub, torch.zeros(idx.numel(), sub.n, dtype=P.dtype, device=P.device), T.max_iter)
         S.it = used.clone()  # each stage runs on what the sample has left of its budget
         _newton.square_newton(sub, S)
@@ -1130,8 +1134,10 @@ def _run(method: str, problem: Problem, tracker: Tracker, lr: float | None) -> N
             first = _stagewise_first(problem, tracker)
             newton()
             # started stage by stage and stuck with a residual above tol: Newton on the whole map from the
-            # given start (stuck *below* tol means ill-conditioned at the solution: no start does better)
-            settled = first & (tracker.res <= problem.tol)
+            # given start.  Stuck *below* tol (either way) means ill-conditioned at the solution: no start does
+            # better, and no retry below runs for it (a Levenberg-Marquardt retry from x0 spent ~100 iterations
+            # per such sample to end where it was)
+            settled = tracker.res <= problem.tol
             stuck = _stuck(tracker) & ~settled
             if bool((stuck & first).any()):
                 _retry(tracker, stuck & first, start[stuck & first], newton)

@@ -906,7 +906,11 @@ def test_a_start_whose_residual_is_within_tol_is_still_checked_against_xtol(stag
     res = optimize_inverse(f, y, stagewise=stagewise)
     err = x_error(res.x[:2], x_true[:2])
     assert bool((~res.converged[:2] | (err <= 1e-6)).all()), (res.statuses, err)
-    assert bool(res.converged[2]) and float(res.x[2].abs().max()) == 0.0
+    # x* = 0: found to rounding; a relative error is undefined there, so 'ill_conditioned' unless x is exactly 0
+    # (known: which of the two depends on rounding, e.g. on the whole-map path x ends at ~5e-15)
+    assert float(res.x[2].abs().max()) <= 1e-12
+    assert res.statuses[2] in ("converged", "ill_conditioned")
+    assert bool(res.converged[2]) == (float(res.x[2].abs().max()) == 0.0)
 
 
 @pytest.mark.parametrize("dtype, big", [(torch.float64, 1e200), (torch.float32, 1e19)])
