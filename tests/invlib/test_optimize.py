@@ -913,14 +913,19 @@ def test_a_start_whose_residual_is_within_tol_is_still_checked_against_xtol(stag
     assert bool(res.converged[2]) == (float(res.x[2].abs().max()) == 0.0)
 
 
-@pytest.mark.parametrize("dtype, big", [(torch.float64, 1e200), (torch.float32, 1e19)])
-def test_a_target_whose_norms_overflow_is_refused_with_the_limit(dtype, big):
-    """||f(x) - y|| and ||y|| are inf past sqrt(max): the relative residual was NaN (or 0 = 'converged')."""
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_a_target_whose_norms_overflow_is_refused_with_the_limit(dtype):
+    """||f(x) - y|| and ||y|| are inf past sqrt(max): the relative residual was NaN (or 0 = 'converged').
+    (Seeded, and scaled so that y's squared norm overflows by construction: a fixed factor on unseeded x left
+    max |y| under the limit in ~38% of draws, and CI drew one.)"""
+    torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 4), nn.LeakyReLU(0.5), nn.Linear(4, 4)).to(dtype).requires_grad_(False)
     x = torch.randn(3, 4, dtype=dtype)
+    root_max = torch.finfo(dtype).max ** 0.5
+    big = 4.0 * root_max / float(model(x[1:2]).abs().amax())  # |y[1]| ~ 4 sqrt(max): (y[1] ** 2).sum() is inf
     x[1] *= big
     y = model(x)
-    assert bool(torch.isfinite(y).all())
+    assert bool(torch.isfinite(y).all()) and not bool(torch.isfinite((y[1] ** 2).sum()))
     with pytest.raises(InvalidInputError, match=r"entries up to .* overflow above about .*Scale y and f's output"):
         optimize_inverse(model, y)
     x[1] /= big
