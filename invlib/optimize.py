@@ -159,7 +159,9 @@ class InversionResult:
     tol:
         The tolerance that was applied.
     restarts:
-        How many extra random starts ran.
+        How many rounds of random restarts ran, each for the samples that still needed one (the largest count
+        over chunks): 0 when the first start settled every sample, at most the ``restarts`` argument (2 under
+        the automatic default).
     evaluations:
         Work done: ``{"f_rows": rows pushed through f in forward passes, "jacobian_rows":
         per-sample Jacobians formed by the dense solvers}`` (over all restarts).
@@ -623,7 +625,7 @@ def optimize_inverse(
         time_s=time.perf_counter() - t_start,
         objective=out["phi"],
         tol=tol,
-        restarts=restarts,
+        restarts=out["restarts"],
         evaluations={"f_rows": problem.rows_evaluated, "jacobian_rows": problem.jacobian_rows},
         status=status,
         condition=out["condition"],
@@ -810,6 +812,7 @@ def _solve_in_chunks(
         P.jacobian_rows += sub.jacobian_rows
     out: dict[str, Any] = {k: torch.cat([p[k] for p in parts]) for k in _PER_ROW}
     out["iterations"] = max(p["iterations"] for p in parts)
+    out["restarts"] = max(p["restarts"] for p in parts)
     length = max(len(p["hmax"]) for p in parts)
     out["hmax"] = [max(p["hmax"][k] for p in parts if k < len(p["hmax"])) for k in range(length)]
     # the median over all active samples is not kept per chunk: the median of the chunks' medians
@@ -832,6 +835,7 @@ def _solve(
     _run(method, P, best, lr)
     iterations = best.iterations
     hmax, hmed = best.history()
+    ran = 0
     for attempt in range(restarts):
         if P.constrained:
             todo = torch.ones_like(best.converged)
@@ -847,6 +851,7 @@ def _solve(
             start = P.bounds[0] + (P.bounds[1] - P.bounds[0]) * noise
         else:
             start = x0 + noise
+        ran += 1
         trial = Tracker(P, start, max_iter, bar)
         trial.stalled |= ~todo  # only the selected samples run
         trial.converged &= todo
@@ -860,6 +865,7 @@ def _solve(
         "x": best.x, "res": best.res, "phi": best.phi, "done": best.converged, "stalled": best.stalled,
         "stationary": best.stationary, "diverged": best.diverged, "cond": best.cond,
         "small": best.res <= P.tol, "iterations": iterations, "hmax": hmax, "hmed": hmed,
+        "restarts": ran,
     }
 
 
